@@ -1,0 +1,5 @@
+import sys
+
+from ipmix.cli import main
+
+sys.exit(main())

@@ -1,0 +1,283 @@
+"""`MixingSet`: the pictures IPMix mixes into training images, from any source.
+
+A mixing set is an indexable collection of RGB pictures. IPMix asks it for picture `i`
+resized to 9/8 of the training image size (36 px for 32 px CIFAR images, as the authors'
+`Resize(36)`); the random crop back to the image size is part of the augmentation plan.
+
+Sources: a folder of images (ImageFolder layouts included), a uint8 ``[N, H, W, C]`` array,
+or any indexable dataset whose items are images or ``(image, label)`` pairs.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from PIL import Image, UnidentifiedImageError
+
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff", ".ppm")
+
+#: Pictures are resized to this multiple of the training image size before the random crop.
+PICTURE_SCALE = 9 / 8
+
+
+class MixingSetError(ValueError):
+    """A mixing set that cannot be used: empty, unreadable, or of the wrong kind."""
+
+
+def resized_picture_size(image_size: int, scale: float = PICTURE_SCALE) -> int:
+    """Side of the square a picture is resized to for `image_size` training images (32 -> 36)."""
+    return max(image_size, int(round(image_size * scale)))
+
+
+def _to_rgb_array(item: Any) -> np.ndarray:
+    """Convert a PIL image, an HWC/CHW array or tensor to a uint8 HWC RGB array."""
+    if isinstance(item, tuple | list):
+        item = item[0]
+    if isinstance(item, Image.Image):
+        return np.asarray(item.convert("RGB"))
+    if isinstance(item, torch.Tensor):
+        array = item.detach().cpu()
+        if array.is_floating_point():
+            array = (array.clamp(0, 1) * 255).round().to(torch.uint8)
+        array = array.numpy()
+        if array.ndim == 3 and array.shape[0] in (1, 3) and array.shape[-1] not in (1, 3):
+            array = array.transpose(1, 2, 0)
+    else:
+        array = np.asarray(item)
+    if array.dtype != np.uint8:
+        raise MixingSetError(f"mixing pictures must be uint8 images, got dtype {array.dtype}")
+    if array.ndim == 2:
+        array = array[:, :, None]
+    if array.ndim != 3 or array.shape[2] not in (1, 3, 4):
+        raise MixingSetError(f"mixing pictures must be HxW, HxWx1, HxWx3 or HxWx4, got {array.shape}")
+    if array.shape[2] == 1:
+        array = np.repeat(array, 3, axis=2)
+    return np.ascontiguousarray(array[:, :, :3])
+
+
+def _resize_square(picture: np.ndarray, side: int) -> np.ndarray:
+    """Resize the shorter side to `side` (bilinear, antialiased) and centre-crop to a square."""
+    height, width = picture.shape[:2]
+    if (height, width) == (side, side):
+        return picture
+    scale = side / min(height, width)
+    new_w, new_h = max(side, round(width * scale)), max(side, round(height * scale))
+    image = Image.fromarray(picture).resize((new_w, new_h), Image.Resampling.BILINEAR)
+    left, top = (new_w - side) // 2, (new_h - side) // 2
+    return np.asarray(image.crop((left, top, left + side, top + side)))
+
+
+class MixingSet:
+    """Pictures to mix with, indexable and sized; subclasses say where pictures come from.
+
+    Subclasses implement `__len__` and `_load(index) -> uint8 HxWx3 array`. `picture(i, side)`
+    returns picture `i` resized to a `side x side` square, memoised per side up to a memory
+    budget so that small sets (CIFAR-sized pictures) are decoded and resized once.
+    """
+
+    #: Total bytes of resized pictures kept in memory per set.
+    cache_bytes: int = 512 * 2**20
+
+    def __init__(self) -> None:
+        self._cache: dict[tuple[int, int], np.ndarray] = {}
+        self._cached_bytes = 0
+
+    def __len__(self) -> int:
+        raise NotImplementedError
+
+    def _load(self, index: int) -> np.ndarray:
+        raise NotImplementedError
+
+    def __getitem__(self, index: int) -> np.ndarray:
+        """Picture `index` at its stored size, uint8 HxWx3."""
+        if not 0 <= index < len(self):
+            raise IndexError(f"picture index {index} out of range for {len(self)} pictures")
+        return self._load(index)
+
+    def picture(self, index: int, side: int) -> np.ndarray:
+        """Picture `index` resized to a `side x side` uint8 RGB square (memoised)."""
+        key = (index, side)
+        cached = self._cache.get(key)
+        if cached is not None:
+            return cached
+        picture = _resize_square(self[index], side)
+        if self._cached_bytes + picture.nbytes <= self.cache_bytes:
+            self._cache[key] = picture
+            self._cached_bytes += picture.nbytes
+        return picture
+
+    def to_array(self, side: int) -> np.ndarray:
+        """All pictures resized to `side`, as one uint8 ``[N, side, side, 3]`` array."""
+        return np.stack([self.picture(i, side) for i in range(len(self))])
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({len(self)} pictures)"
+
+    # ---- constructors -------------------------------------------------------------------
+    @staticmethod
+    def from_folder(path: str | Path) -> FolderMixingSet:
+        return FolderMixingSet(path)
+
+    @staticmethod
+    def from_array(array: np.ndarray | torch.Tensor) -> ArrayMixingSet:
+        return ArrayMixingSet(array)
+
+    @staticmethod
+    def from_dataset(dataset: Sequence[Any]) -> DatasetMixingSet:
+        return DatasetMixingSet(dataset)
+
+    @staticmethod
+    def from_source(source: Any) -> MixingSet:
+        """Build a mixing set from whatever a user passed: set, path, array or dataset."""
+        if isinstance(source, MixingSet):
+            return source
+        if isinstance(source, str | Path):
+            return FolderMixingSet(source)
+        if isinstance(source, np.ndarray | torch.Tensor):
+            return ArrayMixingSet(source)
+        if hasattr(source, "__getitem__") and hasattr(source, "__len__"):
+            return DatasetMixingSet(source)
+        raise MixingSetError(
+            f"cannot build a mixing set from {type(source).__name__}: give a folder path, "
+            "a uint8 [N, H, W, C] array, or an indexable dataset of images"
+        )
+
+
+class ArrayMixingSet(MixingSet):
+    """Pictures held in one uint8 ``[N, H, W, C]`` array (C = 1, 3 or 4)."""
+
+    def __init__(self, array: np.ndarray | torch.Tensor) -> None:
+        super().__init__()
+        if isinstance(array, torch.Tensor):
+            array = array.detach().cpu().numpy()
+        array = np.asarray(array)
+        if array.dtype != np.uint8:
+            raise MixingSetError(f"a mixing-set array must be uint8, got {array.dtype}")
+        if array.ndim == 3:
+            array = array[..., None]
+        if array.ndim != 4 or array.shape[-1] not in (1, 3, 4):
+            raise MixingSetError(
+                f"a mixing-set array must have shape [N, H, W, C] with C in (1, 3, 4), "
+                f"got {tuple(array.shape)}"
+            )
+        if len(array) == 0:
+            raise MixingSetError("the mixing-set array is empty")
+        self.array = array
+
+    def __len__(self) -> int:
+        return len(self.array)
+
+    def _load(self, index: int) -> np.ndarray:
+        return _to_rgb_array(self.array[index])
+
+
+class FolderMixingSet(MixingSet):
+    """Every image file under a folder (recursively, so ImageFolder layouts work too).
+
+    Files are checked when the set is built: unreadable ones are skipped with one warning
+    naming how many; a folder without any readable image is an error.
+    """
+
+    def __init__(self, root: str | Path) -> None:
+        super().__init__()
+        self.root = Path(root)
+        if not self.root.is_dir():
+            raise MixingSetError(f"mixing-set folder not found: {self.root}")
+        candidates = sorted(
+            p for p in self.root.rglob("*") if p.suffix.lower() in IMAGE_EXTENSIONS and p.is_file()
+        )
+        if not candidates:
+            raise MixingSetError(
+                f"no image files ({', '.join(IMAGE_EXTENSIONS)}) found under {self.root}"
+            )
+        self.paths: list[Path] = []
+        self.skipped: list[Path] = []
+        for path in candidates:
+            try:
+                with Image.open(path) as image:
+                    image.verify()
+                self.paths.append(path)
+            except (OSError, UnidentifiedImageError, SyntaxError, ValueError):
+                self.skipped.append(path)
+        if self.skipped:
+            warnings.warn(
+                f"skipped {len(self.skipped)} unreadable image file(s) in {self.root} "
+                f"(first: {self.skipped[0].name})",
+                stacklevel=3,
+            )
+        if not self.paths:
+            raise MixingSetError(f"all {len(candidates)} image files under {self.root} are unreadable")
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def _load(self, index: int) -> np.ndarray:
+        with Image.open(self.paths[index]) as image:
+            return np.asarray(image.convert("RGB"))
+
+
+class DatasetMixingSet(MixingSet):
+    """Any indexable dataset whose items are images or ``(image, label)`` pairs."""
+
+    def __init__(self, dataset: Sequence[Any]) -> None:
+        super().__init__()
+        if len(dataset) == 0:
+            raise MixingSetError("the mixing-set dataset is empty")
+        self.dataset = dataset
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+    def _load(self, index: int) -> np.ndarray:
+        return _to_rgb_array(self.dataset[index])
+
+
+class GeneratedMixingSet(MixingSet):
+    """Pictures made on demand by `render(index, side) -> uint8 HxWx3`, never stored.
+
+    `index` selects the picture deterministically (a seed), so the set behaves like a
+    (virtually) huge stored set: `size` is the number of distinct pictures it offers.
+    """
+
+    cache_bytes = 0
+
+    def __init__(
+        self,
+        render: Callable[[int, int], np.ndarray],
+        size: int = 2**31 - 1,
+        native_side: int = 64,
+        name: str = "generated",
+    ) -> None:
+        super().__init__()
+        if size < 1:
+            raise MixingSetError("a generated mixing set needs size >= 1")
+        self.render, self.size, self.native_side, self.name = render, size, native_side, name
+
+    def __len__(self) -> int:
+        return self.size
+
+    def _load(self, index: int) -> np.ndarray:
+        return _to_rgb_array(self.render(index, self.native_side))
+
+    def picture(self, index: int, side: int) -> np.ndarray:
+        return _to_rgb_array(self.render(index, side))
+
+    def __repr__(self) -> str:
+        return f"GeneratedMixingSet({self.name}, {self.size} pictures)"
+
+
+__all__ = [
+    "ArrayMixingSet",
+    "DatasetMixingSet",
+    "FolderMixingSet",
+    "GeneratedMixingSet",
+    "MixingSet",
+    "MixingSetError",
+    "PICTURE_SCALE",
+    "resized_picture_size",
+]
