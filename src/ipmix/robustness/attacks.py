@@ -1,0 +1,66 @@
+"""PGD under an L-inf budget, in pixel space [0, 1], as in the IPMix / PixMix evaluation.
+
+The CIFAR scripts of hzlsaber/IPMix and andyzoujm/pixmix use eps = 2/255, 20 steps of
+0.5/255, a uniform random start in the eps-ball, the *summed* cross-entropy, a signed-gradient
+step, and after every step a projection onto the eps-ball and [0, 1]. ipmix models take [0, 1]
+inputs and normalise inside, so the attack runs on the pixels directly. One difference: the
+random start is clamped to [0, 1] too (the reference feeds the unclamped start to the model
+once), so no image the model sees ever leaves [0, 1].
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+PGD_EPS = 2 / 255
+PGD_STEPS = 20
+PGD_STEP_SIZE = 0.5 / 255
+
+
+class AttackConfigError(ValueError):
+    """An attack parameter is out of range."""
+
+
+def pgd_attack(
+    model: nn.Module,
+    images: torch.Tensor,
+    labels: torch.Tensor,
+    eps: float = PGD_EPS,
+    steps: int = PGD_STEPS,
+    step_size: float = PGD_STEP_SIZE,
+    generator: torch.Generator | None = None,
+    random_start: bool = True,
+) -> torch.Tensor:
+    """Adversarial images within `eps` (L-inf) of `images` and inside [0, 1].
+
+    `images` is float ``[B, C, H, W]`` in [0, 1] on the model's device. The random start is
+    drawn on the CPU from `generator` (required when `random_start`), so a seed gives the same
+    start on any device. The model's parameters receive no gradient; its mode is left as is
+    (call ``model.eval()`` first).
+    """
+    if eps < 0 or step_size < 0 or steps < 0:
+        raise AttackConfigError(
+            f"eps, step_size and steps must be >= 0, got {eps}, {step_size}, {steps}"
+        )
+    if images.ndim != 4:
+        raise AttackConfigError(f"images must be [B, C, H, W], got shape {tuple(images.shape)}")
+    clean = images.detach()
+    lower = (clean - eps).clamp(0, 1)
+    upper = (clean + eps).clamp(0, 1)
+    adversarial = clean.clone()
+    if random_start and eps > 0:
+        if generator is None:
+            raise AttackConfigError("a random start needs an explicit torch.Generator")
+        noise = torch.rand(clean.shape, generator=generator, dtype=torch.float32)
+        noise = (noise * 2 - 1) * eps
+        adversarial = torch.min(torch.max(clean + noise.to(clean), lower), upper)
+    for _ in range(steps):
+        adversarial.requires_grad_(True)
+        with torch.enable_grad():
+            loss = F.cross_entropy(model(adversarial), labels, reduction="sum")
+            (grad,) = torch.autograd.grad(loss, adversarial)
+        adversarial = adversarial.detach() + step_size * grad.sign()
+        adversarial = torch.min(torch.max(adversarial, lower), upper)
+    return adversarial.detach()

@@ -1,0 +1,166 @@
+"""Out-of-distribution sets for anomaly detection with the maximum softmax probability.
+
+Synthetic sets follow hendrycks/outlier-exposure's CIFAR test script (the sets the PixMix /
+IPMix papers' "anomaly detection" rows build on), rewritten for [0, 1] pixel inputs:
+
+- ``gaussian``: N(0, 0.5) clipped to [-1, 1] in the [-1, 1] input space, i.e. pixels
+  ``clip(N(0.5, 0.25), 0, 1)``;
+- ``rademacher``: +-1 per value in [-1, 1], i.e. pixels 0 or 1 with probability 1/2;
+- ``blobs``: Bernoulli(0.7) per value of an ``[H, W, 3]`` array, a Gaussian blur with sigma 1.5
+  over all three axes (skimage's ``gaussian(..., multichannel=False)``: mode ``nearest``,
+  truncate 4), values below 0.75 set to 0.
+
+The reference draws ``len(test set) // 5`` outliers per set (2,000 on CIFAR); so does
+`outlier_count`. Any folder of images or ``.npy`` array can be used too (`load_outlier_source`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+from scipy.ndimage import gaussian_filter
+
+from ipmix.robustness.metrics import AnomalyMeasures, anomaly_measures
+
+SYNTHETIC_OUTLIERS = ("gaussian", "rademacher", "blobs")
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".ppm", ".tif", ".tiff"}
+
+
+class OutlierSourceError(FileNotFoundError):
+    """An OOD source (folder, array file or synthetic name) cannot be used."""
+
+
+@dataclass(frozen=True)
+class OutlierSet:
+    """Outlier images: float32 ``[N, H, W, 3]`` in [0, 1], or uint8 ``[N, H, W, 3]``."""
+
+    name: str
+    images: np.ndarray
+
+
+def outlier_count(in_distribution_count: int) -> int:
+    """Outliers per set: a fifth of the in-distribution test images (at least one)."""
+    return max(1, in_distribution_count // 5)
+
+
+def synthetic_outliers(
+    name: str, count: int, rng: np.random.Generator, size: int = 32
+) -> OutlierSet:
+    """One synthetic outlier set (see the module docstring), drawn from `rng`."""
+    if count < 1:
+        raise ValueError(f"outlier count must be >= 1, got {count}")
+    shape = (count, size, size, 3)
+    if name == "gaussian":
+        images = np.clip(rng.normal(0.5, 0.25, size=shape), 0, 1)
+    elif name == "rademacher":
+        images = rng.binomial(1, 0.5, size=shape).astype(np.float64)
+    elif name == "blobs":
+        images = rng.binomial(1, 0.7, size=shape).astype(np.float64)
+        for i in range(count):
+            blurred = gaussian_filter(images[i], sigma=1.5, mode="nearest", truncate=4.0)
+            blurred[blurred < 0.75] = 0.0
+            images[i] = blurred
+    else:
+        raise OutlierSourceError(
+            f"unknown synthetic outlier set {name!r}; choose from {SYNTHETIC_OUTLIERS}"
+        )
+    return OutlierSet(name, images.astype(np.float32))
+
+
+def _resize_center_crop(image: Image.Image, size: int) -> np.ndarray:
+    """Resize the shorter side to `size`, then crop the centre (torchvision Resize + CenterCrop)."""
+    image = image.convert("RGB")
+    width, height = image.size
+    scale = size / min(width, height)
+    new_w, new_h = max(size, round(width * scale)), max(size, round(height * scale))
+    image = image.resize((new_w, new_h), Image.Resampling.BILINEAR)
+    left, top = (new_w - size) // 2, (new_h - size) // 2
+    return np.asarray(image.crop((left, top, left + size, top + size)), dtype=np.uint8)
+
+
+def load_image_folder(
+    path: str | Path, size: int = 32, limit: int | None = None
+) -> np.ndarray:
+    """All images under `path` (recursively, sorted by path) as uint8 ``[N, size, size, 3]``."""
+    root = Path(path)
+    if not root.is_dir():
+        raise OutlierSourceError(f"OOD folder not found: {root}")
+    files = sorted(p for p in root.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
+    if not files:
+        raise OutlierSourceError(
+            f"OOD folder {root} holds no images (looked for {sorted(IMAGE_SUFFIXES)})"
+        )
+    if limit is not None:
+        files = files[:limit]
+    images = []
+    for file in files:
+        try:
+            with Image.open(file) as image:
+                images.append(_resize_center_crop(image, size))
+        except OSError as error:
+            raise OutlierSourceError(f"cannot read OOD image {file}: {error}") from error
+    return np.stack(images)
+
+
+def prepare_outlier_array(array: np.ndarray, size: int = 32, name: str = "array") -> np.ndarray:
+    """Check a user array of images (``[N, H, W, 3]`` uint8, or float in [0, 1]) and resize it."""
+    array = np.asarray(array)
+    if array.ndim != 4 or array.shape[-1] != 3 or array.shape[0] == 0:
+        raise ValueError(f"OOD {name} must be a non-empty [N, H, W, 3] array, got {array.shape}")
+    if array.dtype != np.uint8:
+        if not np.issubdtype(array.dtype, np.floating):
+            raise ValueError(f"OOD {name} must be uint8 or float in [0, 1], got {array.dtype}")
+        if array.min() < 0 or array.max() > 1:
+            raise ValueError(f"OOD {name}: float images must lie in [0, 1]")
+        array = array.astype(np.float32)
+    if array.shape[1:3] == (size, size):
+        return array
+    as_uint8 = array if array.dtype == np.uint8 else np.round(array * 255).astype(np.uint8)
+    return np.stack([_resize_center_crop(Image.fromarray(img), size) for img in as_uint8])
+
+
+def load_outlier_source(
+    source: str | Path | np.ndarray,
+    count: int,
+    rng: np.random.Generator,
+    size: int = 32,
+) -> OutlierSet:
+    """A synthetic set by name, an image folder, a ``.npy`` array file, or an array in memory.
+
+    Synthetic sets draw `count` images; folders and arrays are used whole (a folder larger than
+    needed is not subsampled, so its result does not depend on `count`).
+    """
+    if isinstance(source, np.ndarray):
+        return OutlierSet("array", prepare_outlier_array(source, size))
+    text = str(source)
+    if text in SYNTHETIC_OUTLIERS:
+        return synthetic_outliers(text, count, rng, size)
+    path = Path(text).expanduser()
+    if path.is_dir():
+        return OutlierSet(path.name or text, load_image_folder(path, size))
+    if path.is_file() and path.suffix == ".npy":
+        return OutlierSet(path.stem, prepare_outlier_array(np.load(path), size, name=str(path)))
+    raise OutlierSourceError(
+        f"OOD source {text!r} is neither one of {SYNTHETIC_OUTLIERS}, an image folder, "
+        "nor a .npy array file"
+    )
+
+
+def msp_measures(normal_msp: np.ndarray, outlier_msp: np.ndarray) -> AnomalyMeasures:
+    """Detection of outliers by a low maximum softmax probability (score = -MSP)."""
+    return anomaly_measures(-np.asarray(outlier_msp), -np.asarray(normal_msp))
+
+
+def summarize(measures: Sequence[AnomalyMeasures]) -> AnomalyMeasures:
+    """Mean of the measures over several outlier sets (the papers' single OOD column)."""
+    if not measures:
+        raise ValueError("no OOD measures to summarise")
+    return AnomalyMeasures(
+        auroc=float(np.mean([m.auroc for m in measures])),
+        aupr=float(np.mean([m.aupr for m in measures])),
+        fpr_at_95_tpr=float(np.mean([m.fpr_at_95_tpr for m in measures])),
+    )
