@@ -10,6 +10,7 @@ weights and the result is ``(1 - m) x + m * mix`` with the Beta skip weight m.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable
 from typing import Any
 
@@ -263,11 +264,11 @@ class IPMix(Transform):
 
     def state_dict(self) -> dict[str, Any]:
         """The random state (generator and unused buffered plans), for exact resumption."""
-        return {"generator": self.generator.state_dict(), "plan_block": self._plan_block}
+        return {"generator": self.generator.state_dict(), "plan_block": copy.deepcopy(self._plan_block)}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.generator.load_state_dict(state["generator"])
-        self._plan_block = state["plan_block"]
+        self._plan_block = copy.deepcopy(state["plan_block"])
 
     def __getstate__(self) -> dict[str, Any]:
         # Copies sent to other processes (DataLoader workers) start a fresh block of plans.

@@ -118,12 +118,13 @@ class IPMixOptions:
             sizes = (4, 8, 16, 32) if full <= 32 else (4, 8, 16, 32, 64, FULL)
         else:
             sizes = self.patch_sizes
-        nominal = sorted({full if s == FULL else min(int(s), full) for s in sizes})
-        if nominal[0] > min(height, width):
+        smallest = min((int(s) for s in sizes if s != FULL), default=2)
+        if smallest > min(height, width):
             raise ValueError(
                 f"IPMix: the image ({height}x{width}) is smaller than the smallest patch "
-                f"({nominal[0]} px); pass smaller patch_sizes"
+                f"({smallest} px); pass smaller patch_sizes"
             )
+        nominal = sorted({full if s == FULL else min(int(s), full) for s in sizes})
         if not self.patch_level:
             nominal = [full]
         elif not self.pixel_level:

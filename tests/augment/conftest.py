@@ -1,0 +1,29 @@
+"""Shared fixtures for the augmentation tests: small images and a small mixing set."""
+
+import numpy as np
+import pytest
+
+from ipmix.mixing_sets.store import MixingSet
+
+
+@pytest.fixture(scope="session")
+def pictures() -> np.ndarray:
+    """Twelve smooth-ish random RGB pictures (40x40), standing in for fractals."""
+    rng = np.random.default_rng(123)
+    coarse = rng.integers(0, 256, (12, 10, 10, 3), dtype=np.uint8)
+    return np.repeat(np.repeat(coarse, 4, axis=1), 4, axis=2)
+
+
+@pytest.fixture(scope="session")
+def mixing_set(pictures: np.ndarray) -> MixingSet:
+    return MixingSet.from_array(pictures)
+
+
+@pytest.fixture(scope="session")
+def images() -> np.ndarray:
+    """Eight 32x32 RGB images with structure (gradients plus noise), uint8 [N, H, W, 3]."""
+    rng = np.random.default_rng(7)
+    ramp = np.linspace(0, 255, 32)[None, :, None]
+    base = (ramp + ramp.transpose(1, 0, 2)) / 2
+    noise = rng.normal(0, 30, (8, 32, 32, 3))
+    return np.clip(base + noise, 0, 255).astype(np.uint8)
