@@ -19,7 +19,7 @@ $(BIN)/ipmix: pyproject.toml
 venv: $(BIN)/ipmix
 
 demo: venv
-	$(BIN)/ipmix demo --out runs/demo
+	$(BIN)/ipmix show --out runs/demo/gallery.png
 
 test: venv
 	$(BIN)/python -m pytest
