@@ -10,7 +10,7 @@ import argparse
 import importlib
 import sys
 
-COMMANDS = ("show",)
+COMMANDS = ("show", "evaluate", "report")
 
 
 class CommandError(Exception):

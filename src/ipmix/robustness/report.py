@@ -1,0 +1,367 @@
+"""Tables and plots of suite results: one run's summary, several runs side by side.
+
+`comparison_table(results_by_run)` gives the paper-style table (rows = runs; columns = Error,
+mCE, RMS on clean and on CIFAR-C, mFR, PGD error, AUROC, AUPR, all in percent). Runs whose
+configurations differ only by their seed (and output location) are combined into one row,
+``mean ± std`` (sample standard deviation over the seeds), as the paper's tables are.
+`write_plots` draws error per corruption and severity, reliability diagrams and flip rates.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ipmix.utils.io import atomic_write_bytes
+
+RESULTS_FILE = "results.json"
+RESULTS_MARKDOWN = "results.md"
+#: Configuration keys that do not make two runs different methods.
+IGNORED_CONFIG_KEYS = frozenset(
+    {"seed", "out", "out_dir", "output", "output_dir", "run_dir", "save", "name", "run_name",
+     "resume", "device", "num_workers", "workers", "progress"}
+)
+_SEED_SUFFIX = re.compile(r"[-_.]?(seed|s)[-_]?\d+$", re.IGNORECASE)
+
+
+class ResultsNotFoundError(FileNotFoundError):
+    """A run has no readable results.json."""
+
+
+def _get(results: Mapping[str, Any], *keys: str) -> float | None:
+    value: Any = results
+    for key in keys:
+        if not isinstance(value, Mapping) or key not in value:
+            return None
+        value = value[key]
+    return None if value is None else float(value)
+
+
+#: The table's columns: name and how to read the number from one run's results.
+COLUMNS: tuple[tuple[str, Callable[[Mapping[str, Any]], float | None]], ...] = (
+    ("Error", lambda r: _get(r, "clean", "error")),
+    ("mCE", lambda r: _get(r, "corruption", "mce")),
+    ("RMS clean", lambda r: _get(r, "calibration", "rms_clean")),
+    ("RMS C", lambda r: _get(r, "calibration", "rms_c")),
+    ("mFR", lambda r: _get(r, "perturbation", "mfr")),
+    ("PGD error", lambda r: _get(r, "pgd", "error")),
+    ("AUROC", lambda r: _get(r, "ood", "auroc")),
+    ("AUPR", lambda r: _get(r, "ood", "aupr")),
+)
+
+
+def load_results(run: str | Path) -> dict[str, Any]:
+    """The results of a run directory (its results.json) or of a results.json path."""
+    path = Path(run).expanduser()
+    file = path / RESULTS_FILE if path.is_dir() else path
+    if not file.is_file():
+        raise ResultsNotFoundError(
+            f"no {RESULTS_FILE} for run {path}: run `ipmix evaluate {path}` first"
+        )
+    try:
+        results = json.loads(file.read_text())
+    except json.JSONDecodeError as error:
+        raise ValueError(f"{file} is not valid JSON: {error}") from error
+    if not isinstance(results, dict) or "meta" not in results:
+        raise ValueError(f"{file} is not an ipmix results file (no 'meta' section)")
+    return results
+
+
+def _strip_config(config: Any) -> Any:
+    if isinstance(config, Mapping):
+        return {
+            key: _strip_config(value)
+            for key, value in sorted(config.items())
+            if key not in IGNORED_CONFIG_KEYS
+        }
+    if isinstance(config, list | tuple):
+        return [_strip_config(value) for value in config]
+    return config
+
+
+def _group_key(name: str, results: Mapping[str, Any]) -> str:
+    meta = results.get("meta", {})
+    config = meta.get("config")
+    if not config:
+        return f"run:{name}"  # nothing tells what the run was: never merge it with another
+    key = {
+        "config": _strip_config(config),
+        "model": meta.get("model_name"),
+        "dataset": meta.get("dataset"),
+        "n": meta.get("n"),
+        "suite": meta.get("suite"),
+    }
+    return json.dumps(key, sort_keys=True, default=str)
+
+
+@dataclass(frozen=True)
+class RunGroup:
+    """Runs that differ only by seed: one row of the comparison table."""
+
+    label: str
+    runs: tuple[str, ...]
+
+
+def group_runs(results_by_run: Mapping[str, Mapping[str, Any]]) -> list[RunGroup]:
+    """Group runs (in first-seen order) whose configurations are equal once seeds are ignored."""
+    groups: dict[str, list[str]] = {}
+    for name, results in results_by_run.items():
+        groups.setdefault(_group_key(name, results), []).append(name)
+    out = []
+    for names in groups.values():
+        stems = {_SEED_SUFFIX.sub("", Path(name).name) or Path(name).name for name in names}
+        label = stems.pop() if len(stems) == 1 else Path(names[0]).name
+        if len(names) > 1:
+            label = f"{label} ({len(names)} seeds)"
+        out.append(RunGroup(label, tuple(names)))
+    return out
+
+
+def _cell(values: Sequence[float | None], partial: bool = False) -> str:
+    present = [v for v in values if v is not None]
+    if not present or len(present) != len(values):
+        return "–"
+    mark = "*" if partial else ""
+    if len(present) == 1:
+        return f"{present[0]:.2f}{mark}"
+    return f"{np.mean(present):.2f} ± {np.std(present, ddof=1):.2f}{mark}"
+
+
+def comparison_table(results_by_run: Mapping[str, Mapping[str, Any]]) -> str:
+    """A markdown table, one row per group of runs differing only by seed (mean ± std).
+
+    `results_by_run` maps a run name (e.g. its directory) to its results. A missing metric
+    shows as "–"; an mCE over fewer than the 15 benchmark corruptions (e.g. frost skipped for
+    lack of its textures) is marked "*".
+    """
+    if not results_by_run:
+        raise ValueError("no runs to compare")
+    header = ["Run", *(name for name, _ in COLUMNS)]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    any_partial = False
+    for group in group_runs(results_by_run):
+        runs = [results_by_run[name] for name in group.runs]
+        cells = [group.label]
+        for name, read in COLUMNS:
+            values = [read(r) for r in runs]
+            partial = False
+            if name == "mCE" and any(v is None for v in values):
+                partial_values = [_get(r, "corruption", "mce_partial") for r in runs]
+                if all(v is not None for v in partial_values):
+                    values, partial, any_partial = partial_values, True, True
+            cells.append(_cell(values, partial))
+        lines.append("| " + " | ".join(cells) + " |")
+    table = "\n".join(lines) + "\n"
+    if any_partial:
+        table += (
+            "\n\\* mean over the benchmark corruptions that could be generated "
+            "(see each run's results.md).\n"
+        )
+    return table
+
+
+def _fmt(value: float | None) -> str:
+    return "–" if value is None else f"{value:.2f}"
+
+
+def results_markdown(results: Mapping[str, Any], title: str = "Robustness results") -> str:
+    """One run's summary: the headline row, then per-corruption, per-perturbation, OOD tables."""
+    meta = results.get("meta", {})
+    lines = [f"# {title}", ""]
+    described = ", ".join(
+        f"{key} {meta[key]}" for key in ("model_name", "dataset", "n", "device", "seed") if key in meta
+    )
+    lines += [f"{described}; measured {meta.get('date', '?')}. All numbers in percent.", ""]
+    lines += [comparison_table({title: results}).strip(), ""]
+    seconds = meta.get("seconds") or {}
+    if seconds:
+        lines += ["Wall time per part: " + ", ".join(f"{k} {v:.1f} s" for k, v in seconds.items()), ""]
+    corruption = results.get("corruption")
+    if corruption:
+        lines += ["## Corruption error (CIFAR-C)", "", f"Source: `{corruption.get('source')}`"
+                  + (" (generated)" if corruption.get("generated") else ""), ""]
+        lines += ["| Corruption | s1 | s2 | s3 | s4 | s5 | mean |", "|---|---|---|---|---|---|---|"]
+        for name, row in corruption.get("errors", {}).items():
+            cells = " | ".join(f"{v:.2f}" for v in row)
+            lines.append(f"| {name} | {cells} | {np.mean(row):.2f} |")
+        lines += ["", f"mCE (15 benchmark corruptions, unnormalised): {_fmt(corruption.get('mce'))}",
+                  f"Extra corruptions (mean): {_fmt(corruption.get('extra_mean'))}"]
+        if corruption.get("normalized_mce") is not None:
+            lines.append(f"Normalised mCE vs baseline: {_fmt(corruption['normalized_mce'])}")
+        for note in corruption.get("notes", []):
+            lines.append(f"Note: {note}")
+        lines.append("")
+    perturbation = results.get("perturbation")
+    if perturbation:
+        lines += ["## Flip probability (CIFAR-P)", "", "| Perturbation | flip probability |",
+                  "|---|---|"]
+        lines += [f"| {k} | {v:.2f} |" for k, v in perturbation["flip_probability"].items()]
+        lines += ["", f"mFR: {_fmt(perturbation.get('mfr'))}", ""]
+    ood = results.get("ood")
+    if ood:
+        lines += ["## Anomaly detection (maximum softmax probability)", "",
+                  "| Outliers | count | AUROC | AUPR | FPR at 95% TPR |", "|---|---|---|---|---|"]
+        for name, m in ood["sources"].items():
+            lines.append(
+                f"| {name} | {m['count']} | {m['auroc']:.2f} | {m['aupr']:.2f} | {m['fpr95']:.2f} |"
+            )
+        lines += [f"| mean | | {ood['auroc']:.2f} | {ood['aupr']:.2f} | {ood['fpr95']:.2f} |", ""]
+    return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------------------- plots
+
+
+def _save_figure(figure: Any, path: Path) -> Path:
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
+    return atomic_write_bytes(path, buffer.getvalue())
+
+
+def _figure(width: float, height: float) -> Any:
+    from matplotlib.figure import Figure  # no pyplot: no global state, no display needed
+
+    return Figure(figsize=(width, height))
+
+
+def plot_corruption_errors(
+    results_by_run: Mapping[str, Mapping[str, Any]], path: str | Path
+) -> Path | None:
+    """Error against severity, one panel per corruption, one line per group (seed mean)."""
+    groups = group_runs(results_by_run)
+    names: list[str] = []
+    for results in results_by_run.values():
+        for name in (results.get("corruption") or {}).get("errors", {}):
+            if name not in names:
+                names.append(name)
+    if not names:
+        return None
+    columns = 5
+    rows = -(-len(names) // columns)
+    figure = _figure(3.0 * columns, 2.4 * rows)
+    axes = figure.subplots(rows, columns, squeeze=False, sharex=True, sharey=True)
+    for index, name in enumerate(names):
+        ax = axes[index // columns][index % columns]
+        for group in groups:
+            rows_ = [
+                results_by_run[run]["corruption"]["errors"][name]
+                for run in group.runs
+                if name in (results_by_run[run].get("corruption") or {}).get("errors", {})
+            ]
+            if rows_:
+                ax.plot(range(1, 6), np.mean(rows_, axis=0), marker="o", label=group.label)
+        ax.set_title(name, fontsize=9)
+        ax.set_xticks(range(1, 6))
+        ax.grid(alpha=0.3)
+    for index in range(len(names), rows * columns):
+        axes[index // columns][index % columns].axis("off")
+    for ax in axes[-1]:
+        ax.set_xlabel("severity")
+    for row in axes:
+        row[0].set_ylabel("error (%)")
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    figure.legend(handles, labels, loc="upper center", ncol=min(4, len(labels)), frameon=False)
+    figure.subplots_adjust(top=1 - 0.6 / (2.4 * rows))
+    return _save_figure(figure, Path(path))
+
+
+def plot_reliability(
+    results_by_run: Mapping[str, Mapping[str, Any]], path: str | Path
+) -> Path | None:
+    """Reliability diagram on the clean test set: accuracy against confidence, one line per run."""
+    figure = _figure(5.0, 5.0)
+    ax = figure.subplots()
+    drawn = False
+    for name, results in results_by_run.items():
+        bins = (results.get("calibration") or {}).get("bins_clean")
+        if not bins:
+            continue
+        confidence, accuracy = np.array(bins["confidence"]), np.array(bins["accuracy"])
+        ax.plot(100 * confidence, 100 * accuracy, marker=".", label=Path(name).name)
+        drawn = True
+    if not drawn:
+        return None
+    ax.plot([0, 100], [0, 100], color="grey", linestyle="--", label="perfect calibration")
+    ax.set_xlabel("mean confidence in bin (%)")
+    ax.set_ylabel("accuracy in bin (%)")
+    ax.set_title("Reliability (bins of 100 test images)")
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3)
+    return _save_figure(figure, Path(path))
+
+
+def plot_flip_rates(
+    results_by_run: Mapping[str, Mapping[str, Any]], path: str | Path
+) -> Path | None:
+    """Flip probability per CIFAR-P perturbation, one bar per group (seed mean ± std)."""
+    groups = group_runs(results_by_run)
+    names: list[str] = []
+    for results in results_by_run.values():
+        for name in (results.get("perturbation") or {}).get("flip_probability", {}):
+            if name not in names:
+                names.append(name)
+    if not names:
+        return None
+    figure = _figure(max(6.0, 0.9 * len(names) * max(1, len(groups)) / 2 + 3), 4.0)
+    ax = figure.subplots()
+    width = 0.8 / max(1, len(groups))
+    for g, group in enumerate(groups):
+        values = [
+            [
+                (results_by_run[run].get("perturbation") or {}).get("flip_probability", {}).get(
+                    name, np.nan
+                )
+                for name in names
+            ]
+            for run in group.runs
+        ]
+        values = np.array(values, dtype=np.float64)
+        std = np.nanstd(values, axis=0, ddof=1) if len(values) > 1 else None
+        positions = np.arange(len(names)) + (g - (len(groups) - 1) / 2) * width
+        ax.bar(positions, np.nanmean(values, axis=0), width, yerr=std, label=group.label)
+    ax.set_xticks(np.arange(len(names)), names, rotation=35, ha="right")
+    ax.set_ylabel("flip probability (%)")
+    ax.set_title("CIFAR-P flip probability per perturbation")
+    ax.legend(fontsize=8)
+    ax.grid(axis="y", alpha=0.3)
+    return _save_figure(figure, Path(path))
+
+
+def write_plots(results_by_run: Mapping[str, Mapping[str, Any]], out_dir: str | Path) -> list[Path]:
+    """All plots the results allow, as PNGs in `out_dir`; returns the files written."""
+    out = Path(out_dir)
+    written = [
+        plot_corruption_errors(results_by_run, out / "corruption_errors.png"),
+        plot_reliability(results_by_run, out / "reliability.png"),
+        plot_flip_rates(results_by_run, out / "flip_rates.png"),
+    ]
+    return [path for path in written if path is not None]
+
+
+def write_report(
+    runs: Sequence[str | Path], out_dir: str | Path, title: str = "Robustness comparison"
+) -> tuple[Path, list[Path]]:
+    """Read each run's results, write ``report.md`` (table) and the plots into `out_dir`."""
+    if not runs:
+        raise ValueError("no runs given")
+    results_by_run: dict[str, dict[str, Any]] = {}
+    for run in runs:
+        name = str(run)
+        if name in results_by_run:
+            raise ValueError(f"run {name} given twice")
+        results_by_run[name] = load_results(run)
+    out = Path(out_dir)
+    plots = write_plots(results_by_run, out)
+    lines = [f"# {title}", "", "All numbers in percent; rows combining seeds show mean ± std "
+             "(sample standard deviation).", "", comparison_table(results_by_run)]
+    lines += ["Runs: " + ", ".join(f"`{name}`" for name in results_by_run), ""]
+    lines += [f"![{path.stem}]({path.name})" for path in plots]
+    table_path = atomic_write_bytes(out / "report.md", ("\n".join(lines) + "\n").encode())
+    return table_path, plots
