@@ -1,0 +1,35 @@
+"""Robustness evaluation of any classifier: the IPMix paper's safety metrics.
+
+- `evaluate(model, suite=..., n=..., device=...)`: the suite (clean error, CIFAR-C mCE,
+  calibration, CIFAR-P mFR, PGD error, OOD detection) for any ``nn.Module`` taking [0, 1] images;
+- `evaluate_checkpoint(run_or_checkpoint, ...)`: the same for an ipmix checkpoint, writing
+  results.json and results.md;
+- `comparison_table(results_by_run)`: the paper-style markdown table of several runs;
+- `pgd_attack`, and the metrics in `ipmix.robustness.metrics`.
+
+Corruptions and perturbations live in `corruptions`, `perturbations` and `benchmark_files`.
+Names are loaded on first use, so importing a corruption module does not import torch.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_LAZY = {
+    "evaluate": "ipmix.robustness.suite",
+    "evaluate_checkpoint": "ipmix.robustness.suite",
+    "SUITE_PARTS": "ipmix.robustness.suite",
+    "SuiteError": "ipmix.robustness.suite",
+    "comparison_table": "ipmix.robustness.report",
+    "write_report": "ipmix.robustness.report",
+    "pgd_attack": "ipmix.robustness.attacks",
+}
+
+__all__ = sorted(_LAZY)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'ipmix.robustness' has no attribute {name!r}")
