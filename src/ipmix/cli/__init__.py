@@ -10,7 +10,7 @@ import argparse
 import importlib
 import sys
 
-COMMANDS = ("show", "evaluate", "report")
+COMMANDS = ("show", "train", "evaluate", "report")
 
 
 class CommandError(Exception):

@@ -7,7 +7,8 @@ the augmentation state at an epoch boundary is a pure function of the seed and t
 is what makes ``--resume`` exact. Different samples (hence different workers and different DDP
 ranks, which see disjoint indices) never share a stream.
 
-Transforms take part through a small protocol: an object with ``reseed(seed: int)`` is reseeded;
+Transforms take part through a small protocol: an object with ``reseed(seed: int)`` is reseeded
+(and its `ipmix.augment.seeding.ProcessGenerator`, if any, pinned to exactly that seed);
 containers (torchvision ``Compose``/``RandomApply``/``RandomChoice`` and anything with a
 ``transforms`` list) are walked. torchvision's own random transforms draw from torch's *global*
 generator; `TorchRandom` runs them against a private generator state instead.
@@ -23,6 +24,8 @@ from typing import Any
 
 import numpy as np
 import torch
+
+from ipmix.augment.seeding import ProcessGenerator
 
 #: Mask keeping derived seeds within the non-negative int63 range torch accepts.
 _SEED_MASK = (1 << 63) - 1
@@ -76,6 +79,17 @@ def _children(transform: Any) -> Iterable[Any]:
     return ()
 
 
+def _pin(generator: ProcessGenerator, seed: int) -> None:
+    """Make a `ProcessGenerator` draw exactly ``default_rng(seed)`` in this process.
+
+    Its own ``reseed`` mixes in the DataLoader worker's seed (a safeguard for transforms
+    reused across workers); per-sample streams are distinct already, and pinning them keeps
+    results independent of the number of workers.
+    """
+    state = np.random.default_rng(seed).bit_generator.state
+    generator.load_state_dict({"seed": seed, "bit_generator": state})
+
+
 def reseed(transform: Any, seed: int) -> None:
     """Reseed every seedable part of `transform` (depth first) from one `seed`.
 
@@ -90,7 +104,11 @@ def _reseed(transform: Any, seed: int, path: tuple[int, ...]) -> None:
         return
     method = getattr(transform, "reseed", None)
     if callable(method):
-        method(derive_seed(seed, *path))
+        derived = derive_seed(seed, *path)
+        method(derived)
+        generator = getattr(transform, "generator", None)
+        if isinstance(generator, ProcessGenerator):
+            _pin(generator, derived)
         return
     for position, child in enumerate(_children(transform)):
         _reseed(child, seed, (*path, position + 1))
