@@ -1,0 +1,411 @@
+"""Reading and writing CIFAR-C / CIFAR-P sets in the official file layout, cached and resumable.
+
+Official layouts (Hendrycks & Dietterich's CIFAR-10-C / CIFAR-10-P releases):
+- CIFAR-C: ``<corruption>.npy`` uint8 ``[5 * N, 32, 32, 3]``, severities 1..5 stacked in order,
+  plus ``labels.npy`` with the N test labels repeated for each severity (``[5 * N]``, uint8).
+- CIFAR-P: ``<perturbation>.npy`` uint8 ``[N, F, 32, 32, 3]``; ``make_cifar_p.py`` saves no labels
+  (its evaluation only compares a model's predictions across frames).
+
+Generation writes each (corruption, severity) or (perturbation, chunk) part atomically under
+``<out>/.parts/`` and assembles ``<name>.npy`` when all parts exist, so an interrupted run
+resumes where it stopped and a finished file is never recomputed. ``ipmix-meta.json`` records
+which images and seed a folder was made from; reusing a folder for other inputs is an error.
+Every part draws from its own generator, seeded from (seed, name, severity or chunk), so the
+output does not depend on which parts were already cached.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import re
+import shutil
+import warnings
+import zlib
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from ipmix.robustness.corruptions import (
+    ALL_CORRUPTIONS,
+    BENCHMARK_CORRUPTIONS,
+    SEVERITIES,
+    CorruptionError,
+    FrostTexturesNotFoundError,
+    check_images,
+    corrupt,
+    find_frost_dir,
+)
+from ipmix.robustness.perturbations import (
+    FRAME_COUNTS,
+    PERTURBATIONS,
+    PerturbationError,
+    perturb_sequence,
+)
+from ipmix.utils.io import atomic_write_bytes, atomic_write_json
+
+LABELS_FILE = "labels.npy"
+META_FILE = "ipmix-meta.json"
+PARTS_DIR = ".parts"
+CHUNK = 1000
+"""Images per generation step. Fixed: the random streams are per chunk, so changing it would
+change the output for a given seed."""
+
+
+class BenchmarkFileError(ValueError):
+    """A benchmark file is malformed, inconsistent with its labels, or a folder holds a set made
+    from other inputs."""
+
+
+class BenchmarkFileNotFoundError(FileNotFoundError):
+    """A benchmark folder or file does not exist."""
+
+
+# ----------------------------------------------------------------------------- helpers
+
+
+def _npy_bytes(array: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    np.save(buffer, array, allow_pickle=False)
+    return buffer.getvalue()
+
+
+def _peek(path: Path) -> tuple[tuple[int, ...], np.dtype] | None:
+    """Shape and dtype from an .npy header, or None when the file is unreadable."""
+    try:
+        array = np.load(path, mmap_mode="r", allow_pickle=False)
+    except (OSError, ValueError):
+        return None
+    return tuple(array.shape), array.dtype
+
+
+def _is_complete(path: Path, shape: tuple[int, ...]) -> bool:
+    return path.is_file() and _peek(path) == (shape, np.dtype(np.uint8))
+
+
+def _stream(seed: int, name: str, index: int, chunk: int) -> np.random.Generator:
+    """The generator of one part: independent of any other part and of the run order."""
+    return np.random.default_rng(np.random.SeedSequence([seed, zlib.crc32(name.encode()), index, chunk]))
+
+
+def _fingerprint(images: np.ndarray, labels: np.ndarray | None) -> str:
+    digest = hashlib.sha256(np.ascontiguousarray(images).tobytes())
+    if labels is not None:
+        digest.update(np.ascontiguousarray(labels, dtype=np.int64).tobytes())
+    return digest.hexdigest()[:32]
+
+
+def _claim_folder(out_dir: Path, meta: dict) -> None:
+    """Record what `out_dir` is made from; refuse a folder made from other inputs."""
+    path = out_dir / META_FILE
+    if path.is_file():
+        try:
+            existing = json.loads(path.read_text())
+        except (OSError, ValueError) as error:
+            raise BenchmarkFileError(f"{path} is unreadable ({error}); remove it") from error
+        if existing != meta:
+            raise BenchmarkFileError(
+                f"{out_dir} holds a set generated from other inputs ({META_FILE}: "
+                f"{existing}; now: {meta}); use another folder or empty this one"
+            )
+        return
+    atomic_write_json(path, meta)
+
+
+def _check_labels(labels: np.ndarray | None, count: int, required: bool) -> np.ndarray | None:
+    if labels is None:
+        if required:
+            raise BenchmarkFileError("labels are required")
+        return None
+    labels = np.asarray(labels)
+    if labels.ndim != 1 or not np.issubdtype(labels.dtype, np.integer):
+        raise BenchmarkFileError(f"labels must be a 1-D integer array, got {labels.dtype} {labels.shape}")
+    if labels.shape[0] != count:
+        raise BenchmarkFileError(f"{labels.shape[0]} labels for {count} images")
+    if labels.size and labels.min() < 0:
+        raise BenchmarkFileError("labels must be non-negative class indices")
+    return labels.astype(np.int64)
+
+
+def _check_name(name: str) -> None:
+    if not re.fullmatch(r"[A-Za-z0-9_\-]+", name):
+        raise BenchmarkFileError(f"not a benchmark file name: {name!r}")
+
+
+def _assemble(parts: list[Path], final: Path) -> None:
+    """Concatenate finished parts into `final` atomically, then drop them."""
+    atomic_write_bytes(final, _npy_bytes(np.concatenate([np.load(p) for p in parts])))
+    for part in parts:
+        part.unlink(missing_ok=True)
+
+
+# ----------------------------------------------------------------------------- CIFAR-C
+
+
+def make_cifar_c(
+    images: np.ndarray,
+    labels: np.ndarray,
+    out_dir: str | Path,
+    corruptions: Sequence[str] = BENCHMARK_CORRUPTIONS,
+    frost_dir: str | Path | None = None,
+    seed: int = 0,
+    progress: bool = True,
+    *,
+    require_frost: bool = False,
+) -> dict[str, Path]:
+    """Write a CIFAR-C-style set of `images` (uint8 ``[N, H, W, 3]``) to `out_dir`.
+
+    One ``<name>.npy`` per corruption (``[5 * N, H, W, 3]``, severities 1..5 stacked) plus
+    ``labels.npy`` (``[5 * N]``), as the official release. Finished files are skipped; an
+    interrupted run resumes per (corruption, severity). Without frost textures (see
+    `find_frost_dir`) frost is skipped with a warning, or FrostTexturesNotFoundError is raised
+    when `require_frost`. Returns ``{name: path}`` of the files present for the requested names.
+    """
+    images = check_images(images)
+    n = images.shape[0]
+    labels = _check_labels(labels, n, required=True)
+    names = list(dict.fromkeys(corruptions))
+    unknown = [c for c in names if c not in ALL_CORRUPTIONS]
+    if unknown:
+        raise CorruptionError(
+            f"unknown corruption(s) {', '.join(unknown)}; known: {', '.join(ALL_CORRUPTIONS)}"
+        )
+    if "frost" in names:
+        try:
+            frost_dir = find_frost_dir(frost_dir)
+        except FrostTexturesNotFoundError as error:
+            if require_frost:
+                raise
+            warnings.warn(f"skipping frost: {error}", stacklevel=2)
+            names.remove("frost")
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    _claim_folder(
+        out_dir,
+        {
+            "kind": "cifar-c",
+            "seed": int(seed),
+            "count": n,
+            "chunk": CHUNK,
+            "inputs_sha256": _fingerprint(images, labels),
+        },
+    )
+    label_bytes = _npy_bytes(
+        np.tile(labels, len(SEVERITIES)).astype(np.uint8 if labels.max(initial=0) < 256 else np.int64)
+    )
+    labels_path = out_dir / LABELS_FILE
+    if not labels_path.is_file() or labels_path.read_bytes() != label_bytes:
+        atomic_write_bytes(labels_path, label_bytes)
+
+    final_shape = (len(SEVERITIES) * n, *images.shape[1:])
+    part_shape = (n, *images.shape[1:])
+    chunks = range(0, n, CHUNK)
+    todo: list[tuple[str, int, Path]] = []
+    for name in names:
+        if _is_complete(out_dir / f"{name}.npy", final_shape):
+            continue
+        for severity in SEVERITIES:
+            part = out_dir / PARTS_DIR / f"{name}-s{severity}.npy"
+            if not _is_complete(part, part_shape):
+                todo.append((name, severity, part))
+    bar = tqdm(total=len(todo) * len(chunks), desc="CIFAR-C", unit="chunk", disable=not progress)
+    for name, severity, part in todo:
+        bar.set_postfix_str(f"{name} s{severity}")
+        pieces = []
+        for index, start in enumerate(chunks):
+            rng = _stream(seed, name, severity, index)
+            batch = images[start : start + CHUNK]
+            pieces.append(corrupt(batch, name, severity, rng, frost_dir=frost_dir))
+            bar.update(1)
+        atomic_write_bytes(part, _npy_bytes(np.concatenate(pieces)))
+    bar.close()
+    written = {}
+    for name in names:
+        final = out_dir / f"{name}.npy"
+        if not _is_complete(final, final_shape):
+            parts = [out_dir / PARTS_DIR / f"{name}-s{s}.npy" for s in SEVERITIES]
+            _assemble(parts, final)
+        written[name] = final
+    _drop_empty_parts(out_dir)
+    return written
+
+
+def _drop_empty_parts(out_dir: Path) -> None:
+    parts = out_dir / PARTS_DIR
+    if parts.is_dir() and not any(parts.iterdir()):
+        shutil.rmtree(parts)
+
+
+def _open_npy(path: Path, what: str, mmap: bool) -> np.ndarray:
+    if not path.is_file():
+        folder = path.parent
+        present = sorted(p.stem for p in folder.glob("*.npy") if p.name != LABELS_FILE)
+        raise BenchmarkFileNotFoundError(
+            f"{what} file {path} not found (present in {folder}: {', '.join(present) or 'none'})"
+        )
+    try:
+        return np.load(path, mmap_mode="r" if mmap else None, allow_pickle=False)
+    except (OSError, ValueError, EOFError) as error:
+        raise BenchmarkFileError(f"{path} is not a readable .npy array: {error}") from error
+
+
+def _check_folder(directory: str | Path) -> Path:
+    directory = Path(directory)
+    if not directory.is_dir():
+        raise BenchmarkFileNotFoundError(f"benchmark folder {directory} does not exist")
+    return directory
+
+
+def load_cifar_c(directory: str | Path, name: str, *, mmap: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """Read corruption `name` from a CIFAR-C folder (official or generated).
+
+    Returns images uint8 ``[5, N, H, W, 3]`` (severity 1..5 first) and labels int64 ``[N]``.
+    ``labels.npy`` may hold N labels or the official 5 * N (the N repeated per severity).
+    `mmap` memory-maps the images instead of reading them.
+    """
+    directory = _check_folder(directory)
+    _check_name(name)
+    path = directory / f"{name}.npy"
+    images = _open_npy(path, "corruption", mmap)
+    if images.dtype != np.uint8 or images.ndim != 4 or images.shape[-1] != 3:
+        raise BenchmarkFileError(
+            f"{path} must hold uint8 [5 * N, H, W, 3] images, got {images.dtype} {images.shape}"
+        )
+    if images.shape[0] == 0 or images.shape[0] % len(SEVERITIES):
+        raise BenchmarkFileError(
+            f"{path} holds {images.shape[0]} images, not a positive multiple of 5 severities"
+        )
+    n = images.shape[0] // len(SEVERITIES)
+    labels = _open_npy(directory / LABELS_FILE, "labels", False)
+    if labels.ndim != 1 or not np.issubdtype(labels.dtype, np.integer):
+        raise BenchmarkFileError(
+            f"{directory / LABELS_FILE} must be a 1-D integer array, got {labels.dtype} {labels.shape}"
+        )
+    if labels.shape[0] == len(SEVERITIES) * n:
+        blocks = labels.reshape(len(SEVERITIES), n)
+        if not (blocks == blocks[0]).all():
+            raise BenchmarkFileError(
+                f"{directory / LABELS_FILE}: the {len(SEVERITIES)} severity blocks of labels differ"
+            )
+        labels = blocks[0]
+    elif labels.shape[0] != n:
+        raise BenchmarkFileError(
+            f"label count mismatch: {directory / LABELS_FILE} holds {labels.shape[0]} labels, "
+            f"{path.name} holds 5 x {n} images (expected {n} or {5 * n} labels)"
+        )
+    return images.reshape(len(SEVERITIES), n, *images.shape[1:]), labels.astype(np.int64)
+
+
+# ----------------------------------------------------------------------------- CIFAR-P
+
+
+def make_cifar_p(
+    images: np.ndarray,
+    labels: np.ndarray | None,
+    out_dir: str | Path,
+    perturbations: Sequence[str] = PERTURBATIONS,
+    seed: int = 0,
+    progress: bool = True,
+) -> dict[str, Path]:
+    """Write CIFAR-P-style sequences of `images` (uint8 ``[N, H, W, 3]``) to `out_dir`.
+
+    One ``<name>.npy`` per perturbation, uint8 ``[N, F, H, W, 3]`` as the official release.
+    The official set has no labels; when `labels` are given they are written to
+    ``labels.npy`` (``[N]``, an ipmix addition) for frame-0 accuracy checks. Cached and
+    resumable per chunk of images. Returns ``{name: path}``.
+    """
+    images = check_images(images)
+    n = images.shape[0]
+    labels = _check_labels(labels, n, required=False)
+    names = list(dict.fromkeys(perturbations))
+    unknown = [p for p in names if p not in PERTURBATIONS]
+    if unknown:
+        raise PerturbationError(
+            f"unknown perturbation(s) {', '.join(unknown)}; known: {', '.join(PERTURBATIONS)}"
+        )
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    _claim_folder(
+        out_dir,
+        {
+            "kind": "cifar-p",
+            "seed": int(seed),
+            "count": n,
+            "chunk": CHUNK,
+            "inputs_sha256": _fingerprint(images, labels),
+        },
+    )
+    if labels is not None:
+        label_bytes = _npy_bytes(labels)
+        labels_path = out_dir / LABELS_FILE
+        if not labels_path.is_file() or labels_path.read_bytes() != label_bytes:
+            atomic_write_bytes(labels_path, label_bytes)
+    chunks = list(range(0, n, CHUNK))
+    todo: list[tuple[str, int, Path]] = []
+    for name in names:
+        final_shape = (n, FRAME_COUNTS[name], *images.shape[1:])
+        if _is_complete(out_dir / f"{name}.npy", final_shape):
+            continue
+        for index, start in enumerate(chunks):
+            part = out_dir / PARTS_DIR / f"{name}-c{index}.npy"
+            count = min(CHUNK, n - start)
+            if not _is_complete(part, (count, FRAME_COUNTS[name], *images.shape[1:])):
+                todo.append((name, index, part))
+    bar = tqdm(
+        total=sum(min(CHUNK, n - chunks[i]) for _, i, _ in todo),
+        desc="CIFAR-P",
+        unit="img",
+        disable=not progress,
+    )
+    for name, index, part in todo:
+        bar.set_postfix_str(name)
+        rng = _stream(seed, name, 0, index)
+        sequences = []
+        for image in images[chunks[index] : chunks[index] + CHUNK]:
+            sequences.append(perturb_sequence(image, name, rng))
+            bar.update(1)
+        atomic_write_bytes(part, _npy_bytes(np.stack(sequences)))
+    bar.close()
+    written = {}
+    for name in names:
+        final = out_dir / f"{name}.npy"
+        if not _is_complete(final, (n, FRAME_COUNTS[name], *images.shape[1:])):
+            _assemble([out_dir / PARTS_DIR / f"{name}-c{i}.npy" for i in range(len(chunks))], final)
+        written[name] = final
+    _drop_empty_parts(out_dir)
+    return written
+
+
+def load_cifar_p(directory: str | Path, name: str, *, mmap: bool = False) -> np.ndarray:
+    """Read perturbation `name` from a CIFAR-P folder: uint8 ``[N, F, H, W, 3]``.
+
+    Frame counts are not forced to ``make_cifar_p.py``'s, so any official sequence file reads.
+    """
+    directory = _check_folder(directory)
+    _check_name(name)
+    path = directory / f"{name}.npy"
+    sequences = _open_npy(path, "perturbation", mmap)
+    if sequences.dtype != np.uint8 or sequences.ndim != 5 or sequences.shape[-1] != 3:
+        raise BenchmarkFileError(
+            f"{path} must hold uint8 [N, F, H, W, 3] sequences, got {sequences.dtype} {sequences.shape}"
+        )
+    if sequences.shape[0] == 0 or sequences.shape[1] < 2:
+        raise BenchmarkFileError(
+            f"{path} must hold at least one sequence of at least 2 frames, got {sequences.shape}"
+        )
+    return sequences
+
+
+def load_cifar_p_labels(directory: str | Path) -> np.ndarray | None:
+    """The int64 ``[N]`` labels ipmix writes beside generated CIFAR-P files, or None if absent
+    (the official release has none)."""
+    path = _check_folder(directory) / LABELS_FILE
+    if not path.is_file():
+        return None
+    labels = _open_npy(path, "labels", False)
+    if labels.ndim != 1 or not np.issubdtype(labels.dtype, np.integer):
+        raise BenchmarkFileError(f"{path} must be a 1-D integer array, got {labels.dtype}")
+    return labels.astype(np.int64)

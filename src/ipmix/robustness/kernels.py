@@ -1,0 +1,212 @@
+"""Image kernels shared by the CIFAR-C corruptions and the CIFAR-P perturbations.
+
+Both benchmarks of Hendrycks & Dietterich (hendrycks/robustness, ``make_cifar_c.py`` and
+``make_cifar_p.py``) build on the same few operations: additive Gaussian and Poisson noise,
+skimage-style Gaussian filtering, an HSV value shift, ImageMagick's motion blur, a clipped
+zoom and the "water" spatter layer. They live here once, batched over a leading image axis.
+
+Conventions: float images hold values in [0, 1] with shape ``[N, H, W, C]`` (or ``[N, H, W]``
+for single-channel layers); every random draw goes through the ``numpy.random.Generator``
+passed in.
+"""
+
+from __future__ import annotations
+
+import math
+
+import cv2
+import numpy as np
+from scipy import ndimage
+
+
+def to_uint8(images01: np.ndarray) -> np.ndarray:
+    """Map [0, 1] floats to uint8 by clipping and truncating, as ``np.uint8(x * 255)`` does.
+
+    The reference scripts truncate (not round) when they store their results; we keep that so
+    that pixel statistics match the official files.
+    """
+    return (np.clip(images01, 0.0, 1.0) * 255.0).astype(np.uint8)
+
+
+def add_gaussian_noise(images01: np.ndarray, sigma: float, rng: np.random.Generator) -> np.ndarray:
+    """Additive white Gaussian noise of standard deviation `sigma`, clipped to [0, 1]."""
+    return np.clip(images01 + rng.normal(0.0, sigma, size=images01.shape), 0.0, 1.0)
+
+
+def add_shot_noise(images01: np.ndarray, photons: float, rng: np.random.Generator) -> np.ndarray:
+    """Poisson (shot) noise: ``Poisson(x * photons) / photons``, clipped to [0, 1]."""
+    return np.clip(rng.poisson(images01 * photons) / photons, 0.0, 1.0)
+
+
+def gaussian_filter_hw(
+    images: np.ndarray, sigma: float, mode: str = "nearest", truncate: float = 4.0
+) -> np.ndarray:
+    """Gaussian blur over the two spatial axes (1, 2) only, like ``skimage.filters.gaussian``.
+
+    skimage's defaults (``mode='nearest'``, ``truncate=4``) are scipy's filter with the channel
+    axis (and here the image axis) left alone.
+    """
+    sigmas = [0.0] * images.ndim
+    sigmas[1] = sigmas[2] = sigma
+    return ndimage.gaussian_filter(np.asarray(images, dtype=np.float64), sigmas, mode=mode, truncate=truncate)
+
+
+def rgb_to_hsv(images01: np.ndarray) -> np.ndarray:
+    """RGB to HSV with skimage's conventions (hue in [0, 1), hue 0 for grey pixels)."""
+    r, g, b = images01[..., 0], images01[..., 1], images01[..., 2]
+    value = images01.max(axis=-1)
+    delta = value - images01.min(axis=-1)
+    safe_delta = np.where(delta == 0.0, 1.0, delta)
+    saturation = np.where(value == 0.0, 0.0, delta / np.where(value == 0.0, 1.0, value))
+    hue = np.where(r == value, (g - b) / safe_delta, 0.0)
+    hue = np.where(g == value, 2.0 + (b - r) / safe_delta, hue)
+    hue = np.where(b == value, 4.0 + (r - g) / safe_delta, hue)
+    hue = np.where(delta == 0.0, 0.0, (hue / 6.0) % 1.0)
+    return np.stack([hue, saturation, value], axis=-1)
+
+
+def hsv_to_rgb(hsv: np.ndarray) -> np.ndarray:
+    """HSV (skimage conventions) back to RGB."""
+    h, s, v = hsv[..., 0], hsv[..., 1], hsv[..., 2]
+    sector = np.floor(h * 6.0)
+    frac = h * 6.0 - sector
+    p = v * (1.0 - s)
+    q = v * (1.0 - frac * s)
+    t = v * (1.0 - (1.0 - frac) * s)
+    sector = sector.astype(np.int64) % 6
+    cases = [sector == k for k in range(6)]
+    red = np.select(cases, [v, q, p, p, t, v])
+    green = np.select(cases, [t, v, v, q, p, p])
+    blue = np.select(cases, [p, p, t, v, v, q])
+    return np.stack([red, green, blue], axis=-1)
+
+
+def shift_value(images01: np.ndarray, delta: float | np.ndarray) -> np.ndarray:
+    """Brightness of the benchmarks: add `delta` to the HSV value channel, clipped to [0, 1].
+
+    `delta` is a number or an array broadcastable to ``images01.shape[:-1]`` (one per frame).
+    """
+    hsv = rgb_to_hsv(images01)
+    hsv[..., 2] = np.clip(hsv[..., 2] + delta, 0.0, 1.0)
+    return hsv_to_rgb(hsv)
+
+
+def scale_saturation(images01: np.ndarray, factor: float, offset: float) -> np.ndarray:
+    """Saturate: ``s * factor + offset`` on the HSV saturation channel, clipped to [0, 1]."""
+    hsv = rgb_to_hsv(images01)
+    hsv[..., 1] = np.clip(hsv[..., 1] * factor + offset, 0.0, 1.0)
+    return hsv_to_rgb(hsv)
+
+
+def magick_motion_blur(images: np.ndarray, radius: float, sigma: float, angles_deg: np.ndarray) -> np.ndarray:
+    """ImageMagick's ``MotionBlurImage`` (what Wand's ``motion_blur`` calls), batched.
+
+    ImageMagick blurs with a one-sided Gaussian of ``2 * ceil(radius) + 1`` taps: output pixel
+    (x, y) is ``sum_i k_i * p(x + dx_i, y + dy_i)`` with ``k_i ~ exp(-i^2 / (2 sigma^2))``
+    normalised, ``dx_i = ceil(i cos(angle) - 0.5)``, ``dy_i = ceil(i sin(angle) - 0.5)`` and
+    edge pixels repeated outside the image (its default virtual-pixel method). `images` is
+    ``[N, H, W, C]`` or ``[N, H, W]`` in any range; one angle per image. Returns float64.
+    """
+    images = np.asarray(images, dtype=np.float64)
+    angles = np.broadcast_to(np.asarray(angles_deg, dtype=np.float64), (images.shape[0],))
+    width = int(2 * math.ceil(radius) + 1)
+    taps = np.arange(width, dtype=np.float64)
+    kernel = np.exp(-(taps**2) / (2.0 * max(sigma, 1e-12) ** 2))
+    kernel /= kernel.sum()
+    rad = np.deg2rad(angles)
+    # The same floating-point steps as ImageMagick, so ties at .5 round the same way.
+    point_x, point_y = width * np.sin(rad), width * np.cos(rad)
+    norm = np.hypot(point_x, point_y)[:, None]
+    dx = np.ceil(taps[None, :] * point_y[:, None] / norm - 0.5).astype(np.int64)
+    dy = np.ceil(taps[None, :] * point_x[:, None] / norm - 0.5).astype(np.int64)
+    n, h, w = images.shape[:3]
+    batch = np.arange(n)[:, None, None]
+    rows = np.arange(h)[None, :, None]
+    cols = np.arange(w)[None, None, :]
+    out = np.zeros_like(images)
+    for i in range(width):
+        r = np.clip(rows + dy[:, i, None, None], 0, h - 1)
+        c = np.clip(cols + dx[:, i, None, None], 0, w - 1)
+        out += kernel[i] * images[batch, r, c]
+    return out
+
+
+def magick_motion_blur_uint8(
+    images: np.ndarray, radius: float, sigma: float, angles_deg: np.ndarray
+) -> np.ndarray:
+    """Motion blur of uint8 images returning uint8, rounded as ImageMagick's 8-bit PNG output."""
+    blurred = magick_motion_blur(images, radius, sigma, angles_deg)
+    return np.clip(np.rint(blurred), 0, 255).astype(np.uint8)
+
+
+def linear_zoom_matrix(size: int, factor: float) -> np.ndarray:
+    """``[round(size * factor), size]`` matrix of ``scipy.ndimage.zoom(..., order=1)`` on one axis.
+
+    scipy maps output index ``o`` to input coordinate ``o * (size - 1) / (out - 1)`` (corners
+    aligned) and interpolates linearly; a zoom is then ``A @ image @ A.T``, far faster than
+    calling scipy for every zoom factor.
+    """
+    out = int(round(size * factor))
+    matrix = np.zeros((out, size), dtype=np.float64)
+    scale = (size - 1) / (out - 1) if out > 1 else 0.0
+    coords = np.arange(out) * scale
+    low = np.clip(np.floor(coords).astype(np.int64), 0, size - 1)
+    high = np.minimum(low + 1, size - 1)
+    frac = np.clip(coords - low, 0.0, 1.0)
+    rows = np.arange(out)
+    np.add.at(matrix, (rows, low), 1.0 - frac)
+    np.add.at(matrix, (rows, high), frac)
+    return matrix
+
+
+def clipped_zoom(images: np.ndarray, factor: float) -> np.ndarray:
+    """Zoom the centre of square images by `factor` (>= 1), cropped back to the input size.
+
+    As in the reference: crop the centre ``ceil(h / factor)``, zoom it linearly as
+    ``scipy.ndimage.zoom(order=1)`` does and trim the overhang evenly. `images` is
+    ``[N, H, H, C]``; the dtype is kept.
+    """
+    h = images.shape[1]
+    crop = int(np.ceil(h / factor))
+    top = (h - crop) // 2
+    matrix = linear_zoom_matrix(crop, factor)
+    trim = (matrix.shape[0] - h) // 2
+    matrix = matrix[trim : trim + h]
+    centre = images[:, top : top + crop, top : top + crop].astype(np.float64)
+    zoomed = matrix @ np.moveaxis(centre, -1, 1) @ matrix.T  # [N, C, H, H]
+    return np.moveaxis(zoomed, 1, -1).astype(images.dtype)
+
+
+_SPATTER_EDGE_KERNEL = np.array([[-2, -1, 0], [-1, 1, 1], [0, 1, 2]], dtype=np.float64)
+WATER_COLOUR = np.array([175.0, 238.0, 238.0]) / 255.0  # pale turquoise, RGB
+MUD_COLOUR = np.array([63.0, 42.0, 20.0]) / 255.0  # mud brown, RGB
+
+
+def water_mask(liquid: np.ndarray, intensity: float) -> np.ndarray:
+    """The shaded water-drop mask of the spatter corruption for one thresholded liquid layer.
+
+    `liquid` is ``[H, W]`` float (zero below the threshold). Canny edges, an L2 distance
+    transform truncated at 20, a 3x3 box blur, histogram equalisation, an emboss kernel and
+    another box blur shade the drops; the mask is normalised to peak `intensity`. A layer with
+    no liquid gives a zero mask (the reference divides 0 by 0 there).
+    """
+    # The reference casts with astype(uint8); values above 1 wrap modulo 256 on its platform.
+    layer = (np.floor(liquid * 255.0).astype(np.int64) & 255).astype(np.uint8)
+    dist = 255 - cv2.Canny(layer, 50, 150)
+    dist = cv2.distanceTransform(dist, cv2.DIST_L2, 5)
+    _, dist = cv2.threshold(dist, 20, 20, cv2.THRESH_TRUNC)
+    dist = cv2.blur(dist, (3, 3)).astype(np.uint8)
+    dist = cv2.equalizeHist(dist)
+    dist = cv2.filter2D(dist, cv2.CV_8U, _SPATTER_EDGE_KERNEL)
+    dist = cv2.blur(dist, (3, 3)).astype(np.float32)
+    mask = layer * dist
+    peak = float(mask.max())
+    if peak == 0.0:
+        return np.zeros(mask.shape, dtype=np.float64)
+    return mask.astype(np.float64) / peak * intensity
+
+
+def add_water(image01: np.ndarray, liquid: np.ndarray, intensity: float) -> np.ndarray:
+    """Add the pale-turquoise water drops of `liquid` to one ``[H, W, 3]`` image in [0, 1]."""
+    mask = water_mask(liquid, intensity)
+    return np.clip(image01 + mask[..., None] * WATER_COLOUR, 0.0, 1.0)
