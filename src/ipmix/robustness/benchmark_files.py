@@ -304,11 +304,12 @@ def load_cifar_c(directory: str | Path, name: str, *, mmap: bool = False) -> tup
 
 def make_cifar_p(
     images: np.ndarray,
-    labels: np.ndarray | None,
     out_dir: str | Path,
     perturbations: Sequence[str] = PERTURBATIONS,
     seed: int = 0,
     progress: bool = True,
+    *,
+    labels: np.ndarray | None = None,
 ) -> dict[str, Path]:
     """Write CIFAR-P-style sequences of `images` (uint8 ``[N, H, W, 3]``) to `out_dir`.
 
