@@ -1,0 +1,132 @@
+"""Tiny training runs: every registry entry, exact resume, signals, learning, run files."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+
+import pytest
+import torch
+
+from ipmix.models import load_classifier
+from ipmix.training import AUGMENTATION_NAMES, ConfigError, TrainConfig, TrainingInterrupted, train
+from ipmix.training import trainer as trainer_module
+from ipmix.training.checkpoint import load_training_checkpoint
+
+
+def _config(tmp_path, tiny_data, tiny_mixing_set, **overrides) -> TrainConfig:
+    options = dict(
+        out=str(tmp_path / "run"), data=str(tiny_data), model="small", model_kwargs={"width": 4},
+        aug="none", epochs=1, batch_size=64, subset=128, test_subset=32, workers=0,
+        mixing_set=str(tiny_mixing_set), progress=False, lr=0.05,
+    )
+    options.update(overrides)
+    return TrainConfig(**options)
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.mark.parametrize("aug", AUGMENTATION_NAMES)
+def test_one_epoch_with_every_augmentation(aug, tmp_path, tiny_data, tiny_mixing_set):
+    dataset = "cifar100" if aug in ("cutout", "augmix+random(mixup,cutmix)") else "cifar10"
+    config = _config(tmp_path, tiny_data, tiny_mixing_set, aug=aug, dataset=dataset)
+    run_dir = train(config)
+    log = [json.loads(line) for line in (run_dir / "log.jsonl").read_text().splitlines()]
+    assert len(log) == 1 and log[0]["epoch"] == 1 and log[0]["train_images"] == 128
+    assert torch.isfinite(torch.tensor(log[0]["train_loss"]))
+    model, info = load_classifier(run_dir)
+    assert info["dataset"] == dataset and info["num_classes"] == (100 if dataset == "cifar100" else 10)
+    assert info["config"]["aug"] == aug and info["epoch"] == 1
+    assert json.loads((run_dir / "config.json").read_text())["aug"] == aug
+
+
+def _final_state(run_dir) -> dict[str, torch.Tensor]:
+    return torch.load(run_dir / "final.pt", weights_only=True)["model_state"]
+
+
+class _StopAfter(Exception):
+    pass
+
+
+@pytest.mark.parametrize(
+    ("aug", "workers"), [("ipmix", 2), ("augmix+random(mixup,cutmix)", 0)]
+)
+def test_resume_reaches_the_same_weights(aug, workers, tmp_path, tiny_data, tiny_mixing_set,
+                                         monkeypatch):
+    common = dict(aug=aug, epochs=3, subset=96, batch_size=32, test_subset=16)
+    reference = train(_config(tmp_path / "a", tiny_data, tiny_mixing_set, workers=0, **common))
+
+    original_save = trainer_module._Run.save
+
+    def save_then_crash(run, metrics=None):
+        original_save(run, metrics)
+        if run.epoch == 1:
+            raise _StopAfter
+
+    monkeypatch.setattr(trainer_module._Run, "save", save_then_crash)
+    interrupted = _config(tmp_path / "b", tiny_data, tiny_mixing_set, workers=workers, **common)
+    with pytest.raises(_StopAfter):
+        train(interrupted)
+    monkeypatch.setattr(trainer_module._Run, "save", original_save)
+    assert load_training_checkpoint(tmp_path / "b" / "run" / "checkpoint.pt")["epoch"] == 1
+    with pytest.raises(ConfigError, match="already holds a run"):
+        train(interrupted)
+    with pytest.raises(ConfigError, match="different options.*lr"):
+        train(_config(tmp_path / "b", tiny_data, tiny_mixing_set, resume=True, lr=0.2, **common))
+    resumed = train(_config(tmp_path / "b", tiny_data, tiny_mixing_set, resume=True,
+                            workers=workers, **common))
+    expected, got = _final_state(reference), _final_state(resumed)
+    assert expected.keys() == got.keys()
+    for key in expected:
+        torch.testing.assert_close(got[key], expected[key], rtol=0, atol=0, msg=key)
+    log = [json.loads(line) for line in (resumed / "log.jsonl").read_text().splitlines()]
+    assert [entry["epoch"] for entry in log] == [1, 2, 3]
+
+
+def test_signal_stops_at_the_last_finished_epoch(tmp_path, tiny_data, tiny_mixing_set,
+                                                 monkeypatch):
+    original_save = trainer_module._Run.save
+
+    def save_then_signal(run, metrics=None):
+        original_save(run, metrics)
+        if run.epoch == 1:
+            os.kill(os.getpid(), signal.SIGINT)
+
+    monkeypatch.setattr(trainer_module._Run, "save", save_then_signal)
+    handler = signal.getsignal(signal.SIGINT)
+    config = _config(tmp_path, tiny_data, tiny_mixing_set, epochs=3)
+    with pytest.raises(TrainingInterrupted, match="SIGINT.*holds epoch 1"):
+        train(config)
+    assert signal.getsignal(signal.SIGINT) is handler
+    assert load_training_checkpoint(tmp_path / "run" / "checkpoint.pt")["epoch"] == 1
+    assert not (tmp_path / "run" / "final.pt").exists()
+
+
+def test_loss_decreases_on_a_learnable_problem(tmp_path, tiny_data, tiny_mixing_set):
+    config = _config(tmp_path, tiny_data, tiny_mixing_set, epochs=6, subset=256, batch_size=32,
+                     model_kwargs={"width": 8}, test_subset=64)
+    run_dir = train(config)
+    log = [json.loads(line) for line in (run_dir / "log.jsonl").read_text().splitlines()]
+    assert log[-1]["train_loss"] < 0.5 * log[0]["train_loss"]
+    # Colour alone decides the class here: well above the 10% of chance.
+    assert log[-1]["test_acc"] >= 0.5
+
+
+def test_bad_options_are_clear(tmp_path, tiny_data, tiny_mixing_set):
+    with pytest.raises(ConfigError, match="unknown model"):
+        train(_config(tmp_path, tiny_data, tiny_mixing_set, model="vgg"))
+    with pytest.raises(ConfigError, match="epochs must be >= 1"):
+        train(_config(tmp_path, tiny_data, tiny_mixing_set, epochs=0))
+    with pytest.raises(ConfigError, match="needs a CUDA device"):
+        train(_config(tmp_path, tiny_data, tiny_mixing_set, device="cpu", amp=True))
+    with pytest.raises(FileNotFoundError, match="nothing to resume"):
+        train(_config(tmp_path, tiny_data, tiny_mixing_set, resume=True))
+    with pytest.raises(FileNotFoundError, match="cifar100.npz or the folder"):
+        train(_config(tmp_path, tmp_path, tiny_mixing_set, dataset="cifar100"))
