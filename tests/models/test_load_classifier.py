@@ -110,6 +110,8 @@ def test_unknown_model_and_mismatched_weights(tmp_path: Path) -> None:
         load_classifier(_save(tmp_path / "b.pt", checkpoint))
     with pytest.raises(UnknownModelError):
         make_checkpoint(_trained_small(), "densenet", 10, "cifar10")
+    with pytest.raises(UnknownModelError, match="no option.*depth"):
+        make_checkpoint(_trained_small(), "small", 10, "cifar10", {"depth": 3})
 
 
 def test_arbitrary_objects_need_trust(tmp_path: Path) -> None:

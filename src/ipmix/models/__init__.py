@@ -116,6 +116,12 @@ def make_checkpoint(
         raise UnknownModelError(
             f"unknown model {model_name!r}; choose one of {', '.join(MODEL_NAMES)}"
         )
+    unknown = set(model_kwargs or {}) - set(model_options(model_name))
+    if unknown:
+        raise UnknownModelError(
+            f"model {model_name!r} has no option(s) {', '.join(sorted(unknown))}; the "
+            "checkpoint could not be loaded back"
+        )
     return {
         "format": CHECKPOINT_FORMAT,
         "model_name": model_name,
