@@ -153,7 +153,7 @@ def _take(stack: np.ndarray, count: int, what: str, folder: Path, axis: int) -> 
             f"{folder}: {what} holds {have} images but the evaluation needs {count} "
             "(use a larger set, a smaller --n, or another folder)"
         )
-    return stack.take(range(count), axis=axis)
+    return stack[(slice(None),) * axis + (slice(0, count),)]
 
 
 class _Timer:
@@ -314,7 +314,7 @@ def _corruption_part(
             warnings.warn(f"CIFAR-C frost skipped: {error}", stacklevel=3)
     if missing:
         make_cifar_c(
-            arrays.images, arrays.labels, folder, corruptions=missing,
+            arrays.images, labels=arrays.labels, out_dir=folder, corruptions=missing,
             frost_dir=frost_dir, seed=seed, progress=progress,
         )
     count = len(arrays)
@@ -324,8 +324,8 @@ def _corruption_part(
     for name in tqdm(
         [name for name in names if name not in skipped], desc="CIFAR-C", disable=not progress
     ):
-        stack, labels = load_cifar_c(folder, name)
-        stack = _take(stack, count, f"{name}.npy", folder, axis=1)
+        stack, labels = load_cifar_c(folder, name, mmap=True)
+        stack = np.array(_take(stack, count, f"{name}.npy", folder, axis=1))
         labels = _take(np.asarray(labels), count, "labels.npy", folder, axis=0)
         if not np.array_equal(labels, arrays.labels):
             raise SuiteError(
@@ -375,15 +375,27 @@ def _perturbation_part(
     seed: int,
     progress: bool,
 ) -> dict[str, Any]:
-    from ipmix.robustness.benchmark_files import load_cifar_p, make_cifar_p
+    from ipmix.robustness.benchmark_files import load_cifar_p, load_cifar_p_labels, make_cifar_p
     from ipmix.robustness.perturbations import PERTURBATIONS
 
     missing = [name for name in PERTURBATIONS if not (folder / f"{name}.npy").is_file()]
     if missing:
-        make_cifar_p(arrays.images, folder, perturbations=missing, seed=seed, progress=progress)
+        make_cifar_p(
+            arrays.images, out_dir=folder, perturbations=missing, seed=seed, progress=progress,
+            labels=arrays.labels,
+        )
+    labels = load_cifar_p_labels(folder)  # ipmix writes them; the official release has none
+    if labels is not None:
+        labels = _take(labels, len(arrays), "labels.npy", folder, axis=0)
+        if not np.array_equal(labels, arrays.labels):
+            raise SuiteError(
+                f"{folder}: labels.npy does not match the test labels of the first "
+                f"{len(arrays)} images (the sequences were made from other images)"
+            )
     flips: dict[str, float] = {}
     for name in tqdm(PERTURBATIONS, desc="CIFAR-P", disable=not progress):
-        sequences = _take(load_cifar_p(folder, name), len(arrays), f"{name}.npy", folder, axis=0)
+        sequences = load_cifar_p(folder, name, mmap=True)
+        sequences = np.array(_take(sequences, len(arrays), f"{name}.npy", folder, axis=0))
         count, frames = sequences.shape[:2]
         probs = predict(sequences.reshape(count * frames, *sequences.shape[2:]), name)
         predictions = probs.argmax(1).reshape(count, frames)
