@@ -10,7 +10,7 @@ import argparse
 import importlib
 import sys
 
-COMMANDS = ("show", "train", "evaluate", "report", "make_cifar_c")
+COMMANDS = ("show", "train", "evaluate", "report", "make_cifar_c", "mixing_set")
 
 
 class CommandError(Exception):

@@ -4,8 +4,9 @@ A mixing set is an indexable collection of RGB pictures. IPMix asks it for pictu
 resized to 9/8 of the training image size (36 px for 32 px CIFAR images, as the authors'
 `Resize(36)`); the random crop back to the image size is part of the augmentation plan.
 
-Sources: a folder of images (ImageFolder layouts included), a uint8 ``[N, H, W, C]`` array,
-or any indexable dataset whose items are images or ``(image, label)`` pairs.
+Sources: a folder of images (ImageFolder layouts included), a uint8 ``[N, H, W, C]`` array
+in memory or in a ``.npy`` / ``.npz`` file, any indexable dataset whose items are images or
+``(image, label)`` pairs, or a generator that renders picture `i` on demand.
 """
 
 from __future__ import annotations
@@ -20,6 +21,9 @@ import torch
 from PIL import Image, UnidentifiedImageError
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff", ".ppm")
+ARRAY_EXTENSIONS = (".npy", ".npz")
+#: Keys tried, in order, for the pictures in a ``.npz`` file holding several arrays.
+NPZ_KEYS = ("pictures", "images", "x", "arr_0")
 
 #: Pictures are resized to this multiple of the training image size before the random crop.
 PICTURE_SCALE = 9 / 8
@@ -105,11 +109,15 @@ class MixingSet:
         cached = self._cache.get(key)
         if cached is not None:
             return cached
-        picture = _resize_square(self[index], side)
+        picture = self._make(index, side)
         if self._cached_bytes + picture.nbytes <= self.cache_bytes:
             self._cache[key] = picture
             self._cached_bytes += picture.nbytes
         return picture
+
+    def _make(self, index: int, side: int) -> np.ndarray:
+        """Picture `index` as a `side` square, before memoisation."""
+        return _resize_square(self[index], side)
 
     def to_array(self, side: int) -> np.ndarray:
         """All pictures resized to `side`, as one uint8 ``[N, side, side, 3]`` array."""
@@ -128,6 +136,11 @@ class MixingSet:
         return ArrayMixingSet(array)
 
     @staticmethod
+    def from_file(path: str | Path) -> ArrayMixingSet:
+        """Pictures from a ``.npy`` file (memory-mapped) or a ``.npz`` file."""
+        return ArrayMixingSet.from_file(path)
+
+    @staticmethod
     def from_dataset(dataset: Sequence[Any]) -> DatasetMixingSet:
         return DatasetMixingSet(dataset)
 
@@ -137,14 +150,23 @@ class MixingSet:
         if isinstance(source, MixingSet):
             return source
         if isinstance(source, str | Path):
-            return FolderMixingSet(source)
+            path = Path(source)
+            if path.is_dir():
+                return FolderMixingSet(path)
+            if path.suffix.lower() in ARRAY_EXTENSIONS:
+                return ArrayMixingSet.from_file(path)
+            if path.exists():
+                raise MixingSetError(
+                    f"mixing-set source {path} is neither a folder nor a .npy/.npz array file"
+                )
+            raise MixingSetError(f"mixing-set source not found: {path}")
         if isinstance(source, np.ndarray | torch.Tensor):
             return ArrayMixingSet(source)
         if hasattr(source, "__getitem__") and hasattr(source, "__len__"):
             return DatasetMixingSet(source)
         raise MixingSetError(
             f"cannot build a mixing set from {type(source).__name__}: give a folder path, "
-            "a uint8 [N, H, W, C] array, or an indexable dataset of images"
+            "a .npy/.npz file, a uint8 [N, H, W, C] array, or an indexable dataset of images"
         )
 
 
@@ -168,6 +190,36 @@ class ArrayMixingSet(MixingSet):
         if len(array) == 0:
             raise MixingSetError("the mixing-set array is empty")
         self.array = array
+
+    @classmethod
+    def from_file(cls, path: str | Path) -> ArrayMixingSet:
+        """Load a ``.npy`` (memory-mapped, so large sets stay on disk) or ``.npz`` file.
+
+        A ``.npz`` holding several arrays must name the pictures one of `NPZ_KEYS`.
+        """
+        path = Path(path)
+        if not path.is_file():
+            raise MixingSetError(f"mixing-set file not found: {path}")
+        suffix = path.suffix.lower()
+        if suffix not in ARRAY_EXTENSIONS:
+            raise MixingSetError(f"mixing-set file {path} must end in .npy or .npz")
+        try:
+            if suffix == ".npy":
+                array = np.load(path, mmap_mode="r", allow_pickle=False)
+            else:
+                with np.load(path, allow_pickle=False) as archive:
+                    keys = list(archive.keys())
+                    key = keys[0] if len(keys) == 1 else next((k for k in NPZ_KEYS if k in keys), None)
+                    if key is None:
+                        raise MixingSetError(
+                            f"{path} holds arrays {keys}; name the pictures one of {NPZ_KEYS}"
+                        )
+                    array = archive[key]
+        except MixingSetError:
+            raise
+        except (OSError, ValueError, EOFError) as error:
+            raise MixingSetError(f"cannot read mixing-set file {path}: {error}") from None
+        return cls(array)
 
     def __len__(self) -> int:
         return len(self.array)
@@ -242,9 +294,10 @@ class GeneratedMixingSet(MixingSet):
 
     `index` selects the picture deterministically (a seed), so the set behaves like a
     (virtually) huge stored set: `size` is the number of distinct pictures it offers.
+    `picture(i, side)` renders directly at `side` (no resizing); with `cache_bytes > 0`
+    rendered pictures are memoised like a stored set's. See
+    `ipmix.mixing_sets.generate.generated_mixing_set` for sets built from the generators.
     """
-
-    cache_bytes = 0
 
     def __init__(
         self,
@@ -252,11 +305,15 @@ class GeneratedMixingSet(MixingSet):
         size: int = 2**31 - 1,
         native_side: int = 64,
         name: str = "generated",
+        cache_bytes: int = 0,
     ) -> None:
         super().__init__()
         if size < 1:
             raise MixingSetError("a generated mixing set needs size >= 1")
+        if native_side < 1:
+            raise MixingSetError(f"a generated mixing set needs native_side >= 1, got {native_side}")
         self.render, self.size, self.native_side, self.name = render, size, native_side, name
+        self.cache_bytes = cache_bytes
 
     def __len__(self) -> int:
         return self.size
@@ -264,7 +321,9 @@ class GeneratedMixingSet(MixingSet):
     def _load(self, index: int) -> np.ndarray:
         return _to_rgb_array(self.render(index, self.native_side))
 
-    def picture(self, index: int, side: int) -> np.ndarray:
+    def _make(self, index: int, side: int) -> np.ndarray:
+        if not 0 <= index < self.size:
+            raise IndexError(f"picture index {index} out of range for {self.size} pictures")
         return _to_rgb_array(self.render(index, side))
 
     def __repr__(self) -> str:
@@ -272,6 +331,7 @@ class GeneratedMixingSet(MixingSet):
 
 
 __all__ = [
+    "ARRAY_EXTENSIONS",
     "ArrayMixingSet",
     "DatasetMixingSet",
     "FolderMixingSet",
