@@ -47,7 +47,12 @@ from ipmix.training.checkpoint import (
     save_checkpoint,
 )
 from ipmix.training.losses import JSD_WEIGHT, cross_entropy, jsd_loss
-from ipmix.training.registry import AUGMENTATION_NAMES, Augmentation, build_augmentation
+from ipmix.training.registry import (
+    AUGMENTATION_NAMES,
+    Augmentation,
+    build_augmentation,
+    resolve_jsd,
+)
 from ipmix.utils.io import atomic_write_bytes, atomic_write_json
 
 #: Appendix A: 100 epochs for the Wide ResNets, 200 for ResNet-18 and ResNeXt-29; Appendix K:
@@ -123,6 +128,7 @@ class TrainConfig:
             raise ConfigError(
                 f"unknown augmentation {config.aug!r}; choose one of {', '.join(AUGMENTATION_NAMES)}"
             )
+        resolve_jsd(config.aug, config.jsd)  # an unsupported --jsd fails before data loads
         if config.epochs is None:
             config.epochs = DEFAULT_EPOCHS[config.model]
         positive = {"epochs": config.epochs, "batch_size": config.batch_size,
