@@ -6,6 +6,7 @@ import argparse
 import sys
 import time
 import warnings
+from pathlib import Path
 
 
 def _name_list(value: str, groups: dict[str, tuple[str, ...]], known: tuple[str, ...]) -> list:
@@ -94,6 +95,9 @@ def run_c(args: argparse.Namespace) -> int:
     groups = {"benchmark": BENCHMARK_CORRUPTIONS, "extra": EXTRA_CORRUPTIONS, "all": ALL_CORRUPTIONS}
     names = _name_list(args.corruptions, groups, ALL_CORRUPTIONS)
     test = _test_images(args)
+    frost = args.frost
+    if frost is None and args.data is not None:
+        frost = Path(args.data) / "frost"
     start = time.perf_counter()
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -102,7 +106,7 @@ def run_c(args: argparse.Namespace) -> int:
             test.labels,
             args.out,
             corruptions=names,
-            frost_dir=args.frost,
+            frost_dir=frost,
             seed=args.seed,
             progress=not args.no_progress,
             require_frost=args.require_frost,

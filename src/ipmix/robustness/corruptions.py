@@ -129,30 +129,45 @@ def _gaussian_blur(x: np.ndarray, severity: int, rng: np.random.Generator, **_: 
     return np.clip(kernels.gaussian_filter_hw(x / 255.0, c), 0.0, 1.0) * 255.0
 
 
-def _glass_blur(x: np.ndarray, severity: int, rng: np.random.Generator, **_: object):
-    """Blur, locally shuffle pixels, blur again.
+def glass_shuffle(images: np.ndarray, dx: np.ndarray, dy: np.ndarray) -> np.ndarray:
+    """One pass of glass blur's local pixel shuffle with offsets in {-1, 0}, batched.
 
     The reference walks rows and columns from ``H - 1`` down to 2 and runs
     ``x[h, w], x[h', w'] = x[h', w'], x[h, w]`` with ``(h', w') = (h + dy, w + dx)`` and
-    ``dx, dy = randint(-1, 1)`` (so each in {-1, 0}). On numpy rows that line copies
-    ``x[h', w']`` into ``x[h, w]`` and leaves ``x[h', w']`` as it was (the right-hand side is
-    a view). Since the source lies at or before the target in the walk, it is never written
-    earlier in the same pass: one pass equals a single simultaneous gather, done here for the
-    whole batch. Passes (the "iterations") run one after another.
+    ``dx, dy = randint(-1, 1)``. On numpy pixels that line copies ``x[h', w']`` into
+    ``x[h, w]`` and leaves ``x[h', w']`` as it was (the right-hand side is a view). The source
+    lies at or before the target in the walk, so it is never overwritten earlier in the same
+    pass: the pass equals one simultaneous gather, done here for the whole batch.
+    `dx`, `dy` are ``[N, H - 2, W - 2]`` integer arrays for the targets ``[2:, 2:]``.
     """
-    sigma, max_delta, iterations = [(0.05, 1, 1), (0.25, 1, 1), (0.4, 1, 1), (0.25, 1, 2), (0.4, 1, 2)][
-        severity - 1
-    ]
+    n, h, w = images.shape[:3]
+    if dx.shape != (n, h - 2, w - 2) or dy.shape != dx.shape:
+        raise CorruptionError(f"glass offsets must have shape {(n, h - 2, w - 2)}, got {dx.shape}")
+    if min(dx.min(initial=0), dy.min(initial=0)) < -1 or max(dx.max(initial=0), dy.max(initial=0)) > 0:
+        raise CorruptionError("glass offsets must lie in {-1, 0} for the gather to be exact")
+    out = images.copy()
+    batch = np.arange(n)[:, None, None]
+    rows = np.arange(2, h)[None, :, None]
+    cols = np.arange(2, w)[None, None, :]
+    out[batch, rows, cols] = images[batch, rows + dy, cols + dx]
+    return out
+
+
+def _glass_blur(x: np.ndarray, severity: int, rng: np.random.Generator, **_: object):
+    """Blur, locally shuffle pixels (`glass_shuffle`, once or twice), blur again."""
+    # (sigma, max_delta, iterations); max_delta is 1 at every CIFAR severity
+    sigma, _max_delta, iterations = [
+        (0.05, 1, 1),
+        (0.25, 1, 1),
+        (0.4, 1, 1),
+        (0.25, 1, 2),
+        (0.4, 1, 2),
+    ][severity - 1]
     n, h, w = x.shape[:3]
     out = kernels.to_uint8(kernels.gaussian_filter_hw(x / 255.0, sigma))
-    rows = np.arange(max_delta + 1, h - max_delta + 1)
-    cols = np.arange(max_delta + 1, w - max_delta + 1)
-    batch = np.arange(n)[:, None, None]
-    target_r, target_c = rows[None, :, None], cols[None, None, :]
     for _ in range(iterations):
-        offsets = rng.integers(-max_delta, max_delta, size=(2, n, rows.size, cols.size))
-        dx, dy = offsets[0], offsets[1]
-        out[batch, target_r, target_c] = out[batch, target_r + dy, target_c + dx]
+        offsets = rng.integers(-1, 1, size=(2, n, h - 2, w - 2))  # randint(-1, 1): {-1, 0}
+        out = glass_shuffle(out, offsets[0], offsets[1])
     return np.clip(kernels.gaussian_filter_hw(out / 255.0, sigma), 0.0, 1.0) * 255.0
 
 

@@ -125,6 +125,14 @@ def _zoom_blur(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return np.stack(frames)
 
 
+def run_down(liquid: np.ndarray) -> np.ndarray:
+    """One step of the running water of CIFAR-P spatter: each column convolved with
+    ``[0.2, 0.8]`` (``np.convolve(..., mode='same')``), i.e. ``0.2 x[r] + 0.8 x[r - 1]``."""
+    moved = 0.2 * liquid
+    moved[1:] += 0.8 * liquid[:-1]
+    return moved
+
+
 def _spatter(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     x = image.astype(np.float32) / 255.0
     liquid = kernels.gaussian_filter_hw(rng.normal(0.6, 0.265, size=(1, *image.shape[:2])), 1.75)
@@ -133,10 +141,7 @@ def _spatter(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     frames = []
     for _ in range(31):
         frames.append(kernels.to_uint8(kernels.add_water(x, liquid, 0.6)))
-        # np.convolve(column, [0.2, 0.8], mode='same'): the drops run one row down
-        moved = 0.2 * liquid
-        moved[1:] += 0.8 * liquid[:-1]
-        liquid = moved
+        liquid = run_down(liquid)
     return np.stack(frames)
 
 
