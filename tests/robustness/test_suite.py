@@ -215,3 +215,11 @@ def test_generated_cifar_p_is_cached(tmp_path, monkeypatch):
     other = CifarArrays(arrays.images, np.array([4, 3]), arrays.class_names)
     with pytest.raises(SuiteError, match="labels.npy does not match"):
         evaluate(BucketModel(), suite="p", data=other, cifar_p_dir=first["source"], progress=False)
+
+
+def test_malformed_cifar_c_file_is_a_clear_error(tmp_path):
+    clean = _clean()
+    _write_cifar_c(tmp_path / "c", clean.labels)
+    np.save(tmp_path / "c" / "fog.npy", np.zeros((5 * N, 32, 32, 3), np.float32))
+    with pytest.raises(ValueError, match=r"fog\.npy must hold uint8"):
+        evaluate(BucketModel(), suite="c", data=clean, cifar_c_dir=tmp_path / "c", progress=False)
