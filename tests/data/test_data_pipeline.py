@@ -8,12 +8,13 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from PIL import Image
-from torch.utils.data import DataLoader
+from torch.utils.data import DataLoader, SequentialSampler
 from torchvision.transforms import v2
 
 from ipmix.data import (
     AugmentedCifar,
     CifarArrays,
+    EpochSampler,
     JSDViews,
     RandomCropFlip,
     TorchRandom,
@@ -132,3 +133,16 @@ def test_jsd_dataset_items():
     assert not torch.equal(views[1], views[2])
     with pytest.raises(ValueError, match="seed"):
         AugmentedCifar(_arrays(2), [], seed=-1)
+
+
+def test_epoch_sampler_with_persistent_workers_matches_set_epoch():
+    dataset = AugmentedCifar(_arrays(8), [RandomCropFlip(), TorchRandom(v2.TrivialAugmentWide())])
+    sampler = EpochSampler(SequentialSampler(range(8)))
+    loader = DataLoader(dataset, batch_size=4, sampler=sampler, num_workers=2,
+                        persistent_workers=True)
+    for epoch in (0, 1):
+        sampler.set_epoch(epoch)
+        with_keys = torch.cat([images for images, _ in loader])
+        dataset.set_epoch(epoch)
+        torch.testing.assert_close(with_keys, _collect(dataset, 0), rtol=0, atol=0)
+    assert len(sampler) == 8 and next(iter(sampler)) == (1, 0)

@@ -11,7 +11,14 @@ from ipmix.data.cifar import (
     load_cifar_folder,
     load_cifar_npz,
 )
-from ipmix.data.datasets import AugmentedCifar, JSDViews, RandomCropFlip, eval_tensors, to_tensor
+from ipmix.data.datasets import (
+    AugmentedCifar,
+    EpochSampler,
+    JSDViews,
+    RandomCropFlip,
+    eval_tensors,
+    to_tensor,
+)
 from ipmix.data.seeding import TorchRandom, derive_seed, reseed, sample_seed
 
 __all__ = [
@@ -19,6 +26,7 @@ __all__ = [
     "AugmentedCifar",
     "CifarArrays",
     "DataNotFoundError",
+    "EpochSampler",
     "JSDViews",
     "RandomCropFlip",
     "TorchRandom",

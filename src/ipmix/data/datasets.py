@@ -10,13 +10,13 @@ views of it (`JSDViews`). Randomness is per sample and per epoch (`ipmix.data.se
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import numpy as np
 import torch
 from PIL import Image
-from torch.utils.data import Dataset
+from torch.utils.data import Dataset, Sampler
 
 from ipmix.data.cifar import CifarArrays
 from ipmix.data.seeding import derive_seed, reseed, sample_seed
@@ -106,7 +106,9 @@ class AugmentedCifar(Dataset):
 
     `transforms` run in order on each sample (typically `RandomCropFlip`, then the method's
     augmentation, optionally wrapped in `JSDViews`); every seedable part is reseeded from
-    ``sample_seed(seed, epoch, index)`` before each sample. Call `set_epoch` before each epoch.
+    ``sample_seed(seed, epoch, index)`` before each sample. The epoch comes with the key
+    (``dataset[(epoch, index)]``, see `EpochSampler`, which works with persistent workers) or
+    from `set_epoch` for plain integer keys.
     """
 
     def __init__(self, arrays: CifarArrays, transforms: Sequence[Any], seed: int = 0) -> None:
@@ -124,8 +126,11 @@ class AugmentedCifar(Dataset):
     def __len__(self) -> int:
         return len(self.arrays)
 
-    def __getitem__(self, index: int) -> tuple[Any, int]:
-        seed = sample_seed(self.seed, self.epoch, int(index))
+    def __getitem__(self, key: int | tuple[int, int]) -> tuple[Any, int]:
+        """Sample `key` = index (in the epoch of `set_epoch`) or ``(epoch, index)``."""
+        epoch, index = key if isinstance(key, tuple) else (self.epoch, key)
+        index = int(index)
+        seed = sample_seed(self.seed, int(epoch), index)
         for position, transform in enumerate(self.transforms):
             reseed(transform, derive_seed(seed, position))
         item: Any = self.arrays.images[index]
@@ -134,6 +139,31 @@ class AugmentedCifar(Dataset):
         if isinstance(item, tuple | list):
             return tuple(to_tensor(view) for view in item), int(self.arrays.labels[index])
         return to_tensor(item), int(self.arrays.labels[index])
+
+
+class EpochSampler(Sampler):
+    """Yield ``(epoch, index)`` keys from an index sampler, so workers learn the epoch per sample.
+
+    Wraps e.g. a `DistributedSampler`; `set_epoch` is forwarded to it. Because the epoch
+    travels with each key, DataLoader workers can persist across epochs.
+    """
+
+    def __init__(self, sampler: Sampler[int]) -> None:
+        self.sampler = sampler
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+        set_inner = getattr(self.sampler, "set_epoch", None)
+        if callable(set_inner):
+            set_inner(epoch)
+
+    def __iter__(self) -> Iterator[tuple[int, int]]:
+        epoch = self.epoch
+        return ((epoch, int(index)) for index in self.sampler)
+
+    def __len__(self) -> int:
+        return len(self.sampler)  # type: ignore[arg-type]
 
 
 def eval_tensors(arrays: CifarArrays) -> tuple[torch.Tensor, torch.Tensor]:

@@ -34,7 +34,7 @@ from torch.utils.data import DataLoader, DistributedSampler
 from tqdm.auto import tqdm
 
 from ipmix.data.cifar import CIFAR_LAYOUTS, load_cifar
-from ipmix.data.datasets import AugmentedCifar, eval_tensors
+from ipmix.data.datasets import AugmentedCifar, EpochSampler, eval_tensors
 from ipmix.data.seeding import derive_seed, reseed
 from ipmix.models import MODEL_NAMES, build_model, make_checkpoint
 from ipmix.training import distributed
@@ -264,11 +264,19 @@ class _Run:
         self.dataset = AugmentedCifar(
             train_arrays, self.augmentation.dataset_transforms(), seed=derive_seed(rank_seed, "data")
         )
-        self.sampler = DistributedSampler(
+        self.sampler = EpochSampler(DistributedSampler(
             self.dataset, num_replicas=self.dist.world_size, rank=self.dist.rank,
             shuffle=True, seed=config.seed, drop_last=False,
-        )
+        ))
         self.rank_seed = rank_seed
+        # Samples carry their epoch (EpochSampler), so workers persist across epochs and keep
+        # their caches (e.g. rendered mixing pictures).
+        self.loader = DataLoader(
+            self.dataset, batch_size=config.batch_size, sampler=self.sampler,
+            num_workers=config.workers, pin_memory=self.device.type == "cuda", drop_last=False,
+            persistent_workers=config.workers > 0,
+            generator=torch.Generator().manual_seed(derive_seed(rank_seed, "loader")),
+        )
         self.steps_per_epoch = math.ceil(len(self.sampler) / config.batch_size)
         self.total_steps = self.steps_per_epoch * config.epochs
 
@@ -366,16 +374,6 @@ class _Run:
         return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
     # ---- training ----------------------------------------------------------------------
-    def loader(self, epoch: int) -> DataLoader:
-        self.sampler.set_epoch(epoch)
-        self.dataset.set_epoch(epoch)
-        generator = torch.Generator().manual_seed(derive_seed(self.rank_seed, "loader", epoch))
-        return DataLoader(
-            self.dataset, batch_size=self.config.batch_size, sampler=self.sampler,
-            num_workers=self.config.workers, pin_memory=self.device.type == "cuda",
-            drop_last=False, generator=generator,
-        )
-
     def train_epoch(self, stop: dict[str, str | None]) -> dict[str, float] | None:
         """One epoch; None if a signal stopped it part-way."""
         config, epoch = self.config, self.epoch
@@ -391,8 +389,9 @@ class _Run:
         autocast = (
             torch.autocast(self.device.type, dtype=torch.float16) if self.amp else nullcontext()
         )
+        self.sampler.set_epoch(epoch)
         bar = tqdm(
-            self.loader(epoch), total=self.steps_per_epoch, leave=False,
+            self.loader, total=self.steps_per_epoch, leave=False,
             desc=f"epoch {epoch + 1}/{config.epochs}",
             disable=not (config.progress and self.dist.is_main),
         )
