@@ -1,0 +1,265 @@
+"""Official CIFAR-C / CIFAR-P file layouts: writing (cached, resumable), reading, error paths."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+
+from ipmix.cli import main as cli_main
+from ipmix.robustness import benchmark_files
+from ipmix.robustness.benchmark_files import (
+    BenchmarkFileError,
+    BenchmarkFileNotFoundError,
+    load_cifar_c,
+    load_cifar_p,
+    load_cifar_p_labels,
+    make_cifar_c,
+    make_cifar_p,
+)
+from ipmix.robustness.corruptions import CorruptionError, FrostTexturesNotFoundError, corrupt
+from ipmix.robustness.perturbations import PerturbationError, perturb_sequence
+
+NAMES = ["gaussian_noise", "contrast"]
+
+
+def tiny_images(count: int = 3, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    images = rng.integers(0, 256, size=(count, 32, 32, 3), dtype=np.uint8)
+    return images, rng.integers(0, 10, size=count).astype(np.int64)
+
+
+def save(path, array) -> None:
+    np.save(path, array)
+
+
+# ------------------------------------------------------------------------ CIFAR-C
+
+
+def test_make_and_load_cifar_c_official_layout(tmp_path) -> None:
+    images, labels = tiny_images()
+    written = make_cifar_c(images, labels, tmp_path, corruptions=NAMES, seed=3, progress=False)
+    assert set(written) == set(NAMES)
+    raw = np.load(tmp_path / "gaussian_noise.npy")
+    assert raw.shape == (15, 32, 32, 3) and raw.dtype == np.uint8
+    raw_labels = np.load(tmp_path / "labels.npy")
+    assert raw_labels.dtype == np.uint8
+    np.testing.assert_array_equal(raw_labels, np.tile(labels, 5))
+    stack, loaded_labels = load_cifar_c(tmp_path, "gaussian_noise")
+    assert stack.shape == (5, 3, 32, 32, 3) and loaded_labels.dtype == np.int64
+    np.testing.assert_array_equal(loaded_labels, labels)
+    # severity s is block s - 1, made with that part's own generator
+    for severity in (1, 5):
+        rng = benchmark_files._stream(3, "gaussian_noise", severity, 0)
+        np.testing.assert_array_equal(stack[severity - 1], corrupt(images, "gaussian_noise", severity, rng))
+    assert not (tmp_path / benchmark_files.PARTS_DIR).exists()
+
+
+def test_make_cifar_c_is_cached(tmp_path, monkeypatch) -> None:
+    images, labels = tiny_images()
+    make_cifar_c(images, labels, tmp_path, corruptions=NAMES, progress=False)
+    before = (tmp_path / "contrast.npy").stat().st_mtime_ns
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("a finished corruption was computed again")
+
+    monkeypatch.setattr(benchmark_files, "corrupt", refuse)
+    make_cifar_c(images, labels, tmp_path, corruptions=NAMES, progress=False)
+    assert (tmp_path / "contrast.npy").stat().st_mtime_ns == before
+
+
+def test_make_cifar_c_resumes_to_the_same_result(tmp_path, monkeypatch) -> None:
+    images, labels = tiny_images()
+    make_cifar_c(images, labels, tmp_path / "whole", corruptions=NAMES, progress=False)
+    calls = {"count": 0}
+
+    def crash_after_three(*args, **kwargs):
+        calls["count"] += 1
+        if calls["count"] > 3:
+            raise KeyboardInterrupt
+        return corrupt(*args, **kwargs)
+
+    monkeypatch.setattr(benchmark_files, "corrupt", crash_after_three)
+    with pytest.raises(KeyboardInterrupt):
+        make_cifar_c(images, labels, tmp_path / "resumed", corruptions=NAMES, progress=False)
+    parts = sorted(p.name for p in (tmp_path / "resumed" / benchmark_files.PARTS_DIR).iterdir())
+    assert parts == ["gaussian_noise-s1.npy", "gaussian_noise-s2.npy", "gaussian_noise-s3.npy"]
+    assert not (tmp_path / "resumed" / "gaussian_noise.npy").exists()
+    monkeypatch.setattr(benchmark_files, "corrupt", corrupt)
+    make_cifar_c(images, labels, tmp_path / "resumed", corruptions=NAMES, progress=False)
+    for name in NAMES:
+        np.testing.assert_array_equal(
+            np.load(tmp_path / "whole" / f"{name}.npy"), np.load(tmp_path / "resumed" / f"{name}.npy")
+        )
+
+
+def test_make_cifar_c_refuses_a_folder_made_from_other_inputs(tmp_path) -> None:
+    images, labels = tiny_images()
+    make_cifar_c(images, labels, tmp_path, corruptions=["contrast"], seed=0, progress=False)
+    with pytest.raises(BenchmarkFileError, match="other inputs"):
+        make_cifar_c(images, labels, tmp_path, corruptions=["contrast"], seed=1, progress=False)
+    with pytest.raises(BenchmarkFileError, match="other inputs"):
+        make_cifar_c(images[:2], labels[:2], tmp_path, corruptions=["contrast"], progress=False)
+
+
+def test_make_cifar_c_input_errors(tmp_path) -> None:
+    images, labels = tiny_images()
+    with pytest.raises(BenchmarkFileError, match="2 labels for 3 images"):
+        make_cifar_c(images, labels[:2], tmp_path, corruptions=["contrast"], progress=False)
+    with pytest.raises(CorruptionError, match="unknown corruption"):
+        make_cifar_c(images, labels, tmp_path, corruptions=["rain"], progress=False)
+
+
+def test_make_cifar_c_frost_without_textures(tmp_path, monkeypatch) -> None:
+    monkeypatch.delenv("IPMIX_DATA", raising=False)
+    images, labels = tiny_images()
+    with pytest.warns(UserWarning, match="skipping frost"):
+        written = make_cifar_c(images, labels, tmp_path, corruptions=["frost", "contrast"], progress=False)
+    assert set(written) == {"contrast"} and not (tmp_path / "frost.npy").exists()
+    with pytest.raises(FrostTexturesNotFoundError):
+        make_cifar_c(images, labels, tmp_path, corruptions=["frost"], progress=False, require_frost=True)
+
+
+def write_official(folder, images: np.ndarray, labels: np.ndarray) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    save(folder / "snow.npy", images)
+    save(folder / "labels.npy", labels)
+
+
+def test_load_cifar_c_accepts_n_or_5n_labels(tmp_path) -> None:
+    images = np.zeros((10, 32, 32, 3), np.uint8)
+    write_official(tmp_path / "a", images, np.array([1, 2] * 5, np.uint8))
+    write_official(tmp_path / "b", images, np.array([1, 2], np.int64))
+    for folder in ("a", "b"):
+        stack, labels = load_cifar_c(tmp_path / folder, "snow")
+        assert stack.shape == (5, 2, 32, 32, 3)
+        np.testing.assert_array_equal(labels, [1, 2])
+        assert labels.dtype == np.int64
+
+
+@pytest.mark.parametrize(
+    ("images", "labels", "message"),
+    [
+        (np.zeros((10, 32, 32, 3), np.uint8), np.arange(3), "label count mismatch"),
+        (np.zeros((10, 32, 32, 3), np.uint8), np.arange(10), "severity blocks of labels differ"),
+        (np.zeros((10, 32, 32, 3), np.uint8), np.zeros((2, 5), np.int64), "1-D integer"),
+        (np.zeros((10, 32, 32, 3), np.float32), np.arange(2), "uint8"),
+        (np.zeros((10, 32, 32), np.uint8), np.arange(2), "uint8"),
+        (np.zeros((7, 32, 32, 3), np.uint8), np.arange(2), "multiple of 5"),
+    ],
+    ids=["count", "blocks", "labels-shape", "dtype", "ndim", "not-5"],
+)
+def test_load_cifar_c_malformed(tmp_path, images, labels, message) -> None:
+    write_official(tmp_path, images, labels)
+    with pytest.raises(BenchmarkFileError, match=message):
+        load_cifar_c(tmp_path, "snow")
+
+
+def test_load_cifar_c_missing_and_unreadable(tmp_path) -> None:
+    with pytest.raises(BenchmarkFileNotFoundError, match="does not exist"):
+        load_cifar_c(tmp_path / "nowhere", "snow")
+    write_official(tmp_path, np.zeros((5, 32, 32, 3), np.uint8), np.arange(1))
+    with pytest.raises(BenchmarkFileNotFoundError, match="present in .*: snow"):
+        load_cifar_c(tmp_path, "fog")
+    (tmp_path / "fog.npy").write_bytes(b"not an array")
+    with pytest.raises(BenchmarkFileError, match="not a readable .npy"):
+        load_cifar_c(tmp_path, "fog")
+    (tmp_path / "labels.npy").unlink()
+    with pytest.raises(BenchmarkFileNotFoundError, match="labels"):
+        load_cifar_c(tmp_path, "snow")
+    with pytest.raises(BenchmarkFileError, match="not a benchmark file name"):
+        load_cifar_c(tmp_path, "../snow")
+
+
+# ------------------------------------------------------------------------ CIFAR-P
+
+
+def test_make_and_load_cifar_p(tmp_path) -> None:
+    images, labels = tiny_images(2)
+    names = ["translate", "gaussian_noise"]
+    written = make_cifar_p(images, tmp_path, perturbations=names, seed=4, progress=False)
+    assert set(written) == set(names)
+    sequences = load_cifar_p(tmp_path, "translate")
+    assert sequences.shape == (2, 16, 32, 32, 3) and sequences.dtype == np.uint8
+    np.testing.assert_array_equal(sequences[1], perturb_sequence(images[1], "translate", None))
+    noise = load_cifar_p(tmp_path, "gaussian_noise")
+    assert noise.shape == (2, 31, 32, 32, 3)
+    rng = benchmark_files._stream(4, "gaussian_noise", 0, 0)
+    expected = [perturb_sequence(image, "gaussian_noise", rng) for image in images]
+    np.testing.assert_array_equal(noise, np.stack(expected))
+    assert load_cifar_p_labels(tmp_path) is None  # official layout: no labels
+
+
+def test_make_cifar_p_labels_and_errors(tmp_path) -> None:
+    images, labels = tiny_images(2)
+    make_cifar_p(images, tmp_path, perturbations=["tilt"], progress=False, labels=labels)
+    np.testing.assert_array_equal(load_cifar_p_labels(tmp_path), labels)
+    with pytest.raises(PerturbationError, match="unknown perturbation"):
+        make_cifar_p(images, tmp_path, perturbations=["shear"], progress=False)
+    with pytest.raises(BenchmarkFileError, match="1 labels for 2 images"):
+        make_cifar_p(images, tmp_path / "x", perturbations=["tilt"], progress=False, labels=labels[:1])
+
+
+@pytest.mark.parametrize(
+    ("array", "message"),
+    [
+        (np.zeros((2, 31, 32, 32, 3), np.float32), "uint8"),
+        (np.zeros((2, 32, 32, 3), np.uint8), r"\[N, F, H, W, 3\]"),
+        (np.zeros((2, 1, 32, 32, 3), np.uint8), "at least 2 frames"),
+    ],
+    ids=["dtype", "ndim", "one-frame"],
+)
+def test_load_cifar_p_malformed(tmp_path, array, message) -> None:
+    save(tmp_path / "rotate.npy", array)
+    with pytest.raises(BenchmarkFileError, match=message):
+        load_cifar_p(tmp_path, "rotate")
+    with pytest.raises(BenchmarkFileNotFoundError, match="rotate"):
+        load_cifar_p(tmp_path, "tilt")
+
+
+# ------------------------------------------------------------------------ command line
+
+
+def write_cifar_npz(folder, count: int = 4) -> tuple[np.ndarray, np.ndarray]:
+    images, labels = tiny_images(count, seed=9)
+    buffer = io.BytesIO()
+    np.savez(
+        buffer, x_train=images, y_train=labels, x_test=images, y_test=labels,
+        class_names=np.array([str(i) for i in range(10)]),
+    )  # fmt: skip
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "cifar10.npz").write_bytes(buffer.getvalue())
+    return images, labels
+
+
+def test_cli_make_cifar_c_and_p(tmp_path, capsys) -> None:
+    images, labels = write_cifar_npz(tmp_path / "data")
+    out = tmp_path / "c"
+    code = cli_main(
+        ["make-cifar-c", "--out", str(out), "--data", str(tmp_path / "data"), "--n", "3",
+         "--corruptions", "contrast,pixelate", "--no-progress"]
+    )  # fmt: skip
+    assert code == 0 and "2 corruption file(s) of 3 images" in capsys.readouterr().out
+    stack, loaded = load_cifar_c(out, "pixelate")
+    assert stack.shape == (5, 3, 32, 32, 3)
+    np.testing.assert_array_equal(loaded, labels[:3])
+    code = cli_main(
+        ["make-cifar-p", "--out", str(tmp_path / "p"), "--data", str(tmp_path / "data"),
+         "--perturbations", "rotate", "--no-progress"]
+    )  # fmt: skip
+    assert code == 0 and load_cifar_p(tmp_path / "p", "rotate").shape == (4, 31, 32, 32, 3)
+
+
+def test_cli_errors_are_one_line(tmp_path, capsys) -> None:
+    write_cifar_npz(tmp_path / "data")
+    code = cli_main(
+        ["make-cifar-c", "--out", str(tmp_path / "c"), "--data", str(tmp_path / "data"),
+         "--corruptions", "rain", "--no-progress"]
+    )  # fmt: skip
+    assert code == 2 and "unknown name 'rain'" in capsys.readouterr().err
+    code = cli_main(
+        ["make-cifar-c", "--out", str(tmp_path / "c"), "--data", str(tmp_path / "data"),
+         "--corruptions", "frost", "--require-frost", "--frost", str(tmp_path), "--no-progress"]
+    )  # fmt: skip
+    assert code == 2 and "frost textures" in capsys.readouterr().err
