@@ -256,14 +256,14 @@ class FolderMixingSet(MixingSet):
                 self.paths.append(path)
             except (OSError, UnidentifiedImageError, SyntaxError, ValueError):
                 self.skipped.append(path)
+        if not self.paths:
+            raise MixingSetError(f"all {len(candidates)} image files under {self.root} are unreadable")
         if self.skipped:
             warnings.warn(
                 f"skipped {len(self.skipped)} unreadable image file(s) in {self.root} "
                 f"(first: {self.skipped[0].name})",
                 stacklevel=3,
             )
-        if not self.paths:
-            raise MixingSetError(f"all {len(candidates)} image files under {self.root} are unreadable")
 
     def __len__(self) -> int:
         return len(self.paths)
