@@ -1,0 +1,282 @@
+"""IPMixBatch: same plan semantics and distribution as the per-image path, dtypes, views, errors."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from torch.utils.data import DataLoader
+
+from ipmix import IPMix, IPMixBatch
+from ipmix.augment import batched
+from ipmix.augment.batched import IPMixCollate, apply_plan_batch
+from ipmix.augment.ipmix import apply_plan, crop_picture
+from ipmix.augment.plan import IPMixOptions, IPMixPlan, sample_plan
+from ipmix.mixing_sets.store import MixingSet
+
+PICTURES = np.repeat(
+    np.repeat(np.random.default_rng(5).integers(0, 256, (10, 8, 8, 3), dtype=np.uint8), 5, 1), 5, 2
+)
+SET = MixingSet.from_array(PICTURES)
+CHANGE_BINS = np.array([0, 0.5, 2, 4, 8, 16, 32, 64, 128, 256])  # |out - x| in grey levels
+
+
+@pytest.fixture(scope="module")
+def cifar() -> np.ndarray:
+    """64 CIFAR-10 test images (uint8 NHWC) when the data is present, else structured stand-ins."""
+    path = Path(os.environ.get("IPMIX_DATA", Path(__file__).parents[3] / "shared" / "data")) / "cifar10.npz"
+    if path.is_file():
+        with np.load(path) as data:
+            return data["x_test"][:64]
+    rng = np.random.default_rng(0)
+    coarse = rng.integers(0, 256, (64, 8, 8, 3), dtype=np.uint8)
+    smooth = np.repeat(np.repeat(coarse, 4, axis=1), 4, axis=2).astype(np.int16)
+    return np.clip(smooth + rng.integers(-20, 21, smooth.shape), 0, 255).astype(np.uint8)
+
+
+def nchw(images: np.ndarray) -> torch.Tensor:
+    return torch.from_numpy(np.ascontiguousarray(images)).permute(0, 3, 1, 2).contiguous()
+
+
+def per_image(images: np.ndarray, plan: IPMixPlan, rng: np.random.Generator) -> np.ndarray:
+    """The per-image kernel (`ipmix.augment.ipmix.apply_plan`) on every sample of `plan`."""
+    stage = plan.next if plan.next is not None else plan
+    height, width, channels = images.shape[1:]
+    out = []
+    for i, image in enumerate(images):
+        picture = SET.picture(int(stage.picture[i]), stage.picture_side)
+        crop = crop_picture(picture, stage.picture_offset[i], height, width, gray=channels == 1)
+        out.append(apply_plan(image, crop, plan, i, rng))
+    return np.stack(out)
+
+
+def batch(images: np.ndarray, plan: IPMixPlan, seed: int = 0) -> np.ndarray:
+    """The batched kernel on the same plan, as float NHWC."""
+    tensor = nchw(images)
+    pictures = IPMixBatch(SET)._cropped_pictures(plan, tensor, None)
+    generator = torch.Generator().manual_seed(seed)
+    return apply_plan_batch(tensor, pictures, plan, generator).permute(0, 2, 3, 1).numpy()
+
+
+def change_histogram(out: np.ndarray, images: np.ndarray) -> np.ndarray:
+    counts, _ = np.histogram(np.abs(out.astype(np.float64) - images).ravel(), CHANGE_BINS)
+    return counts / counts.sum()
+
+
+DETERMINISTIC_CONFIGS = {
+    "paper": {},
+    "official": {"mode": "official"},
+    "linear": {"framework": "linear"},
+    "mixed-input": {"framework": "mixed-input"},
+    "all-ops": {"all_ops": True},
+    "no-image-level": {"image_level": False},
+    "no-patch-level": {"patch_level": False},
+    "no-pixel-level": {"pixel_level": False},
+    "scar-only": {"box_shapes": ("scar",)},
+    "wide-deep": {"width": 5, "depth": 4, "op_severity": 10.0},
+}
+
+
+@pytest.mark.parametrize("gray", [False, True], ids=["rgb", "gray"])
+@pytest.mark.parametrize("config", DETERMINISTIC_CONFIGS.values(), ids=DETERMINISTIC_CONFIGS.keys())
+def test_same_plan_gives_the_per_image_result(cifar, config, gray):
+    """Without random masks the two kernels must agree pixel for pixel, up to bilinear rounding."""
+    images = cifar[:32, :, :, :1] if gray else cifar[:32]
+    options = IPMixOptions(mixing_ops=("add", "multiply"), **config)
+    rng = np.random.default_rng(len(config))
+    plan = sample_plan(options, len(images), 32, 32, len(SET), rng)
+    diff = np.abs(per_image(images, plan, rng) - batch(images, plan)) * 255
+    # A 1-grey-level rounding difference of a bilinear op (PIL: double, here: float32) can be
+    # amplified by later steps; measured: mean < 0.001, max 4.7 grey levels over these configs.
+    assert diff.mean() <= 0.05 and diff.max() <= 8, (diff.mean(), diff.max())
+    assert (diff > 0.5).mean() <= 0.005
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_random_masks_follow_the_per_image_law_on_the_same_plan(cifar, seed):
+    """Only the mask noise differs: the per-pixel change distributions must agree closely."""
+    options = IPMixOptions(mixing_ops=("random_pixels", "random_elements"))
+    rng = np.random.default_rng(seed)
+    plan = sample_plan(options, len(cifar), 32, 32, len(SET), rng)
+    reference = per_image(cifar, plan, rng) * 255
+    ours = batch(cifar, plan, seed) * 255
+    # Measured over 5 seeds: total variation <= 0.002, mean change within 0.5%, per-sample
+    # mean change within 1.7 grey levels.
+    tv = 0.5 * np.abs(change_histogram(reference, cifar) - change_histogram(ours, cifar)).sum()
+    assert tv <= 0.01
+    mean_ref, mean_ours = np.abs(reference - cifar).mean(), np.abs(ours - cifar).mean()
+    assert abs(mean_ours - mean_ref) <= 0.02 * mean_ref
+    per_sample = np.abs(np.abs(reference - cifar).mean((1, 2, 3)) - np.abs(ours - cifar).mean((1, 2, 3)))
+    assert per_sample.max() <= 4
+
+
+def test_independent_streams_match_the_per_image_transform_in_distribution(cifar):
+    """IPMix and IPMixBatch with default options and different seeds: same change distribution."""
+    images = np.concatenate([cifar] * 6)
+    per_image_transform = IPMix(SET, seed=11)
+    reference = np.stack(
+        [per_image_transform(torch.from_numpy(im).permute(2, 0, 1)).permute(1, 2, 0).numpy() for im in images]
+    )
+    ours = IPMixBatch(SET, seed=12)(nchw(images)).permute(0, 2, 3, 1).numpy()
+    change_ref = np.abs(reference.astype(np.float64) - images)
+    change_ours = np.abs(ours.astype(np.float64) - images)
+    # Between-sample variation dominates here (skip weights, depths); measured over 6 seed
+    # pairs of 384 images: TV <= 0.033, mean change within 11%, changed share within 0.02.
+    tv = 0.5 * np.abs(change_histogram(reference, images) - change_histogram(ours, images)).sum()
+    assert tv <= 0.06
+    assert abs(change_ours.mean() - change_ref.mean()) <= 0.15 * change_ref.mean()
+    assert abs((change_ours > 0).mean() - (change_ref > 0).mean()) <= 0.04
+
+
+@pytest.mark.parametrize("mixing", ["add", "random_elements"])
+def test_patch_steps_change_only_their_boxes_with_the_per_image_areas(cifar, mixing):
+    """One P-level step per sample: changed pixels lie in the box; areas match the per-image path."""
+    options = IPMixOptions(width=1, depth=1, image_level=False, mixing_ops=(mixing,))
+    rng = np.random.default_rng(3)
+    plan = sample_plan(options, len(cifar), 32, 32, len(SET), rng)
+    plan = replace(plan, skip_weight=np.ones_like(plan.skip_weight))
+    ours = np.round(batch(cifar, plan) * 255)
+    reference = np.round(per_image(cifar, plan, rng) * 255)
+    changed_ours = (ours != cifar).any(axis=3)
+    changed_ref = (reference != cifar).any(axis=3)
+    for i, (top, left, h, w) in enumerate(plan.box[:, 0, 0]):
+        box = np.zeros((32, 32), dtype=bool)
+        box[top : top + h, left : left + w] = True
+        assert not (changed_ours[i] & ~box).any()
+    areas_ours, areas_ref = changed_ours.sum((1, 2)), changed_ref.sum((1, 2))
+    if mixing == "add":
+        assert np.abs(areas_ours - areas_ref).max() <= 2
+    else:  # the share of a box a random mask changes: same law, different noise
+        box_areas = plan.box[:, 0, 0, 2] * plan.box[:, 0, 0, 3]
+        assert abs(areas_ours.sum() - areas_ref.sum()) <= 0.05 * box_areas.sum()
+
+
+@settings(max_examples=20, deadline=None)
+@given(
+    seed=st.integers(0, 2**16),
+    size=st.sampled_from([8, 16, 32]),
+    dtype=st.sampled_from([torch.uint8, torch.float32, torch.float64]),
+    channels=st.sampled_from([1, 3]),
+    mode=st.sampled_from(["paper", "official"]),
+    framework=st.sampled_from(["chain", "linear", "mixed-input"]),
+)
+def test_output_shape_dtype_and_range(seed, size, dtype, channels, mode, framework):
+    rng = np.random.default_rng(seed)
+    data = torch.from_numpy(rng.integers(0, 256, (3, channels, size, size), dtype=np.uint8))
+    images = data if dtype == torch.uint8 else data.to(dtype) / 255
+    transform = IPMixBatch(SET, seed=seed, mode=mode, framework=framework, patch_sizes=(4, 8, "full"))
+    out = transform(images)
+    assert out.shape == images.shape and out.dtype == dtype and out.device == images.device
+    if dtype != torch.uint8:
+        assert out.min() >= 0 and out.max() <= 1
+
+
+@settings(max_examples=15, deadline=None)
+@given(seed=st.integers(0, 2**16), framework=st.sampled_from(["chain", "linear", "mixed-input"]))
+def test_skip_weight_zero_is_the_identity(seed, framework):
+    images = np.random.default_rng(seed).integers(0, 256, (4, 16, 16, 3), dtype=np.uint8)
+    plan = sample_plan(IPMixOptions(framework=framework), 4, 16, 16, len(SET), np.random.default_rng(seed))
+    plan = replace(plan, skip_weight=np.zeros_like(plan.skip_weight))
+    if plan.next is not None:
+        plan.next = replace(plan.next, skip_weight=np.zeros_like(plan.skip_weight))
+    assert np.array_equal(np.round(batch(images, plan) * 255), images)
+
+
+def test_seeds_reseed_and_random_state_reproduce_the_stream(cifar):
+    images = nchw(cifar[:16])
+    first = IPMixBatch(SET, seed=4)
+    a, b = first(images), first(images)
+    assert not torch.equal(a, b)
+    again = IPMixBatch(SET, seed=4)
+    assert torch.equal(again(images), a)
+    assert not torch.equal(IPMixBatch(SET, seed=5)(images), a)
+    again.reseed(4)
+    assert torch.equal(again(images), a)
+    state = again.random_state()
+    expected = again(images)
+    again.load_random_state(state)
+    assert torch.equal(again(images), expected)
+
+
+def test_two_views_are_independent_and_share_the_mixing_picture(cifar):
+    images = nchw(cifar[:8])
+    transform = IPMixBatch(SET, seed=1, views=2)
+    view1, view2 = transform(images)
+    assert view1.shape == view2.shape == images.shape
+    assert not torch.equal(view1, view2)
+    plan = sample_plan(transform.options, 16, 32, 32, len(SET), np.random.default_rng(0))
+    batched._share_pictures(plan, 8)
+    assert np.array_equal(plan.picture[:8], plan.picture[8:])
+    assert np.array_equal(plan.picture_offset[:8], plan.picture_offset[8:])
+
+
+def test_given_mixing_pictures_replace_the_set(cifar):
+    """Pictures passed to forward, cropped or at the picture side, act like the set's own."""
+    images = nchw(cifar[:8])
+    reference = IPMixBatch(SET, seed=2)
+    plan = reference.sample_plan(8, 32, 32)
+    reference.reseed(2)
+    expected = reference(images)
+    side = (SET.picture(int(plan.picture[i]), plan.picture_side) for i in range(8))
+    full = torch.from_numpy(np.stack(list(side))).permute(0, 3, 1, 2).contiguous()
+    given = IPMixBatch(SET, seed=2)
+    assert torch.equal(given(images, mixing_pictures=full), expected)
+    cropped = batched.crop_pictures(
+        full, torch.arange(8), torch.as_tensor(plan.picture_offset), 32, 32
+    )
+    given.reseed(2)
+    assert torch.equal(given(images, mixing_pictures=cropped), expected)
+    with pytest.raises(ValueError, match="mixing_pictures must be 32x32"):
+        given(images, mixing_pictures=torch.zeros(8, 3, 20, 20, dtype=torch.uint8))
+    with pytest.raises(ValueError, match="has 3 pictures for 8 images"):
+        given(images, mixing_pictures=torch.zeros(3, 3, 32, 32, dtype=torch.uint8))
+
+
+@pytest.mark.parametrize(
+    ("call", "error", "message"),
+    [
+        (lambda t: t(np.zeros((2, 3, 8, 8), np.uint8)), TypeError, r"\[B, C, H, W\] tensor"),
+        (lambda t: t(torch.zeros(3, 8, 8, dtype=torch.uint8)), ValueError, "C = 1 or 3"),
+        (lambda t: t(torch.zeros(2, 4, 8, 8, dtype=torch.uint8)), ValueError, "C = 1 or 3"),
+        (lambda t: t(torch.zeros(2, 3, 8, 8, dtype=torch.int32)), ValueError, "uint8 or float"),
+        (lambda t: IPMixBatch(SET, views=0), ValueError, "views must be an integer >= 1"),
+        (lambda t: IPMixBatch(SET, mode="fast"), ValueError, "mode must be"),
+    ],
+)
+def test_bad_inputs_are_rejected_clearly(call, error, message):
+    with pytest.raises(error, match=message):
+        call(IPMixBatch(SET, seed=0))
+
+
+def test_a_set_too_large_for_the_device_is_refused(monkeypatch):
+    monkeypatch.setattr(batched, "MAX_DEVICE_SET_BYTES", 1000)
+    with pytest.raises(ValueError, match="too large to keep on the device"):
+        IPMixBatch(SET, seed=0)(torch.zeros(2, 3, 32, 32, dtype=torch.uint8))
+
+
+def test_collate_augments_cpu_batches_for_plain_and_jsd_training(cifar):
+    items = [(cifar[i], i % 10) for i in range(12)]
+    loader = DataLoader(items, batch_size=6, collate_fn=IPMixCollate(IPMixBatch(SET, seed=0)))
+    images, labels = next(iter(loader))
+    assert images.shape == (6, 3, 32, 32) and images.dtype == torch.float32
+    assert images.min() >= 0 and images.max() <= 1 and labels.tolist() == list(range(6))
+    jsd = IPMixCollate(IPMixBatch(SET, seed=0, views=2), clean=True)
+    (clean, view1, view2), labels = jsd(items[:4])
+    assert torch.equal(clean, nchw(cifar[:4]).float() / 255)
+    assert view1.shape == view2.shape == clean.shape and not torch.equal(view1, view2)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_runs_on_a_cuda_batch_and_keeps_it_there(cifar):
+    images = nchw(cifar[:16]).cuda()
+    transform = IPMixBatch(SET, seed=0)
+    out = transform(images)
+    assert out.device == images.device and out.dtype == torch.uint8
+    floats = transform(images.float() / 255)
+    assert floats.device == images.device and floats.min() >= 0 and floats.max() <= 1
