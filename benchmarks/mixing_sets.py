@@ -17,6 +17,7 @@ import argparse
 import datetime as dt
 import os
 import platform
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -42,6 +43,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sizes", default="32,64,256")
     parser.add_argument("--counts", default="13000,2000,500",
                         help="pictures to time at each size (same order as --sizes)")
+    parser.add_argument("--folder-kinds", default="mix",
+                        help="kinds also timed writing a PNG folder at the first size")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", default="benchmarks/results/mixing_sets.md")
@@ -79,6 +82,14 @@ def main(argv: list[str] | None = None) -> int:
                       f"dup {report.duplicates}", flush=True)
                 out.unlink()
                 out.with_suffix(".json").unlink()
+            if kind in args.folder_kinds.split(","):
+                folder = Path(tmp) / f"{kind}-png"
+                seconds = run_generate(kind, counts[0], sizes[0], args.workers, folder, args.seed)
+                report = inspect_set(MixingSet.from_source(folder), limit=2000, seed=0)
+                rows.append((f"{kind} (PNG folder)", sizes[0], counts[0], seconds, report,
+                             startups[-1]))
+                print(f"{kind} PNG folder: {seconds:.1f} s", flush=True)
+                shutil.rmtree(folder)
 
     date = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     command = "python benchmarks/mixing_sets.py " + " ".join(argv if argv is not None else sys.argv[1:])
@@ -93,7 +104,8 @@ def main(argv: list[str] | None = None) -> int:
         f"Start-up (a 1-picture run: Python, `import ipmix` with torch and torchvision, numba "
         f"cache, worker fork): {min(startups):.1f} to {max(startups):.1f} s.",
         "",
-        "Wall-clock time of `ipmix mixing-set generate --out X.npy` in a fresh process, start-up "
+        "Wall-clock time of `ipmix mixing-set generate --out X.npy` (or a PNG folder where "
+        "marked) in a fresh process, start-up "
         "included, after one warm run per kind. `13,000 (s)` is measured when the count is "
         "13,000, otherwise extrapolated as start-up + (time - start-up) x 13,000 / count "
         "(marked ~).",

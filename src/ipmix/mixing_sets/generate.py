@@ -216,9 +216,29 @@ def _png_bytes(picture: np.ndarray) -> bytes:
     return buffer.getvalue()
 
 
+def _replace_unsynced(path: str, data: bytes) -> None:
+    """Write via a temporary file and a rename, without fsync.
+
+    The rename keeps a killed run from leaving half a picture (what resuming relies on);
+    `ipmix.utils.io.atomic_write_bytes` also fsyncs every file, which measured 6 ms per 32 px
+    PNG here (90 s for 13,000 pictures, ten times the rendering). `generate` calls `os.sync`
+    once at the end instead.
+    """
+    folder, name = os.path.split(path)
+    os.makedirs(folder, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
 def _render_pngs(recipe: Recipe, side: int, indices: Sequence[int], paths: Sequence[str]) -> int:
     for index, path in zip(indices, paths, strict=True):
-        atomic_write_bytes(path, _png_bytes(recipe.render(index, side)))
+        _replace_unsynced(path, _png_bytes(recipe.render(index, side)))
     return len(indices)
 
 
@@ -317,6 +337,8 @@ def _generate_folder(recipe: Recipe, out: Path, count: int, side: int, workers: 
         for chunk in (pending[k : k + FOLDER_TASK] for k in range(0, len(pending), FOLDER_TASK))
     ]
     _run_tasks(tasks, workers, bar, recipe)
+    if hasattr(os, "sync"):
+        os.sync()  # flush all pictures to disk at once (see _replace_unsynced)
 
 
 @contextmanager
