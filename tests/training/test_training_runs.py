@@ -10,7 +10,14 @@ import pytest
 import torch
 
 from ipmix.models import load_classifier
-from ipmix.training import AUGMENTATION_NAMES, ConfigError, TrainConfig, TrainingInterrupted, train
+from ipmix.training import (
+    AUGMENTATION_NAMES,
+    ConfigError,
+    TrainConfig,
+    TrainingDiverged,
+    TrainingInterrupted,
+    train,
+)
 from ipmix.training import trainer as trainer_module
 from ipmix.training.checkpoint import load_training_checkpoint
 
@@ -130,3 +137,10 @@ def test_bad_options_are_clear(tmp_path, tiny_data, tiny_mixing_set):
         train(_config(tmp_path, tiny_data, tiny_mixing_set, resume=True))
     with pytest.raises(FileNotFoundError, match="cifar100.npz or the folder"):
         train(_config(tmp_path, tmp_path, tiny_mixing_set, dataset="cifar100"))
+
+
+def test_divergence_stops_with_a_clear_error(tmp_path, tiny_data, tiny_mixing_set):
+    config = _config(tmp_path, tiny_data, tiny_mixing_set, lr=1e30, min_lr=0.0, epochs=2,
+                     batch_size=16)
+    with pytest.raises(TrainingDiverged, match="diverged.*lower --lr.*holds epoch 0"):
+        train(config)

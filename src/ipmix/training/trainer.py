@@ -74,6 +74,10 @@ class ConfigError(ValueError):
     """An invalid training option or combination of options."""
 
 
+class TrainingDiverged(ValueError):
+    """The loss became NaN or infinite (float32 training): the options make training unstable."""
+
+
 class TrainingInterrupted(Exception):
     """SIGINT/SIGTERM stopped the run; ``checkpoint.pt`` holds the last finished epoch."""
 
@@ -414,6 +418,14 @@ class _Run:
                 logits = views[0]
             else:
                 loss = cross_entropy(logits.float(), targets)
+            # Under AMP the scaler skips steps with overflowing gradients; in float32 a
+            # non-finite loss would silently poison the weights, so stop with a clear message.
+            if not self.amp and not torch.isfinite(loss.detach()):
+                raise TrainingDiverged(
+                    f"loss is {loss.item()} at epoch {epoch + 1}, step {step + 1}: training "
+                    f"diverged (try a lower --lr than {config.lr}); checkpoint.pt holds epoch "
+                    f"{epoch}"
+                )
             self.optimizer.zero_grad(set_to_none=True)
             self.scaler.scale(loss).backward()
             self.scaler.step(self.optimizer)
