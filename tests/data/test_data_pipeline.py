@@ -146,3 +146,21 @@ def test_epoch_sampler_with_persistent_workers_matches_set_epoch():
         dataset.set_epoch(epoch)
         torch.testing.assert_close(with_keys, _collect(dataset, 0), rtol=0, atol=0)
     assert len(sampler) == 8 and next(iter(sampler)) == (1, 0)
+
+
+def test_ipmix_streams_independent_of_workers():
+    from ipmix import IPMix
+
+    pictures = np.random.default_rng(3).integers(0, 256, size=(5, 36, 36, 3), dtype=np.uint8)
+    transform = IPMix(pictures, seed=0)
+    dataset = AugmentedCifar(_arrays(8, same_image=True), [RandomCropFlip(), JSDViews(transform)])
+
+    def collect(workers: int) -> list[torch.Tensor]:
+        loader = DataLoader(dataset, batch_size=4, num_workers=workers)
+        return [torch.cat(views) for views, _ in loader]
+
+    single, multi = collect(0), collect(2)
+    for a, b in zip(single, multi, strict=True):
+        torch.testing.assert_close(a, b, rtol=0, atol=0)
+    augmented = torch.cat([batch[4:] for batch in single])  # the view batches
+    assert len({view.numpy().tobytes() for view in augmented}) == len(augmented)

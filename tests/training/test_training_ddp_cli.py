@@ -48,7 +48,7 @@ def test_cli_trains_and_resumes(tmp_path, tiny_data, capsys):
     args = ["train", "--data", str(tiny_data), "--model", "small", "--model-kwargs",
             '{"width": 4}', "--aug", "cutmix", "--epochs", "1", "--subset", "64",
             "--test-subset", "16", "--workers", "0", "--batch-size", "32", "--out", str(out),
-            "--no-progress"]
+            "--no-progress", "--channels-last"]
     assert main(args) == 0
     assert "finished" in capsys.readouterr().out
     assert main([*args, "--resume"]) == 0  # nothing left to do: final.pt rewritten
@@ -72,3 +72,13 @@ def test_ddp_two_processes_on_gloo(tmp_path, tiny_data):
     assert log[0]["train_images"] == 64 and 0 <= log[0]["test_acc"] <= 1
     state = torch.load(out / "final.pt", weights_only=True)
     assert state["config"]["aug"] == "augmix" and state["epoch"] == 1
+
+
+def test_tensorboard_without_the_package_is_a_clear_error(tmp_path, tiny_data, capsys,
+                                                          monkeypatch):
+    monkeypatch.setitem(sys.modules, "torch.utils.tensorboard", None)  # import fails
+    args = ["train", "--data", str(tiny_data), "--model", "small", "--aug", "none",
+            "--epochs", "1", "--subset", "32", "--workers", "0", "--out", str(tmp_path / "r"),
+            "--tensorboard", "--no-progress"]
+    assert main(args) == 2
+    assert "--tensorboard needs the tensorboard package" in capsys.readouterr().err
