@@ -138,11 +138,14 @@ def affine(images: torch.Tensor, coefficients: ArrayLike) -> torch.Tensor:
     points = torch.stack((xs, ys, torch.ones_like(xs)), dim=-1).view(1, height * width, 3)
     grid = torch.matmul(points, co.view(n, 2, 3).transpose(1, 2)).view(n, height, width, 2)
     out = F.grid_sample(images.float(), grid, mode="bilinear", padding_mode="border", align_corners=False)
-    inside = ((grid >= -1) & (grid < 1)).all(dim=-1)
+    # Inside iff -1 <= g < 1 for both coordinates, i.e. floor((g + 1) / 2) == 0: computed in
+    # place as a float 0/1 mask (about twice as fast as comparisons, `&` and `all`).
+    unit = grid.add_(1).mul_(0.5).floor_().eq_(0)
+    inside = (unit[..., 0] * unit[..., 1]).unsqueeze(1)
     # PIL truncates its double-precision result; the small offset absorbs float32 error on
     # values that are exact integers in double precision (unchanged pixels, integer shifts).
-    out = out.mul_(inside[:, None]).add_(1e-3)
-    return out.clamp_(0, 255).to(torch.uint8)
+    # Bilinear values of bytes stay in [0, 255], so truncation needs no clamp.
+    return torch.addcmul(torch.tensor(1e-3, device=device), out, inside).to(torch.uint8)
 
 
 # ---- exact integer ops ---------------------------------------------------------------------
