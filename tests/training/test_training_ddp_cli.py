@@ -82,3 +82,4 @@ def test_tensorboard_without_the_package_is_a_clear_error(tmp_path, tiny_data, c
             "--tensorboard", "--no-progress"]
     assert main(args) == 2
     assert "--tensorboard needs the tensorboard package" in capsys.readouterr().err
+    assert not (tmp_path / "r").exists()  # nothing written: the same --out can be used again

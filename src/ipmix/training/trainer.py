@@ -255,6 +255,15 @@ class _Run:
         if self.amp and not cuda:
             raise ConfigError("mixed precision (--amp) needs a CUDA device; CPU runs in float32")
         self.channels_last = cuda if config.channels_last is None else config.channels_last
+        self.writer_class: Any = None
+        if config.tensorboard:  # checked before anything is written to the run directory
+            try:
+                from torch.utils.tensorboard import SummaryWriter
+            except ImportError as error:
+                raise ConfigError(
+                    "--tensorboard needs the tensorboard package (pip install 'ipmix[tensorboard]')"
+                ) from error
+            self.writer_class = SummaryWriter
         num_classes = CIFAR_LAYOUTS[config.dataset][2]
         self.num_classes = num_classes
 
@@ -458,14 +467,10 @@ class _Run:
     def fit(self) -> Path:
         config = self.config
         self.start_or_resume()
-        if config.tensorboard and self.dist.is_main:
-            try:
-                from torch.utils.tensorboard import SummaryWriter
-            except ImportError as error:
-                raise ConfigError(
-                    "--tensorboard needs the tensorboard package (pip install 'ipmix[tensorboard]')"
-                ) from error
-            self.writer = SummaryWriter(str(self.run_dir / "tensorboard"), purge_step=self.epoch)
+        if self.writer_class is not None and self.dist.is_main:
+            self.writer = self.writer_class(
+                str(self.run_dir / "tensorboard"), purge_step=self.epoch
+            )
         metrics: dict[str, Any] = dict(self.log[-1]) if self.log else {}
         with _stop_on_signals() as stop:
             while self.epoch < config.epochs:
@@ -513,8 +518,12 @@ class _Run:
 
 def train(config: TrainConfig) -> Path:
     """Run (or, with ``config.resume``, continue) a training run; returns its run directory."""
-    run = _Run(config)
+    run: _Run | None = None
     try:
+        run = _Run(config)
         return run.fit()
     finally:
-        run.close()
+        if run is not None:
+            run.close()
+        else:
+            distributed.teardown()
