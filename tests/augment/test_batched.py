@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import pickle
 from dataclasses import replace
 from pathlib import Path
 
@@ -270,6 +271,15 @@ def test_collate_augments_cpu_batches_for_plain_and_jsd_training(cifar):
     (clean, view1, view2), labels = jsd(items[:4])
     assert torch.equal(clean, nchw(cifar[:4]).float() / 255)
     assert view1.shape == view2.shape == clean.shape and not torch.equal(view1, view2)
+
+
+def test_pickled_copies_drop_device_caches_and_repeat_the_stream(cifar):
+    images = nchw(cifar[:4])
+    transform = IPMixBatch(SET, seed=9)
+    transform(images)
+    copy = pickle.loads(pickle.dumps(transform))
+    assert copy._pictures == {} and copy._torch_generators == {}
+    assert torch.equal(copy(images), IPMixBatch(SET, seed=9)(images))
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")

@@ -447,6 +447,10 @@ class IPMixBatch(nn.Module):
     def load_random_state(self, state: dict[str, Any]) -> None:
         self.generator.load_state_dict(state["generator"])
 
+    def __getstate__(self) -> dict[str, Any]:
+        # Copies sent to other processes (DataLoader workers) rebuild their device caches there.
+        return {**self.__dict__, "_pictures": {}, "_torch_generators": {}}
+
     def extra_repr(self) -> str:
         o = self.options
         return (

@@ -1,0 +1,249 @@
+"""Augmentation throughput: vanilla, torchvision AugMix, per-image IPMix and batched IPMix.
+
+    .venv/bin/python benchmarks/throughput.py --out benchmarks/results/throughput.md
+
+One process, one torch thread (`torch.set_num_threads(1)`), everything in the same run so the
+ratios compare like with like on a shared machine. Inputs are CIFAR-10 test images
+($IPMIX_DATA/cifar10.npz; upscaled bilinearly for the 224 px rows). Rows:
+
+- vanilla: RandomCrop(32, padding=4) + RandomHorizontalFlip + ToTensor on a PIL image, the
+  authors' CIFAR preprocessing without augmentation;
+- torchvision v2 AugMix (severity 3, width 3, all_ops=False) on a PIL image;
+- `ipmix.IPMix` on a PIL image (paper mode, CIFAR defaults);
+- `ipmix.IPMixBatch` on a uint8 ``[B, 3, H, W]`` CPU tensor (same options).
+
+Mixing pictures: the first `--pictures` pictures of the built-in generated set, rendered once
+before timing into a stored (array) set, so that no row pays for rendering. Each row runs for
+at least `--seconds` after one warm-up call; the table gives images per second and the ratio
+to torchvision AugMix at the same image size.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import platform
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+
+def timed(call: Callable[[], int], seconds: float) -> tuple[float, float]:
+    """Images per wall-clock second and per CPU second of `call` (which returns its image count).
+
+    On a machine shared with other jobs the wall-clock rate depends on the load; the rate per
+    CPU second of this (single-threaded) process is the steadier figure.
+    """
+    call()  # warm-up: caches, lazy set-up
+    done, start, cpu = 0, time.perf_counter(), time.process_time()
+    while True:
+        done += call()
+        elapsed = time.perf_counter() - start
+        if elapsed >= seconds:
+            return done / elapsed, done / (time.process_time() - cpu)
+
+
+def train_step_seconds(make_batch: Callable[[], tuple], steps: int, seed: int = 0) -> tuple[float, float]:
+    """Wall and CPU seconds per training step (batch preparation included) of the `small` model."""
+    import torch
+
+    from ipmix.models import build_model
+
+    torch.manual_seed(seed)
+    model = build_model("small", 10)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9, nesterov=True, weight_decay=5e-4)
+
+    def step() -> None:
+        images, labels = make_batch()
+        loss = torch.nn.functional.cross_entropy(model(images), labels)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+
+    step()  # warm-up
+    start, cpu = time.perf_counter(), time.process_time()
+    for _ in range(steps):
+        step()
+    return (time.perf_counter() - start) / steps, (time.process_time() - cpu) / steps
+
+
+def training_table(cifar: np.ndarray, mixing_set, steps: int, batch: int = 128) -> str:
+    """Seconds per training step of the `small` model at batch 128 with each input pipeline.
+
+    Every pipeline starts from PIL images and the authors' crop + flip; the model step (forward,
+    backward, SGD) is the same. Per-image rows transform each image then stack; the batched
+    row stacks uint8 crops and augments the batch with `IPMixBatch` (as `IPMixCollate` does).
+    """
+    import torch
+    from PIL import Image
+    from torchvision.transforms import v2
+
+    from ipmix import IPMix, IPMixBatch
+
+    rng = np.random.default_rng(0)
+    pils = [Image.fromarray(im) for im in cifar]
+    labels = torch.as_tensor(rng.integers(0, 10, len(pils)))
+    crop_flip = v2.Compose([v2.RandomCrop(32, padding=4), v2.RandomHorizontalFlip()])
+    to_tensor = v2.Compose([v2.ToImage(), v2.ToDtype(torch.float32, scale=True)])
+    to_uint8 = v2.ToImage()
+    per_image_ipmix = IPMix(mixing_set, seed=0)
+    batched_ipmix = IPMixBatch(mixing_set, seed=0)
+
+    def take() -> tuple[list, torch.Tensor]:
+        index = rng.integers(0, len(pils), batch)
+        return [pils[i] for i in index], labels[index]
+
+    def vanilla() -> tuple:
+        images, y = take()
+        return torch.stack([to_tensor(crop_flip(im)) for im in images]), y
+
+    def per_image() -> tuple:
+        images, y = take()
+        return torch.stack([to_tensor(per_image_ipmix(crop_flip(im))) for im in images]), y
+
+    def batched() -> tuple:
+        images, y = take()
+        stacked = torch.stack([to_uint8(crop_flip(im)) for im in images])
+        return batched_ipmix(stacked).float().div_(255), y
+
+    results = {name: train_step_seconds(make, steps) for name, make in
+               (("vanilla (crop + flip)", vanilla), ("per-image ipmix.IPMix", per_image),
+                ("ipmix.IPMixBatch", batched))}
+    base_wall, base_cpu = results["vanilla (crop + flip)"]
+    lines = [
+        f"Training step of the `small` model, batch {batch}, {steps} steps each (input pipeline included, "
+        "no JSD):",
+        "",
+        "| input pipeline | s/step (wall) | s/step (CPU time) | x vanilla (CPU time) |",
+        "|---|---|---|---|",
+    ]
+    for name, (wall, cpu) in results.items():
+        lines.append(f"| {name} | {wall:.3f} | {cpu:.3f} | {cpu / base_cpu:.2f} |")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=3.0, help="minimum timed seconds per row")
+    parser.add_argument("--pictures", type=int, default=1000, help="mixing pictures (generated set)")
+    parser.add_argument("--batches", default="128,512")
+    parser.add_argument("--sizes", default="32,224")
+    parser.add_argument("--device", default="cpu",
+                        help="device of the IPMixBatch rows (e.g. cuda); per-image rows run on the CPU")
+    parser.add_argument("--train-steps", type=int, default=10,
+                        help="training steps of the small model per pipeline (0: skip)")
+    parser.add_argument("--data", default=os.environ.get("IPMIX_DATA", "../shared/data"))
+    parser.add_argument("--machine", default="2-core CPU dev box, shared with other jobs")
+    parser.add_argument("--out", default="benchmarks/results/throughput.md")
+    args = parser.parse_args(argv)
+
+    import torch
+    from PIL import Image
+    from torchvision.transforms import v2
+    from tqdm import tqdm
+
+    from ipmix import IPMix, IPMixBatch, MixingSet
+    from ipmix.mixing_sets import default_mixing_set
+    from ipmix.utils.io import atomic_write_bytes
+
+    torch.set_num_threads(1)
+    path = Path(args.data) / "cifar10.npz"
+    if not path.is_file():
+        raise FileNotFoundError(f"CIFAR-10 not found at {path}; pass --data or set IPMIX_DATA")
+    with np.load(path) as data:
+        cifar = data["x_test"][:512]
+    generated = default_mixing_set(32)
+    pictures = np.stack([generated.picture(i, 64) for i in tqdm(range(args.pictures), desc="pictures")])
+    mixing_set = MixingSet.from_array(pictures)
+    sizes = [int(s) for s in args.sizes.split(",")]
+    batches = [int(b) for b in args.batches.split(",")]
+
+    def images_at(size: int) -> np.ndarray:
+        if size == 32:
+            return cifar
+        return np.stack([np.asarray(Image.fromarray(im).resize((size, size), Image.BILINEAR))
+                         for im in cifar[:64]])
+
+    def per_image(transform: Callable, pils: list[Image.Image]) -> Callable[[], int]:
+        def call() -> int:
+            for image in pils:
+                transform(image)
+            return len(pils)
+        return call
+
+    device = torch.device(args.device)
+
+    def batched(transform: IPMixBatch, tensor: torch.Tensor) -> Callable[[], int]:
+        tensor = tensor.to(device)
+
+        def call() -> int:
+            transform(tensor)
+            if device.type == "cuda":
+                torch.cuda.synchronize(device)
+            return len(tensor)
+        return call
+
+    rows: list[tuple[str, int, str, float, float]] = []  # name, size, batch, img/s wall, CPU
+    plan = []
+    for size in sizes:
+        array = images_at(size)
+        pils = [Image.fromarray(im) for im in array[:64]]
+        if size == 32:
+            vanilla = v2.Compose([v2.RandomCrop(32, padding=4), v2.RandomHorizontalFlip(), v2.ToImage(),
+                                  v2.ToDtype(torch.float32, scale=True)])
+            plan.append(("vanilla (crop + flip + ToTensor)", size, "1", per_image(vanilla, pils)))
+        augmix = v2.AugMix(severity=3, mixture_width=3, chain_depth=-1, alpha=1.0, all_ops=False)
+        plan.append(("torchvision v2 AugMix", size, "1", per_image(augmix, pils)))
+        plan.append(("ipmix.IPMix", size, "1", per_image(IPMix(mixing_set, seed=0), pils)))
+        for batch in batches:
+            repeats = -(-batch // len(array))
+            tensor = torch.from_numpy(np.concatenate([array] * repeats)[:batch]).permute(0, 3, 1, 2)
+            transform = IPMixBatch(mixing_set, seed=0)
+            name = "ipmix.IPMixBatch" + ("" if device.type == "cpu" else f" ({device})")
+            plan.append((name, size, str(batch), batched(transform, tensor.contiguous())))
+    for name, size, batch, call in tqdm(plan, desc="rows"):
+        rows.append((name, size, batch, *timed(call, args.seconds)))
+
+    reference = {size: cpu for name, size, _, _, cpu in rows if name == "torchvision v2 AugMix"}
+    lines = [
+        "| pipeline | image size | batch | img/s (wall) | img/s (CPU time) | x tv AugMix (CPU time) |",
+        "|---|---|---|---|---|---|",
+    ]
+    for name, size, batch, wall, cpu in rows:
+        ratio = cpu / reference[size]
+        lines.append(f"| {name} | {size} px | {batch} | {wall:,.0f} | {cpu:,.0f} | {ratio:.2f} |")
+    table = "\n".join(lines)
+    print(table)
+
+    train_table = ""
+    if args.train_steps > 0:
+        train_table = training_table(cifar, mixing_set, args.train_steps)
+        print(train_table)
+    command = "python benchmarks/throughput.py " + " ".join(argv if argv is not None else sys.argv[1:])
+    report = "\n".join([
+        "# Augmentation throughput",
+        "",
+        f"Command: `{command.strip()}`  ",
+        f"Machine: {args.machine} ({platform.processor() or platform.machine()}, "
+        f"{os.cpu_count()} logical CPUs, torch {torch.__version__}), one torch thread.  ",
+        f"Date: {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC.  ",
+        f"Inputs: CIFAR-10 test images (224 px: upscaled); mixing set: {args.pictures} pictures of the "
+        "built-in generated set, stored as an array set. Per-image rows take PIL images; "
+        "IPMixBatch takes a uint8 CPU tensor. At least "
+        f"{args.seconds:g} s per row after one warm-up call.",
+        "",
+        table,
+        "",
+        train_table,
+    ])
+    atomic_write_bytes(args.out, report.encode())
+    print(f"wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
