@@ -9,6 +9,10 @@ cache, as the issue allows. Start-up alone is measured as the time of a 1-pictur
 smaller than 13,000 are extrapolated to 13,000 pictures as ``startup + (time - startup) *
 13000 / count`` and marked as such. The quality columns come from `inspect_set` on the
 generated file.
+
+The box is shared, so wall-clock times depend on what else runs. A second table reports the
+CPU time per picture in this process (``time.process_time`` over `--cpu-count` pictures per
+kind and size, rendering only), which other users' load barely affects.
 """
 
 from __future__ import annotations
@@ -46,11 +50,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--folder-kinds", default="mix",
                         help="kinds also timed writing a PNG folder at the first size")
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--cpu-count", type=int, default=300,
+                        help="pictures per kind and size for the CPU-time table (256 px: a tenth)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", default="benchmarks/results/mixing_sets.md")
     parser.add_argument("--machine", default="2-core CPU dev box")
     args = parser.parse_args(argv)
 
+    from ipmix.mixing_sets.generate import Recipe
     from ipmix.mixing_sets.inspect import inspect_set
     from ipmix.mixing_sets.store import MixingSet
     from ipmix.utils.io import atomic_write_bytes
@@ -91,6 +98,18 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"{kind} PNG folder: {seconds:.1f} s", flush=True)
                 shutil.rmtree(folder)
 
+    cpu_rows = []
+    for kind in kinds:
+        recipe = Recipe.make(kind, seed=args.seed)
+        recipe.render(0, 32)  # load the compiled kernels
+        for size in sizes:
+            n = max(10, args.cpu_count // 10 if size >= 256 else args.cpu_count)
+            start = time.process_time()
+            for index in range(n):
+                recipe.render(index, size)
+            cpu_rows.append((kind, size, n, (time.process_time() - start) / n))
+            print(f"{kind:16s} {size:4d} px CPU {1e3 * cpu_rows[-1][3]:.2f} ms/picture", flush=True)
+
     date = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     command = "python benchmarks/mixing_sets.py " + " ".join(argv if argv is not None else sys.argv[1:])
     lines = [
@@ -127,6 +146,19 @@ def main(argv: list[str] | None = None) -> int:
             f"{100 * report.low_variance_share:.2f}% | {report.duplicates} | "
             f"{report.colourfulness_mean:.1f} | {report.mean_pairwise_difference:.1f} |"
         )
+    lines += [
+        "",
+        "CPU time per picture, rendering only, one process (`time.process_time`); the last "
+        "column is 13,000 x that / workers, the generation time with the workers' cores free "
+        "(add the start-up above).",
+        "",
+        "| kind | size | pictures | CPU ms/picture | 13,000 on "
+        f"{args.workers} free cores (s) |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for kind, size, n, seconds in cpu_rows:
+        lines.append(f"| {kind} | {size} | {n} | {1e3 * seconds:.2f} | "
+                     f"{PAPER_SET * seconds / args.workers:.1f} |")
     atomic_write_bytes(args.out, ("\n".join(lines) + "\n").encode())
     print(f"wrote {args.out}")
     return 0

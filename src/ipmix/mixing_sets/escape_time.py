@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numba
 import numpy as np
 
-from ipmix.mixing_sets.colour import apply_palette, random_palette
+from ipmix.mixing_sets.colour import random_palette
 
 TRAPS = ("point", "line", "cross", "circle")
 FRACTALS = ("mandelbrot", "julia")
@@ -176,6 +176,34 @@ def sample_params(rng: np.random.Generator, fractal: str | None = None) -> Escap
     )
 
 
+@numba.njit(cache=True)
+def _colourise(
+    field: np.ndarray, invert: bool, cycles: float, phase: float, palette: np.ndarray
+) -> np.ndarray:
+    """Trap distances -> colours: log distance stretched between its 1st and 99th percentiles
+    (so every view uses the whole palette), then a triangle wave through the palette (several
+    colour bands, without seams). `palette` is uint8 [K, 3]."""
+    side = field.shape[0]
+    logs = np.log(field.ravel() + 1e-9)
+    n = len(logs)
+    lo = np.partition(logs, int(0.01 * (n - 1)))[int(0.01 * (n - 1))]
+    hi = np.partition(logs, int(0.99 * (n - 1)))[int(0.99 * (n - 1))]
+    scale = 1.0 / max(hi - lo, 1e-9)
+    last = len(palette) - 1
+    out = np.empty((side, side, 3), np.uint8)
+    for i in range(n):
+        t = min(max((logs[i] - lo) * scale, 0.0), 1.0)
+        if invert:
+            t = 1.0 - t
+        s = (t * cycles + phase) % 1.0
+        k = int(round((1.0 - abs(2.0 * s - 1.0)) * last))
+        row, col = i // side, i % side
+        out[row, col, 0] = palette[k, 0]
+        out[row, col, 1] = palette[k, 1]
+        out[row, col, 2] = palette[k, 2]
+    return out
+
+
 def render_params(params: EscapeTimeParams, side: int) -> np.ndarray:
     """Render one picture from its parameters as uint8 ``[side, side, 3]``."""
     field = _trap_field(
@@ -185,26 +213,24 @@ def render_params(params: EscapeTimeParams, side: int) -> np.ndarray:
         TRAPS.index(params.trap), params.trap_centre.real, params.trap_centre.imag,
         float(np.cos(params.trap_angle)), float(np.sin(params.trap_angle)), params.trap_radius,
     )
-    # Log distances, stretched between robust extremes so every view uses the whole palette.
-    log_d = np.log(field + 1e-9)
-    lo, hi = np.percentile(log_d, (1.0, 99.0))
-    t = np.clip((log_d - lo) / max(hi - lo, 1e-9), 0.0, 1.0)
-    if params.invert:
-        t = 1.0 - t
-    # A triangle wave through the palette: several colour bands, without seams.
-    s = np.mod(t * params.cycles + params.phase, 1.0)
-    return apply_palette(1.0 - np.abs(2.0 * s - 1.0), params.palette)
+    palette = (params.palette * 255.0).round().astype(np.uint8)
+    return _colourise(field, params.invert, params.cycles, params.phase, palette)
 
 
 def render(rng: np.random.Generator, side: int, fractal: str | None = None) -> np.ndarray:
     """One random orbit-trap picture, uint8 ``[side, side, 3]``.
 
-    Up to 8 parameter draws are probed at 24 px; the first lively one is rendered.
+    Up to 8 parameter draws are probed at 24 px (pictures up to 48 px are their own probe);
+    the first lively one is rendered.
     """
     if side < 1:
         raise ValueError(f"escape-time pictures need side >= 1, got {side}")
     for _ in range(8):
         params = sample_params(rng, fractal)
-        if render_params(params, _PROBE_SIDE).std() >= _PROBE_MIN_STD:
+        if side <= 2 * _PROBE_SIDE:  # small pictures: the picture is its own probe
+            picture = render_params(params, side)
+            if picture.std() >= _PROBE_MIN_STD:
+                return picture
+        elif render_params(params, _PROBE_SIDE).std() >= _PROBE_MIN_STD:
             break
     return render_params(params, side)
