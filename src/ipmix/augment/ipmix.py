@@ -235,14 +235,19 @@ class IPMix(Transform):
         return restore(apply_plan(array, picture, plan, index, self.generator.get()))
 
     def _next_plan(self, height: int, width: int) -> tuple[IPMixPlan, int]:
-        """One image's plan, taken from a block of `plan_block` plans drawn together.
+        """One image's plan, taken from a block of plans drawn together.
 
         Drawing plans in blocks makes sampling cost a few microseconds per image instead of
-        tens; the stream stays a deterministic function of the seed and the image sizes.
+        tens. Blocks double in size from 1 up to `plan_block` (and start at 1 again after a
+        reseed or an image-size change), so a transform reseeded for every sample draws no
+        plan it does not use. The stream is a deterministic function of the seed and the
+        sequence of image sizes.
         """
         block = self._plan_block
         if block is None or block[1] != (height, width) or block[2] >= block[0].batch_size:
-            block = [self.sample_plan(height, width, self.plan_block), (height, width), 0]
+            size = 1 if block is None or block[1] != (height, width) else block[0].batch_size * 2
+            size = min(size, self.plan_block)
+            block = [self.sample_plan(height, width, size), (height, width), 0]
             self._plan_block = block
         index = block[2]
         block[2] += 1

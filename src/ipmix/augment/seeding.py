@@ -52,8 +52,13 @@ class ProcessGenerator:
         return np.random.default_rng(np.random.SeedSequence(entropy))
 
     def reseed(self, seed: int | None) -> None:
-        """Restart the stream from `seed` (in this process)."""
-        self.seed, self._rng, self._owner = seed, None, None
+        """Restart the stream in this process as exactly ``default_rng(seed)``.
+
+        Copies sent to other processes afterwards still derive their own streams from `seed`.
+        """
+        self.seed = seed
+        self._rng = np.random.default_rng(seed)
+        self._owner = _owner()
 
     def state_dict(self) -> dict[str, Any]:
         """The generator's state, for exact resumption (see `load_state_dict`)."""
