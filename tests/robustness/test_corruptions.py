@@ -271,3 +271,11 @@ def test_noise_kernels_statistics() -> None:
     assert abs(noisy.mean() - 0.5) < 0.003 and abs(noisy.std() - 0.08) < 0.003
     shot = kernels.add_shot_noise(x, 100, rng)
     assert abs(shot.mean() - 0.5) < 0.003 and abs(shot.var() - 0.5 / 100) < 0.0004
+
+
+def test_motion_blur_uint8_keeps_flat_images_exactly() -> None:
+    """The Q16 rounding then 8-bit truncation must not lose a level to float error."""
+    levels = np.arange(256, dtype=np.uint8)
+    image = np.broadcast_to(levels[:, None, None], (256, 12, 12, 3)).copy()
+    out = kernels.magick_motion_blur_uint8(image, 9, 2.5, np.full(256, 33.0))
+    np.testing.assert_array_equal(out, image)
