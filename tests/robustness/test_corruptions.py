@@ -276,6 +276,6 @@ def test_noise_kernels_statistics() -> None:
 def test_motion_blur_uint8_keeps_flat_images_exactly() -> None:
     """The Q16 rounding then 8-bit truncation must not lose a level to float error."""
     levels = np.arange(256, dtype=np.uint8)
-    image = np.broadcast_to(levels[:, None, None], (256, 12, 12, 3)).copy()
+    image = np.broadcast_to(levels[:, None, None, None], (256, 12, 12, 3)).copy()
     out = kernels.magick_motion_blur_uint8(image, 9, 2.5, np.full(256, 33.0))
     np.testing.assert_array_equal(out, image)
