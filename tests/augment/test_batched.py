@@ -119,7 +119,7 @@ def test_random_masks_follow_the_per_image_law_on_the_same_plan(cifar, seed):
 
 def test_independent_streams_match_the_per_image_transform_in_distribution(cifar):
     """IPMix and IPMixBatch with default options and different seeds: same change distribution."""
-    images = np.concatenate([cifar] * 6)
+    images = np.concatenate([cifar] * 24)
     per_image_transform = IPMix(SET, seed=11)
     reference = np.stack(
         [per_image_transform(torch.from_numpy(im).permute(2, 0, 1)).permute(1, 2, 0).numpy() for im in images]
@@ -127,12 +127,13 @@ def test_independent_streams_match_the_per_image_transform_in_distribution(cifar
     ours = IPMixBatch(SET, seed=12)(nchw(images)).permute(0, 2, 3, 1).numpy()
     change_ref = np.abs(reference.astype(np.float64) - images)
     change_ours = np.abs(ours.astype(np.float64) - images)
-    # Between-sample variation dominates here (skip weights, depths); measured over 6 seed
-    # pairs of 384 images: TV <= 0.033, mean change within 11%, changed share within 0.02.
+    # Between-sample variation (skip weights, depths) dominates. Measured over 8 seed pairs of
+    # 1536 images: TV <= 0.025, mean change within 6.3%, changed share within 0.022; two
+    # per-image IPMix streams differ as much (mean change within 9.6% over 4 pairs).
     tv = 0.5 * np.abs(change_histogram(reference, images) - change_histogram(ours, images)).sum()
-    assert tv <= 0.06
+    assert tv <= 0.05
     assert abs(change_ours.mean() - change_ref.mean()) <= 0.15 * change_ref.mean()
-    assert abs((change_ours > 0).mean() - (change_ref > 0).mean()) <= 0.04
+    assert abs((change_ours > 0).mean() - (change_ref > 0).mean()) <= 0.045
 
 
 @pytest.mark.parametrize("mixing", ["add", "random_elements"])

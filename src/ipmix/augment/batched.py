@@ -31,10 +31,15 @@ from torch import nn
 from ipmix.augment.mixing import ADD, MIXING_OPS, MULTIPLY, RANDOM_PIXELS
 from ipmix.augment.plan import FROM_IMAGE_OP, IMAGE_LEVEL, IPMixOptions, IPMixPlan, sample_plan
 from ipmix.augment.seeding import ProcessGenerator
-from ipmix.augment.tensor_ops import apply_ops, family_order
+from ipmix.augment.tensor_ops import apply_ops
 from ipmix.mixing_sets.store import MixingSet
 
 _LUMA = (0.299, 0.587, 0.114)  # as ipmix.augment.ipmix.crop_picture
+#: On the CPU, `IPMixBatch` applies a batch in chunks of about this many image elements
+#: (C * H * W per image): the tensors of a whole batch of large images fall out of the CPU's
+#: caches, while small images gain from long batches (32 px: 341 images per chunk, 224 px: 6).
+#: Other devices take the whole batch at once.
+CPU_CHUNK_ELEMENTS = 2**20
 #: Largest mixing set (in bytes of resized pictures) `IPMixBatch` copies to the device.
 MAX_DEVICE_SET_BYTES = 4 * 2**30
 
@@ -132,59 +137,90 @@ def _mix_boxes(
     return out
 
 
-class _Pools:
-    """The chains' images during `apply_plan_batch`: uint8 rows, float rows, finished rows.
+def _windows(
+    tensor: torch.Tensor, slots: torch.Tensor, pixels: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Flat indices of windows of `tensor` (``[M, C, H, W]``) and the windows themselves.
 
-    Each pool is a host array of row ids and a tensor holding those rows in that order. Every
-    step selects the rows it needs, in the order it needs them (grouped by op family or mixing
-    kind, so kernels work on contiguous slices), converting only rows whose kind changes.
+    `slots` ``[n]`` are the rows of `tensor`, `pixels` ``[n, P]`` the flat pixel indices of each
+    window; returns (indices ``[n, C, P]``, values ``[n, C, P]``).
     """
+    _, channels, height, width = tensor.shape
+    plane = height * width
+    channel = torch.arange(channels, device=tensor.device).view(1, -1, 1) * plane
+    index = slots.view(-1, 1, 1) * (channels * plane) + channel + pixels[:, None, :]
+    return index, tensor.take(index)
 
-    def __init__(self, ids: np.ndarray, images: torch.Tensor, rows: int) -> None:
-        self.pools: dict[bool, tuple[np.ndarray, torch.Tensor]] = {False: (ids, images)}
-        self.finished: list[tuple[np.ndarray, torch.Tensor]] = []
-        self.where = np.zeros(rows, dtype=bool)  # row -> in the float pool?
-        self.position = np.zeros(rows, dtype=np.int64)  # row -> position in its pool
-        self.position[ids] = np.arange(len(ids))
 
-    def take(self, ids: np.ndarray, as_float: bool) -> torch.Tensor:
-        """Rows `ids` as one uint8 (or float [0, 1]) tensor, in the order of `ids`."""
-        parts, order = [], []
-        for in_float, (_, tensor) in self.pools.items():
-            chosen = np.flatnonzero(self.where[ids] == in_float)
-            if len(chosen) == 0:
-                continue
-            index = torch.as_tensor(self.position[ids[chosen]], device=tensor.device)
-            part = tensor.index_select(0, index)
-            if in_float != as_float:
-                part = part.float().div_(255) if as_float else _to_uint8(part)
-            parts.append(part)
-            order.append(chosen)
-        if len(parts) == 1:
-            return parts[0]
-        if not parts:
-            template = next(iter(self.pools.values()))[1]
-            dtype = torch.float32 if as_float else torch.uint8
-            return torch.empty((0, *template.shape[1:]), dtype=dtype, device=template.device)
-        merged = torch.cat(parts)
-        inverse = np.argsort(np.concatenate(order))
-        return merged.index_select(0, torch.as_tensor(inverse, device=merged.device))
+def _mix_step(
+    state: torch.Tensor,
+    rows: np.ndarray,
+    plan: dict[str, np.ndarray],
+    pictures: torch.Tensor,
+    picture_slot: np.ndarray,
+    op_images: torch.Tensor | None,
+    op_slot: np.ndarray,
+    generator: torch.Generator,
+) -> None:
+    """One P-level step for `rows` of the float chain images `state` (modified in place).
 
-    def finish(self, ids: np.ndarray) -> None:
-        """Set rows `ids` aside as final (in whatever kind they are)."""
-        for in_float, (_, tensor) in self.pools.items():
-            chosen = ids[self.where[ids] == in_float]
-            if len(chosen):
-                index = torch.as_tensor(self.position[chosen], device=tensor.device)
-                self.finished.append((chosen, tensor.index_select(0, index)))
-
-    def replace(self, byte_ids: np.ndarray, bytes_: torch.Tensor, float_ids: np.ndarray,
-                floats: torch.Tensor) -> None:
-        """The rows still running after a step: `byte_ids` as uint8, `float_ids` as float."""
-        self.pools = {False: (byte_ids, bytes_), True: (float_ids, floats)}
-        self.where[byte_ids], self.where[float_ids] = False, True
-        self.position[byte_ids] = np.arange(len(byte_ids))
-        self.position[float_ids] = np.arange(len(float_ids))
+    `plan` holds the step's host arrays for those rows (``patch_size``, ``box``, ``mixing_op``,
+    ``mix_a``, ``mix_b``, ``mask_threshold``). The source of row i is ``pictures[picture_slot[i]]``
+    or, where ``op_slot[i] >= 0``, the uint8 image ``op_images[op_slot[i]]``. Rows are processed
+    by nominal patch size: a box of nominal size s fits in an ``s x s`` window, so only windows
+    are gathered, mixed and scattered back (the mix outside the box is never needed); whole-image
+    boxes use whole rows.
+    """
+    _, channels, height, width = state.shape
+    device = state.device
+    order = np.lexsort((plan["mixing_op"], plan["patch_size"]))
+    rows, op_slot, picture_slot = rows[order], op_slot[order], picture_slot[order]
+    arrays = {name: value[order] for name, value in plan.items()}
+    sizes = arrays["patch_size"]
+    for size in np.unique(sizes):
+        group = np.flatnonzero(sizes == size)
+        win_h, win_w = min(int(size), height), min(int(size), width)
+        box = arrays["box"][group].copy()
+        top = np.minimum(box[:, 0], height - win_h)  # window corners: the window holds the box
+        left = np.minimum(box[:, 1], width - win_w)
+        box[:, 0] -= top
+        box[:, 1] -= left
+        from_op = op_slot[group] >= 0
+        slots = torch.as_tensor(rows[group], device=device)
+        if (win_h, win_w) == (height, width):
+            current = state.index_select(0, slots)
+            source = pictures.index_select(0, torch.as_tensor(picture_slot[group], device=device))
+            if from_op.any():
+                ops = op_images.index_select(0, torch.as_tensor(op_slot[group][from_op], device=device))
+                source.index_copy_(0, torch.as_tensor(np.flatnonzero(from_op), device=device),
+                                   ops.float().div_(255))
+        else:
+            grid = torch.arange(win_h, device=device)[:, None] * width + torch.arange(win_w, device=device)
+            corner = torch.as_tensor(top * width + left, device=device)
+            pixels = corner[:, None] + grid.view(1, -1)
+            state_index, current = _windows(state, slots, pixels)
+            current = current.view(-1, channels, win_h, win_w)
+            source = torch.empty_like(current)
+            for mask, bank, slot in ((~from_op, pictures, picture_slot), (from_op, op_images, op_slot)):
+                if not mask.any():
+                    continue
+                where = torch.as_tensor(np.flatnonzero(mask), device=device)
+                _, values = _windows(bank, torch.as_tensor(slot[group][mask], device=device),
+                                     pixels.index_select(0, where))
+                if values.dtype == torch.uint8:
+                    values = values.float().div_(255)
+                source.index_copy_(0, where, values.view(-1, channels, win_h, win_w))
+        mixed = _mix_boxes(
+            current, source, arrays["mixing_op"][group], torch.as_tensor(box, device=device),
+            torch.as_tensor(arrays["mix_a"][group], device=device),
+            torch.as_tensor(arrays["mix_b"][group], device=device),
+            torch.as_tensor(arrays["mask_threshold"][group], device=device),
+            generator,
+        )
+        if (win_h, win_w) == (height, width):
+            state.index_copy_(0, slots, mixed)
+        else:
+            state.put_(state_index, mixed.view(state_index.shape))
 
 
 def apply_plan_batch(
@@ -198,6 +234,10 @@ def apply_plan_batch(
     `pictures` are the mixing pictures already cropped to the image size, float in [0, 1] with
     the images' channel count (None when the plan has no P-level step). `generator` (on the
     images' device) draws only the noise of random pixel/element masks.
+
+    Chains live in two places: the uint8 chains of the current step in one tensor (the output
+    of the step's image ops), the float chains in a ``[B * k, C, H, W]`` tensor that P-level
+    steps modify in place, window by window. A chain converts only when its level changes.
     """
     count, channels, height, width = images.shape
     if plan.batch_size != count:
@@ -208,74 +248,85 @@ def apply_plan_batch(
     sample_of_row = np.repeat(np.arange(count), k)  # row r is chain r % k of sample r // k
     depth = plan.depth.reshape(rows)
     flat = {
-        name: getattr(plan, name).reshape(rows, t)
-        for name in ("step_level", "op", "op_level", "op_sign", "source", "mixing_op")
+        name: getattr(plan, name).reshape(rows, t, *getattr(plan, name).shape[3:])
+        for name in ("step_level", "op", "op_level", "op_sign", "source", "mixing_op", "patch_size",
+                     "box", "mix_a", "mix_b", "mask_threshold")
     }
-    flat_box = plan.box.reshape(rows, t, 4)
 
     def on_device(host: np.ndarray) -> torch.Tensor:
         return torch.as_tensor(np.ascontiguousarray(host), device=device)
 
+    uses_p_level = bool((plan.step_level[plan.step_active()] != IMAGE_LEVEL).any())
+    if uses_p_level and pictures is None:
+        raise ValueError("apply_plan_batch: the plan has P-level steps but no mixing pictures")
+    state = torch.zeros((rows, channels, height, width), device=device) if uses_p_level else None
+    is_float = np.zeros(rows, dtype=bool)
     running = np.flatnonzero(depth > 0)
-    pools = _Pools(running, images.index_select(0, on_device(sample_of_row[running])), rows)
-    pools.finished.append((np.flatnonzero(depth == 0), images.index_select(0, on_device(
-        sample_of_row[depth == 0]))))
+    byte_chains = images.index_select(0, on_device(sample_of_row[running]))
+    byte_slot = np.zeros(rows, dtype=np.int64)
+    byte_slot[running] = np.arange(len(running))
+    unchanged = np.flatnonzero(depth == 0)
+    finished = [(unchanged, images.index_select(0, on_device(sample_of_row[unchanged])))]
+
     for step in range(t):
         level = flat["step_level"][running, step]
-        image_rows = running[level == IMAGE_LEVEL]
-        image_rows = image_rows[family_order(flat["op"][image_rows, step])]
         p_rows = running[level != IMAGE_LEVEL]
-        p_rows = p_rows[np.argsort(flat["mixing_op"][p_rows, step], kind="stable")]
-        from_op = flat["source"][p_rows, step] == FROM_IMAGE_OP
-        op_source_rows = p_rows[from_op]
+        to_float = p_rows[~is_float[p_rows]]
+        if len(to_float):
+            converted = byte_chains.index_select(0, on_device(byte_slot[to_float])).float().div_(255)
+            state.index_copy_(0, on_device(to_float), converted)
+            is_float[to_float] = True
 
-        # Image ops, in one call: on the chain's image (image-level steps) and on the clean
-        # image (P-level steps whose source is an image op).
-        chains = pools.take(image_rows, as_float=False)
+        # Image ops in one call: image-level steps on the chain's uint8 image (rounded first if
+        # the chain was float), and P-level steps whose source is an op applied to the clean image.
+        image_rows = running[level == IMAGE_LEVEL]
+        from_bytes, from_floats = image_rows[~is_float[image_rows]], image_rows[is_float[image_rows]]
+        image_rows = np.concatenate([from_bytes, from_floats])
+        op_source_rows = p_rows[flat["source"][p_rows, step] == FROM_IMAGE_OP]
+        parts = [
+            byte_chains.index_select(0, on_device(byte_slot[from_bytes])),
+            _to_uint8(state.index_select(0, on_device(from_floats))) if len(from_floats) else None,
+            images.index_select(0, on_device(sample_of_row[op_source_rows])),
+        ]
         op_rows = np.concatenate([image_rows, op_source_rows])
-        if len(op_source_rows):
-            clean = images.index_select(0, on_device(sample_of_row[op_source_rows]))
-            inputs = torch.cat([chains, clean]) if len(image_rows) else clean
-        else:
-            inputs = chains
         outputs = apply_ops(
-            inputs, flat["op"][op_rows, step], flat["op_level"][op_rows, step], flat["op_sign"][op_rows, step]
+            torch.cat([part for part in parts if part is not None]),
+            flat["op"][op_rows, step], flat["op_level"][op_rows, step], flat["op_sign"][op_rows, step],
         )
-        chains = outputs[: len(image_rows)]
+        byte_chains = outputs[: len(image_rows)]
+        byte_slot[image_rows] = np.arange(len(image_rows))
+        is_float[image_rows] = False
 
-        current = pools.take(p_rows, as_float=True)
         if len(p_rows):
-            if pictures is None:
-                raise ValueError("apply_plan_batch: the plan has P-level steps but no mixing pictures")
-            source = pictures.index_select(0, on_device(sample_of_row[p_rows]))
-            if len(op_source_rows):
-                op_images = outputs[len(image_rows):].float().div_(255)
-                source.index_copy_(0, on_device(np.flatnonzero(from_op)), op_images)
-            current = _mix_boxes(
-                current, source, flat["mixing_op"][p_rows, step], on_device(flat_box[p_rows, step]),
-                on_device(plan.mix_a.reshape(rows, t)[p_rows, step]),
-                on_device(plan.mix_b.reshape(rows, t)[p_rows, step]),
-                on_device(plan.mask_threshold.reshape(rows, t)[p_rows, step]),
-                generator,
+            op_slot = np.full(rows, -1, dtype=np.int64)
+            op_slot[op_source_rows] = np.arange(len(op_source_rows))
+            step_plan = {
+                name: flat[name][p_rows, step]
+                for name in ("patch_size", "box", "mixing_op", "mix_a", "mix_b", "mask_threshold")
+            }
+            _mix_step(
+                state, p_rows, step_plan, pictures, sample_of_row[p_rows], outputs[len(image_rows):],
+                op_slot[p_rows], generator,
             )
-        pools.replace(image_rows, chains, p_rows, current)
-        done = running[depth[running] == step + 1]
-        pools.finish(done)
+
+        done = running[(depth[running] == step + 1) & ~is_float[running]]
+        if len(done):
+            finished.append((done, byte_chains.index_select(0, on_device(byte_slot[done]))))
         running = running[depth[running] > step + 1]
 
-    # Chain average: uint8 rows enter with weight / 255, float rows with their weight.
-    chain_images = torch.empty((rows, channels, height, width), device=device)
-    scale = np.ones(rows, dtype=np.float32)
-    for ids, tensor in pools.finished:
+    # Chain average: float chains through one batched product, uint8 chains (weight / 255) added.
+    weights = plan.chain_weights.reshape(rows)
+    if state is not None:
+        float_weights = on_device(np.where(is_float, weights, 0).astype(np.float32).reshape(count, 1, k))
+        mix = torch.bmm(float_weights, state.view(count, k, -1)).view(count, -1)
+    else:
+        mix = torch.zeros((count, channels * height * width), device=device)
+    for ids, chains in finished:
         if len(ids):
-            chain_images.index_copy_(0, on_device(ids), tensor.float())
-            if tensor.dtype == torch.uint8:
-                scale[ids] = 1 / 255
-    weights = torch.as_tensor(plan.chain_weights, device=device) * on_device(scale.reshape(count, k))
-    mix = torch.bmm(weights.unsqueeze(1), chain_images.view(count, k, -1))
-    mix = mix.view(count, channels, height, width)
+            scale = on_device((weights[ids] / 255).astype(np.float32)).view(-1, 1)
+            mix.index_add_(0, on_device(sample_of_row[ids]), chains.view(len(ids), -1).float().mul_(scale))
     m = torch.as_tensor(plan.skip_weight, device=device).view(count, 1, 1, 1)
-    out = torch.lerp(images.float().div_(255), mix, m).clamp_(0, 1)
+    out = torch.lerp(images.float().div_(255), mix.view(count, channels, height, width), m).clamp_(0, 1)
     if plan.next is not None:
         return apply_plan_batch(_to_uint8(out), pictures, plan.next, generator)
     return out
@@ -382,52 +433,72 @@ class IPMixBatch(nn.Module):
     ) -> torch.Tensor | tuple[torch.Tensor, ...]:
         data, is_float = _as_uint8_batch(images)
         count, channels, height, width = data.shape
-        views = self.views
-        plan = self.sample_plan(count * views, height, width)
+        device, views = data.device, self.views
+        total = count * views  # row v * count + i is view v of image i
+        plan = self.sample_plan(total, height, width)
         if views > 1:
             _share_pictures(plan, count)
-        generator = self._torch_generator(data.device)
+        given = self._given_pictures(mixing_pictures, data, plan)
+        generator = self._torch_generator(device)
         generator.manual_seed(int(self.generator.get().integers(0, 2**63)))
-        pictures = self._cropped_pictures(plan, data, mixing_pictures)
-        if views > 1:
-            data = data.repeat(views, 1, 1, 1)
-            pictures = pictures.repeat(views, 1, 1, 1) if pictures is not None else None
-        out = apply_plan_batch(data, pictures, plan, generator)
-        out = out.to(images.dtype) if is_float else _to_uint8(out)
+        chunk = total if device.type != "cpu" else max(1, CPU_CHUNK_ELEMENTS // data[0].numel())
+        out = torch.empty((total, channels, height, width), dtype=images.dtype if is_float else torch.uint8,
+                          device=device)
+        for start in range(0, total, chunk):
+            stop = min(total, start + chunk)
+            part = plan if (start, stop) == (0, total) else plan.select(slice(start, stop))
+            if views == 1:
+                chunk_images = data[start:stop]
+                chunk_given = given[start:stop] if given is not None else None
+            else:
+                samples = torch.arange(start, stop, device=device) % count
+                chunk_images = data.index_select(0, samples)
+                chunk_given = given.index_select(0, samples) if given is not None else None
+            pictures = self._cropped_pictures(part, chunk_images, chunk_given)
+            result = apply_plan_batch(chunk_images, pictures, part, generator)
+            out[start:stop] = result if is_float else _to_uint8(result)
         return tuple(out.chunk(views)) if views > 1 else out
 
-    def _cropped_pictures(
-        self, plan: IPMixPlan, images: torch.Tensor, mixing_pictures: torch.Tensor | None
+    def _given_pictures(
+        self, mixing_pictures: torch.Tensor | None, images: torch.Tensor, plan: IPMixPlan
     ) -> torch.Tensor | None:
-        """Each sample's mixing picture cropped to the image size, float [0, 1], images' channels."""
+        """Check `mixing_pictures` (one per image) and return them as uint8 on the images' device."""
+        if mixing_pictures is None or not self.options.uses_p_level:
+            return None
+        count, _, height, width = images.shape
+        side = (plan.next if plan.next is not None else plan).picture_side
+        given, _ = _as_uint8_batch(mixing_pictures, what="mixing_pictures")
+        if given.shape[0] != count:
+            raise ValueError(f"IPMixBatch: mixing_pictures has {given.shape[0]} pictures for {count} images")
+        size = tuple(given.shape[2:])
+        if size not in ((height, width), (side, side)):
+            raise ValueError(
+                f"IPMixBatch: mixing_pictures must be {height}x{width} (the image size) or "
+                f"{side}x{side} (the picture side), got {size[0]}x{size[1]}"
+            )
+        return given.to(images.device)
+
+    def _cropped_pictures(
+        self, plan: IPMixPlan, images: torch.Tensor, given: torch.Tensor | None
+    ) -> torch.Tensor | None:
+        """Each row's mixing picture cropped to the image size, float [0, 1], images' channels.
+
+        From the device-resident set by default, else from `given` (one picture per row, at the
+        image size or at the picture side).
+        """
         if not self.options.uses_p_level:
             return None
         count, channels, height, width = images.shape
         stage = plan.next if plan.next is not None else plan
-        index = torch.as_tensor(stage.picture[:count], device=images.device)
-        offset = torch.as_tensor(stage.picture_offset[:count], device=images.device)
-        if mixing_pictures is None:
-            pictures = crop_pictures(
-                self.device_pictures(stage.picture_side, images.device), index, offset, height, width
-            )
+        offset = torch.as_tensor(stage.picture_offset, device=images.device)
+        if given is None:
+            index = torch.as_tensor(stage.picture, device=images.device)
+            pictures = self.device_pictures(stage.picture_side, images.device)
+            pictures = crop_pictures(pictures, index, offset, height, width)
+        elif tuple(given.shape[2:]) == (height, width):
+            pictures = given
         else:
-            given, _ = _as_uint8_batch(mixing_pictures, what="mixing_pictures")
-            if given.shape[0] != count:
-                raise ValueError(
-                    f"IPMixBatch: mixing_pictures has {given.shape[0]} pictures for {count} images"
-                )
-            size = tuple(given.shape[2:])
-            given = given.to(images.device)
-            if size == (stage.picture_side, stage.picture_side) and size != (height, width):
-                own = torch.arange(count, device=images.device)
-                pictures = crop_pictures(given, own, offset, height, width)
-            elif size == (height, width):
-                pictures = given
-            else:
-                raise ValueError(
-                    f"IPMixBatch: mixing_pictures must be {height}x{width} (the image size) or "
-                    f"{stage.picture_side}x{stage.picture_side} (the picture side), got {size[0]}x{size[1]}"
-                )
+            pictures = crop_pictures(given, torch.arange(count, device=images.device), offset, height, width)
         pictures = pictures.float().div_(255)
         if pictures.shape[1] == 1 and channels == 3:
             return pictures.expand(-1, 3, -1, -1).contiguous()
