@@ -126,3 +126,15 @@ def test_default_set_is_cheap_and_deterministic() -> None:
     assert default[0].shape == (36, 36, 3)  # native side = 9/8 of the image size
     assert np.array_equal(picture, default_mixing_set().picture(0, 36))
     assert default_mixing_set(64)[1].shape == (72, 72, 3)
+
+
+def test_tensors_are_accepted_without_store_importing_torch() -> None:
+    import torch
+
+    uint8 = torch.from_numpy(pictures(3, 8))
+    assert np.array_equal(MixingSet.from_source(uint8)[1], pictures(3, 8)[1])
+    chw = torch.rand(3, 8, 8)
+    picture = MixingSet.from_dataset([(chw, 0)])[0]
+    assert picture.shape == (8, 8, 3) and picture.dtype == np.uint8
+    expected = (chw.clamp(0, 1) * 255).round().byte().permute(1, 2, 0).numpy()
+    assert np.array_equal(picture, expected)

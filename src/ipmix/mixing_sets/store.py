@@ -11,14 +11,17 @@ in memory or in a ``.npy`` / ``.npz`` file, any indexable dataset whose items ar
 
 from __future__ import annotations
 
+import sys
 import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import torch
 from PIL import Image, UnidentifiedImageError
+
+if TYPE_CHECKING:
+    import torch
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff", ".ppm")
 ARRAY_EXTENSIONS = (".npy", ".npz")
@@ -38,16 +41,23 @@ def resized_picture_size(image_size: int, scale: float = PICTURE_SCALE) -> int:
     return max(image_size, int(round(image_size * scale)))
 
 
+def _is_tensor(item: Any) -> bool:
+    """Whether `item` is a torch tensor, without importing torch: if torch was never imported,
+    nothing can be a tensor (this keeps `ipmix mixing-set` from paying torch's start-up)."""
+    torch_module = sys.modules.get("torch")
+    return torch_module is not None and isinstance(item, torch_module.Tensor)
+
+
 def _to_rgb_array(item: Any) -> np.ndarray:
     """Convert a PIL image, an HWC/CHW array or tensor to a uint8 HWC RGB array."""
     if isinstance(item, tuple | list):
         item = item[0]
     if isinstance(item, Image.Image):
         return np.asarray(item.convert("RGB"))
-    if isinstance(item, torch.Tensor):
+    if _is_tensor(item):
         array = item.detach().cpu()
         if array.is_floating_point():
-            array = (array.clamp(0, 1) * 255).round().to(torch.uint8)
+            array = (array.clamp(0, 1) * 255).round().byte()
         array = array.numpy()
         if array.ndim == 3 and array.shape[0] in (1, 3) and array.shape[-1] not in (1, 3):
             array = array.transpose(1, 2, 0)
@@ -160,7 +170,7 @@ class MixingSet:
                     f"mixing-set source {path} is neither a folder nor a .npy/.npz array file"
                 )
             raise MixingSetError(f"mixing-set source not found: {path}")
-        if isinstance(source, np.ndarray | torch.Tensor):
+        if isinstance(source, np.ndarray) or _is_tensor(source):
             return ArrayMixingSet(source)
         if hasattr(source, "__getitem__") and hasattr(source, "__len__"):
             return DatasetMixingSet(source)
@@ -175,7 +185,7 @@ class ArrayMixingSet(MixingSet):
 
     def __init__(self, array: np.ndarray | torch.Tensor) -> None:
         super().__init__()
-        if isinstance(array, torch.Tensor):
+        if _is_tensor(array):
             array = array.detach().cpu().numpy()
         array = np.asarray(array)
         if array.dtype != np.uint8:
