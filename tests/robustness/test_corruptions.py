@@ -279,3 +279,14 @@ def test_motion_blur_uint8_keeps_flat_images_exactly() -> None:
     image = np.broadcast_to(levels[:, None, None, None], (256, 12, 12, 3)).copy()
     out = kernels.magick_motion_blur_uint8(image, 9, 2.5, np.full(256, 33.0))
     np.testing.assert_array_equal(out, image)
+
+
+def test_water_without_liquid_is_black_as_in_the_reference() -> None:
+    """The reference divides 0 by 0 for an empty mask and stores the NaN image as zeros."""
+    image = np.full((32, 32, 3), 0.5, dtype=np.float32)
+    assert kernels.water_mask(np.zeros((32, 32)), 0.6) is None
+    np.testing.assert_array_equal(kernels.add_water(image, np.zeros((32, 32)), 0.6), 0.0)
+    liquid = np.zeros((32, 32))
+    liquid[10:16, 10:16] = 0.9
+    wet = kernels.add_water(image, liquid, 0.6)
+    assert wet.dtype == np.float32 and (wet >= image).all() and (wet > image).any()

@@ -117,3 +117,28 @@ def test_errors() -> None:
         perturb_sequence(smooth_image().astype(np.float64), "rotate", rng)
     with pytest.raises(PerturbationError, match=r"\[H, W, 3\]"):
         perturb_sequence(smooth_image()[None], "rotate", rng)
+
+
+@pytest.mark.parametrize(
+    ("angle", "translate", "scale", "resample"),
+    [
+        (-15.0, (0.0, 0.0), 1.0, Image.Resampling.BILINEAR),
+        (7.0, (0.0, 0.0), 1.0, Image.Resampling.BILINEAR),
+        (0.0, (0.0, 0.0), 0.7, Image.Resampling.BILINEAR),
+        (0.0, (0.0, 0.0), 1.12, Image.Resampling.BILINEAR),
+        (0.0, (-7.0, 0.0), 1.0, Image.Resampling.NEAREST),
+    ],
+)
+def test_legacy_affine_is_torchvision_affine_about_the_old_centre(angle, translate, scale, resample) -> None:
+    """torchvision's PIL affine with its pre-0.8 centre (w/2 + 0.5, h/2 + 0.5) passed explicitly."""
+    from torchvision.transforms import InterpolationMode
+    from torchvision.transforms import functional as tvf
+
+    image = smooth_image(3)
+    mode = InterpolationMode.BILINEAR if resample == Image.Resampling.BILINEAR else InterpolationMode.NEAREST
+    expected = tvf.affine(
+        Image.fromarray(image), angle=angle, translate=[int(t) for t in translate], scale=scale,
+        shear=[0.0], interpolation=mode, center=[16.5, 16.5],
+    )  # fmt: skip
+    ours = legacy_affine(image, angle=angle, translate=translate, scale=scale, resample=resample)
+    np.testing.assert_array_equal(ours, np.asarray(expected))

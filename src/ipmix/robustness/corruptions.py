@@ -308,10 +308,13 @@ def _spatter(x: np.ndarray, severity: int, rng: np.random.Generator, **_: object
     if not mud:
         out = np.stack([kernels.add_water(x[i], liquid[i], intensity) for i in range(n)])
         return out * 255.0
+    # float32 throughout, as the reference (its blur keeps float32 inputs float32)
     mask = kernels.gaussian_filter_hw((liquid > threshold).astype(np.float32), intensity)
+    mask = mask.astype(np.float32)
     mask[mask < 0.8] = 0
     mask = mask[..., None]
-    return np.clip(x * (1 - mask) + kernels.MUD_COLOUR * mask, 0.0, 1.0) * 255.0
+    mud = kernels.MUD_COLOUR.astype(np.float32) * mask
+    return np.clip(x * (1 - mask) + mud, 0.0, 1.0) * 255.0
 
 
 # -------------------------------------------------------------------------------- digital

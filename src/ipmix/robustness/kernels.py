@@ -189,13 +189,13 @@ WATER_COLOUR = np.array([175.0, 238.0, 238.0]) / 255.0  # pale turquoise, RGB
 MUD_COLOUR = np.array([63.0, 42.0, 20.0]) / 255.0  # mud brown, RGB
 
 
-def water_mask(liquid: np.ndarray, intensity: float) -> np.ndarray:
+def water_mask(liquid: np.ndarray, intensity: float) -> np.ndarray | None:
     """The shaded water-drop mask of the spatter corruption for one thresholded liquid layer.
 
     `liquid` is ``[H, W]`` float (zero below the threshold). Canny edges, an L2 distance
     transform truncated at 20, a 3x3 box blur, histogram equalisation, an emboss kernel and
-    another box blur shade the drops; the mask is normalised to peak `intensity`. A layer with
-    no liquid gives a zero mask (the reference divides 0 by 0 there).
+    another box blur shade the drops; the float32 mask is normalised to peak `intensity`.
+    Returns None when the mask is empty (no liquid left): the reference divides 0 by 0 there.
     """
     # The reference casts with astype(uint8); values above 1 wrap modulo 256 on its platform.
     layer = (np.floor(liquid * 255.0).astype(np.int64) & 255).astype(np.uint8)
@@ -206,14 +206,23 @@ def water_mask(liquid: np.ndarray, intensity: float) -> np.ndarray:
     dist = cv2.equalizeHist(dist)
     dist = cv2.filter2D(dist, cv2.CV_8U, _SPATTER_EDGE_KERNEL)
     dist = cv2.blur(dist, (3, 3)).astype(np.float32)
-    mask = layer * dist
-    peak = float(mask.max())
-    if peak == 0.0:
-        return np.zeros(mask.shape, dtype=np.float64)
-    return mask.astype(np.float64) / peak * intensity
+    mask = layer * dist  # float32, as in the reference (the rounding of the result depends on it)
+    peak = mask.max()
+    if peak == 0:
+        return None
+    return mask / peak * intensity
 
 
 def add_water(image01: np.ndarray, liquid: np.ndarray, intensity: float) -> np.ndarray:
-    """Add the pale-turquoise water drops of `liquid` to one ``[H, W, 3]`` image in [0, 1]."""
+    """Add the pale-turquoise water drops of `liquid` to one float32 ``[H, W, 3]`` image in
+    [0, 1], computing in float32 as the reference does.
+
+    With an empty mask the reference computes ``x + NaN``, which its ``np.uint8`` cast stores
+    as 0 on x86: the image comes out black. It happens in CIFAR-P spatter once the drops have run
+    off the image; the script's output (and so presumably the official files) has black frames
+    there, and so does ours: zeros are returned.
+    """
     mask = water_mask(liquid, intensity)
-    return np.clip(image01 + mask[..., None] * WATER_COLOUR, 0.0, 1.0)
+    if mask is None:
+        return np.zeros_like(image01)
+    return np.clip(image01 + mask[..., None] * WATER_COLOUR.astype(np.float32), 0.0, 1.0)
