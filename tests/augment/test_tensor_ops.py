@@ -91,6 +91,18 @@ def test_translation_shifts_and_fills_black():
     assert out[..., -1].eq(0).all()
 
 
+@settings(max_examples=15, deadline=None)
+@given(seed=st.integers(0, 2**31 - 1), count=st.integers(1, 6))
+def test_integer_shifts_equal_the_affine_resampling(seed, count):
+    rng = np.random.default_rng(seed)
+    images = _nchw(rng.integers(0, 256, (count, 12, 10, 3), dtype=np.uint8))
+    dx, dy = rng.integers(-12, 13, count), rng.integers(-12, 13, count)
+    coefficients = np.zeros((count, 6))
+    coefficients[:, 0] = coefficients[:, 4] = 1
+    coefficients[:, 2], coefficients[:, 5] = dx, dy
+    assert torch.equal(tensor_ops.shift(images, dx, dy), tensor_ops.affine(images, coefficients))
+
+
 def test_posterize_solarize_invert_mirror_by_hand():
     image = torch.tensor([0, 17, 128, 200, 255], dtype=torch.uint8).view(1, 1, 1, 5)
     # posterize at level 5: bits = 4 - int(5 * 4 / 10) = 2, keep the top 2 bits.
