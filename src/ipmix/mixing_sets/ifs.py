@@ -119,13 +119,20 @@ def _density(points: np.ndarray, side: int, patch: np.ndarray) -> np.ndarray:
 
 
 @numba.njit(cache=True)
-def _diamond_square(noise: np.ndarray, decay: float) -> np.ndarray:
-    """Diamond-square plasma on a (2^n + 1)^2 grid; `noise` holds uniform(-1, 1) draws."""
-    size = noise.shape[0]
+def _diamond_square(noise: np.ndarray, levels: int, decay: float) -> np.ndarray:
+    """Diamond-square plasma on a (2^levels + 1)^2 grid.
+
+    `noise` holds uniform(-1, 1) draws, consumed in a fixed order: the 4 corners, then level by
+    level the square centres and the edge midpoints, row-major. Level k has the same number
+    of points whatever `levels`, so a finer grid refines a coarser one drawn from the same
+    noise: a plasma is the same picture at every size.
+    """
+    size = 2**levels + 1
     grid = np.zeros((size, size))
     last = size - 1
-    grid[0, 0], grid[0, last] = noise[0, 0], noise[0, last]
-    grid[last, 0], grid[last, last] = noise[last, 0], noise[last, last]
+    grid[0, 0], grid[0, last] = noise[0], noise[1]
+    grid[last, 0], grid[last, last] = noise[2], noise[3]
+    used = 4
     step, level = last, 1
     while step > 1:
         half = step // 2
@@ -136,14 +143,16 @@ def _diamond_square(noise: np.ndarray, decay: float) -> np.ndarray:
                     grid[r - half, c - half] + grid[r - half, c + half]
                     + grid[r + half, c - half] + grid[r + half, c + half]
                 )
-                grid[r, c] = mean + amplitude * noise[r, c]
+                grid[r, c] = mean + amplitude * noise[used]
+                used += 1
         for r in range(0, size, half):  # square step: edge midpoints (wrapping around)
             for c in range((r + half) % step, size, step):
                 total = (
                     grid[(r - half) % last, c] + grid[(r + half) % last, c]
                     + grid[r, (c - half) % last] + grid[r, (c + half) % last]
                 )
-                grid[r, c] = 0.25 * total + amplitude * noise[r, c]
+                grid[r, c] = 0.25 * total + amplitude * noise[used]
+                used += 1
         step, level = half, level + 1
     return grid
 
@@ -154,38 +163,54 @@ def plasma(rng: np.random.Generator, side: int) -> np.ndarray:
     Colour ranges follow Anderson & Farrell's background: a wide hue ramp, muted saturation
     and mid values, all scaled by the plasma height.
     """
-    n = max(1, int(np.ceil(np.log2(max(side - 1, 1)))))
-    size = 2**n + 1
-    height = _diamond_square(rng.uniform(-1.0, 1.0, (size, size)), rng.uniform(0.4, 0.8))
-    height = height[:side, :side]
+    levels = max(1, int(np.ceil(np.log2(max(side - 1, 1)))))
+    decay = rng.uniform(0.4, 0.8)
+    noise_rng = np.random.default_rng(int(rng.integers(2**63)))
+    size = 2**levels + 1
+    height = _diamond_square(noise_rng.uniform(-1.0, 1.0, size * size), levels, decay)
+    # Sample the grid evenly: the same plasma whatever the size.
+    index = np.round(np.linspace(0, size - 1, side)).astype(np.int64)
+    height = height[np.ix_(index, index)]
     hue = height * rng.uniform(0.25, 1.0) + rng.uniform(0.0, 1.0)
     saturation = np.clip(height * rng.uniform(0.1, 0.3) + rng.uniform(0.4, 0.6), 0.0, 1.0)
     value = np.clip(height * rng.uniform(0.3, 0.6) + rng.uniform(0.4, 0.6), 0.0, 1.0)
     return to_uint8(hsv_to_rgb(hue, saturation, value))
 
 
+#: Side and point count of the coverage check (fixed, so that the choice of system, and thus
+#: the picture, does not depend on the size it is rendered at).
+_CHECK_SIDE, _CHECK_POINTS = 48, 4000
+
+
 def render(rng: np.random.Generator, side: int, background: bool = True) -> np.ndarray:
-    """One random IFS fractal over a plasma background, uint8 ``[side, side, 3]``."""
+    """One random IFS fractal over a plasma background, uint8 ``[side, side, 3]``.
+
+    All random choices are made before anything size-dependent (the chaos game and the plasma
+    get their own seeds), so a generator state gives the same picture at every size.
+    """
     if side < 2:
         raise ValueError(f"IFS pictures need side >= 2, got {side}")
-    n_points = max(4000, int(POINTS_PER_PIXEL * side * side))
-    if side >= 128:  # thicker strokes at large sizes: a random subset of the 3x3 neighbourhood
-        mask = rng.random(9) < 0.5
-        mask[4] = True
-        patch = np.argwhere(mask.reshape(3, 3)) - 1
-    else:
-        patch = np.zeros((1, 2), dtype=np.int64)
+    n_points = max(_CHECK_POINTS, int(POINTS_PER_PIXEL * side * side))
+    no_patch = np.zeros((1, 2), dtype=np.int64)
     for _ in range(8):
         system = sample_system(rng)
         det = np.abs(system[:, 0, 0] * system[:, 1, 1] - system[:, 0, 1] * system[:, 1, 0])
         cumulative = np.cumsum(det) / det.sum()
-        counts = _density(_chaos_game(system, cumulative, rng.random(n_points)), side, patch)
-        lit = counts > 0
-        if lit.mean() >= MIN_COVERAGE:
+        chaos_seed = int(rng.integers(2**63))
+        check = _chaos_game(system, cumulative, np.random.default_rng(chaos_seed).random(_CHECK_POINTS))
+        if (_density(check, _CHECK_SIDE, no_patch) > 0).mean() >= MIN_COVERAGE:
             break
+    # Thicker strokes at large sizes: a random subset of the 3x3 neighbourhood per point.
+    mask = rng.random(9) < 0.5
+    mask[4] = True
+    patch = np.argwhere(mask.reshape(3, 3)) - 1 if side >= 128 else no_patch
+    points = _chaos_game(system, cumulative, np.random.default_rng(chaos_seed).random(n_points))
+    counts = _density(points, side, patch)
+    lit = counts > 0
     t = np.log1p(counts) / np.log1p(counts.max())
     hue = rng.uniform(0.0, 1.0) + rng.uniform(0.15, 1.0) * t
     colour = hsv_to_rgb(hue, rng.uniform(0.3, 1.0), rng.uniform(0.5, 1.0) * (0.6 + 0.4 * t))
-    picture = plasma(rng, side) if background else np.zeros((side, side, 3), np.uint8)
+    plasma_rng = np.random.default_rng(int(rng.integers(2**63)))
+    picture = plasma(plasma_rng, side) if background else np.zeros((side, side, 3), np.uint8)
     picture[lit] = to_uint8(colour)[lit]
     return picture

@@ -3,8 +3,11 @@ radial contours.
 
 - Dead leaves (Baradad et al., "Learning to See by Looking at Noise", NeurIPS 2021): shapes
   (circles, squares, rotated squares, rectangles, triangles, quadrilaterals) of uniformly random
-  colour and radius r with density proportional to ``r^-3 - rmax^-3`` on [0.03, 1] x side fall
-  on the picture, later ones on top, until every pixel is covered.
+  colour and radius r with density proportional to ``r^-3 - rmax^-3`` on [0.03, 1] x side,
+  until every pixel is covered. Baradad et al. paint each new shape on top; we paint front to
+  back (each new shape goes under the earlier ones), the exact simulation of the dead-leaves
+  model (Kendall & Thoennes 1999): the shapes already seen never change when more are needed,
+  so a picture is the same at every size.
 - Spectrum noise (same paper): random phases under the amplitude spectrum
   ``1 / (|f_x|^a_x + |f_y|^a_y)``, slope a drawn in [0.5, 3.5] with a small random anisotropy,
   channels correlated through a random colour basis, stretched to the full 0-255 range.
@@ -79,7 +82,8 @@ def _paint_leaves(
     canvas: np.ndarray, covered: np.ndarray, uncovered: int, draws: np.ndarray,
     kinds: np.ndarray, radii: np.ndarray, cdf: np.ndarray,
 ) -> tuple[int, int]:
-    """Paint one shape per row of `draws` in order (later on top) until all pixels are covered.
+    """Paint one shape per row of `draws`, front to back (a shape only fills pixels no earlier
+    shape covers), until all pixels are covered.
 
     Returns (shapes painted, pixels still uncovered).
     """
@@ -96,6 +100,8 @@ def _paint_leaves(
         for row in range(r0, r1 + 1):
             py = row + 0.5 - cy
             for col in range(c0, c1 + 1):
+                if covered[row, col]:
+                    continue
                 px = col + 0.5 - cx
                 if nv == 0:
                     inside = px * px + py * py <= r * r
@@ -113,9 +119,8 @@ def _paint_leaves(
                 if inside:
                     for ch in range(3):
                         canvas[row, col, ch] = min(int(u[4 + ch] * 256.0), 255)
-                    if not covered[row, col]:
-                        covered[row, col] = True
-                        uncovered -= 1
+                    covered[row, col] = True
+                    uncovered -= 1
         if uncovered == 0:
             return s + 1, 0
     return len(draws), uncovered
@@ -148,6 +153,9 @@ def render_spectrum(rng: np.random.Generator, side: int) -> np.ndarray:
     """One random 1/f^a noise picture, uint8 ``[side, side, 3]``."""
     slope = rng.uniform(*SPECTRUM_SLOPES)
     skew = rng.standard_normal() * (SPECTRUM_SLOPES[1] - SPECTRUM_SLOPES[0]) / 60.0
+    basis, _ = np.linalg.qr(rng.standard_normal((3, 3)))
+    strengths = np.array([1.0, rng.uniform(0.2, 0.8), rng.uniform(0.1, 0.5)])
+    mean_colour = rng.uniform(-0.5, 0.5, 3)
     fy = np.abs(np.fft.fftfreq(side))[:, None]
     fx = np.abs(np.fft.rfftfreq(side))[None, :]
     magnitude = 1.0 / (1e-12 + fx ** (slope + skew) + fy ** (slope - skew))
@@ -157,9 +165,7 @@ def render_spectrum(rng: np.random.Generator, side: int) -> np.ndarray:
     channels /= channels.std(axis=(1, 2), keepdims=True) + 1e-12
     # Correlate the channels: a random orthonormal colour basis with decreasing strengths
     # (a dominant "luminance" direction), then stretch to the full 0-255 range.
-    basis, _ = np.linalg.qr(rng.standard_normal((3, 3)))
-    strengths = np.array([1.0, rng.uniform(0.2, 0.8), rng.uniform(0.1, 0.5)])
-    rgb = np.einsum("chw,dc->hwd", channels, basis * strengths) + rng.uniform(-0.5, 0.5, 3)
+    rgb = np.einsum("chw,dc->hwd", channels, basis * strengths) + mean_colour
     rgb -= rgb.min()
     return (rgb * (255.0 / max(rgb.max(), 1e-12))).round().astype(np.uint8)
 
@@ -172,7 +178,7 @@ def render_radial_contours(rng: np.random.Generator, side: int) -> np.ndarray:
     scale = 2  # draw at twice the size, then downsample: smoother, anti-aliased lines
     big = side * scale
     n_vertices = int(rng.integers(3, 65))
-    n_contours = min(int(rng.integers(8, 41)), side // 2)  # no denser than a line per 2 px
+    n_contours = int(rng.integers(8, 41))
     centre = rng.uniform(0.25, 0.75, 2) * big
     outer = rng.uniform(0.4, 1.0) * big
     theta = np.linspace(0.0, 2 * np.pi, n_vertices, endpoint=False) + rng.uniform(0, 2 * np.pi)
