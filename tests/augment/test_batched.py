@@ -99,6 +99,22 @@ def test_same_plan_gives_the_per_image_result(cifar, config, gray):
     assert (diff > 0.5).mean() <= 0.005
 
 
+@pytest.mark.parametrize("mode", ["paper", "official"])
+def test_non_square_images_follow_the_per_image_path(cifar, mode):
+    images = np.ascontiguousarray(cifar[:16, 4:24])  # 20 x 32
+    options = IPMixOptions(mixing_ops=("add", "multiply"), mode=mode, patch_sizes=(4, 8, 16, "full"))
+    rng = np.random.default_rng(9)
+    plan = sample_plan(options, len(images), 20, 32, len(SET), rng)
+    diff = np.abs(per_image(images, plan, rng) - batch(images, plan)) * 255
+    assert diff.mean() <= 0.05 and diff.max() <= 8, (diff.mean(), diff.max())
+
+
+def test_an_empty_batch_gives_an_empty_batch():
+    empty = torch.zeros(0, 3, 32, 32, dtype=torch.uint8)
+    assert IPMixBatch(SET, seed=0)(empty).shape == empty.shape
+    assert [v.shape for v in IPMixBatch(SET, seed=0, views=2)(empty)] == [empty.shape] * 2
+
+
 @pytest.mark.parametrize("seed", [0, 1])
 def test_random_masks_follow_the_per_image_law_on_the_same_plan(cifar, seed):
     """Only the mask noise differs: the per-pixel change distributions must agree closely."""

@@ -434,6 +434,8 @@ class IPMixBatch(nn.Module):
         data, is_float = _as_uint8_batch(images)
         count, channels, height, width = data.shape
         device, views = data.device, self.views
+        if count == 0:
+            return images.clone() if views == 1 else tuple(images.clone() for _ in range(views))
         total = count * views  # row v * count + i is view v of image i
         plan = self.sample_plan(total, height, width)
         if views > 1:
