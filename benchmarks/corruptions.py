@@ -192,7 +192,7 @@ def main(argv: list[str] | None = None) -> int:
         "(other developers' jobs share the cores, so these are upper bounds).",
         "",
         f"Command: `python benchmarks/corruptions.py --n {args.n} --p-n {args.p_n} "
-        f"--corruptions {args.corruptions}`",
+        f"--corruptions {args.corruptions} --reference-check {args.reference_check}`",
         "",
         f"## CIFAR-C: {args.n} CIFAR-10 test images x 5 severities, measured (not extrapolated)",
         "",
