@@ -99,8 +99,10 @@ def test_make_cifar_c_refuses_a_folder_made_from_other_inputs(tmp_path) -> None:
     make_cifar_c(images, labels, tmp_path, corruptions=["contrast"], seed=0, progress=False)
     with pytest.raises(BenchmarkFileError, match="other inputs"):
         make_cifar_c(images, labels, tmp_path, corruptions=["contrast"], seed=1, progress=False)
-    with pytest.raises(BenchmarkFileError, match="other inputs"):
+    with pytest.raises(BenchmarkFileError, match="other labels"):
         make_cifar_c(images[:2], labels[:2], tmp_path, corruptions=["contrast"], progress=False)
+    with pytest.raises(BenchmarkFileError, match="other inputs"):  # same labels, other pixels
+        make_cifar_c(255 - images, labels, tmp_path, corruptions=["contrast"], progress=False)
 
 
 def test_make_cifar_c_input_errors(tmp_path) -> None:
@@ -263,3 +265,18 @@ def test_cli_errors_are_one_line(tmp_path, capsys) -> None:
          "--corruptions", "frost", "--require-frost", "--frost", str(tmp_path), "--no-progress"]
     )  # fmt: skip
     assert code == 2 and "frost textures" in capsys.readouterr().err
+
+
+def test_make_cifar_c_never_overwrites_other_labels(tmp_path) -> None:
+    """Generating a missing corruption into an official folder keeps its labels.npy; a folder
+    whose labels belong to other images is refused before anything is written."""
+    images, labels = tiny_images()
+    save(tmp_path / "labels.npy", np.tile(labels, 5).astype(np.uint8))  # official form
+    make_cifar_c(images, labels, tmp_path, corruptions=["contrast"], progress=False)
+    np.testing.assert_array_equal(np.load(tmp_path / "labels.npy"), np.tile(labels, 5))
+    other = tmp_path / "other"
+    other.mkdir()
+    save(other / "labels.npy", np.zeros(50000, np.uint8))
+    with pytest.raises(BenchmarkFileError, match="holds other labels"):
+        make_cifar_c(images, labels, other, corruptions=["contrast"], progress=False)
+    assert not (other / "contrast.npy").exists() and not (other / benchmark_files.META_FILE).exists()

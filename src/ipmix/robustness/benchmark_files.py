@@ -115,6 +115,24 @@ def _claim_folder(out_dir: Path, meta: dict) -> None:
     atomic_write_json(path, meta)
 
 
+def _ensure_labels(path: Path, to_write: np.ndarray, per_image: np.ndarray) -> None:
+    """Write `to_write` to `path` unless an equal labels file is there (as `to_write` or as one
+    label per image). A folder holding other labels (an official set for other images, say)
+    is never overwritten: that is an error."""
+    if not path.is_file():
+        atomic_write_bytes(path, _npy_bytes(to_write))
+        return
+    try:
+        existing = np.load(path, allow_pickle=False)
+    except (OSError, ValueError, EOFError) as error:
+        raise BenchmarkFileError(f"{path} is not a readable .npy array: {error}") from error
+    if not any(np.array_equal(existing, form) for form in (to_write, per_image)):
+        raise BenchmarkFileError(
+            f"{path} holds other labels ({existing.shape[0]} of them) than the images being "
+            f"generated ({per_image.shape[0]}); generate into another folder"
+        )
+
+
 def _check_labels(labels: np.ndarray | None, count: int, required: bool) -> np.ndarray | None:
     if labels is None:
         if required:
@@ -183,6 +201,10 @@ def make_cifar_c(
             names.remove("frost")
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
+    tiled = np.tile(labels, len(SEVERITIES))
+    _ensure_labels(
+        out_dir / LABELS_FILE, tiled.astype(np.uint8 if labels.max(initial=0) < 256 else np.int64), labels
+    )
     _claim_folder(
         out_dir,
         {
@@ -193,12 +215,6 @@ def make_cifar_c(
             "inputs_sha256": _fingerprint(images, labels),
         },
     )
-    label_bytes = _npy_bytes(
-        np.tile(labels, len(SEVERITIES)).astype(np.uint8 if labels.max(initial=0) < 256 else np.int64)
-    )
-    labels_path = out_dir / LABELS_FILE
-    if not labels_path.is_file() or labels_path.read_bytes() != label_bytes:
-        atomic_write_bytes(labels_path, label_bytes)
 
     final_shape = (len(SEVERITIES) * n, *images.shape[1:])
     part_shape = (n, *images.shape[1:])
@@ -329,6 +345,8 @@ def make_cifar_p(
         )
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
+    if labels is not None:
+        _ensure_labels(out_dir / LABELS_FILE, labels, labels)
     _claim_folder(
         out_dir,
         {
@@ -339,11 +357,6 @@ def make_cifar_p(
             "inputs_sha256": _fingerprint(images, labels),
         },
     )
-    if labels is not None:
-        label_bytes = _npy_bytes(labels)
-        labels_path = out_dir / LABELS_FILE
-        if not labels_path.is_file() or labels_path.read_bytes() != label_bytes:
-            atomic_write_bytes(labels_path, label_bytes)
     chunks = list(range(0, n, CHUNK))
     todo: list[tuple[str, int, Path]] = []
     for name in names:
