@@ -147,10 +147,6 @@ class Recipe:
             raise GenerationError(f"supersample must be >= 1, got {supersample}")
         return cls(tuple(mix.items()), int(seed), int(supersample))
 
-    @property
-    def kinds(self) -> tuple[str, ...]:
-        return tuple(k for k, _ in self.proportions)
-
     def kind_of(self, index: int) -> str:
         """The kind of picture `index` (golden-ratio sequence against cumulative proportions)."""
         if len(self.proportions) == 1:
@@ -173,6 +169,7 @@ class Recipe:
         return picture if self.supersample == 1 else box_downsample(picture, self.supersample)
 
     def describe(self) -> str:
+        """A one-line summary, e.g. ``escape-time 0.5 + ifs 0.5, seed 0``."""
         mix = " + ".join(f"{k} {w:.2g}" for k, w in self.proportions)
         extra = f", supersample {self.supersample}" if self.supersample > 1 else ""
         return f"{mix}, seed {self.seed}{extra}"
