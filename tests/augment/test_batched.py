@@ -79,6 +79,7 @@ DETERMINISTIC_CONFIGS = {
     "no-image-level": {"image_level": False},
     "no-patch-level": {"patch_level": False},
     "no-pixel-level": {"pixel_level": False},
+    "image-level-only": {"patch_level": False, "pixel_level": False},
     "scar-only": {"box_shapes": ("scar",)},
     "wide-deep": {"width": 5, "depth": 4, "op_severity": 10.0},
 }
