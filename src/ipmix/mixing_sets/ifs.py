@@ -44,6 +44,7 @@ def sample_singular_values(rng: np.random.Generator, n: int, alpha: float) -> np
         values[i] = s1, s2
         remaining -= s1 + 2.0 * s2
     # The last pair takes what is left: s1 = remaining - 2 s2 with s2 <= s1 <= 1.
+    remaining = min(max(remaining, 0.0), 3.0)  # rounding only
     s2 = rng.uniform(max(0.0, (remaining - 1.0) / 2.0), remaining / 3.0)
     values[-1] = remaining - 2.0 * s2, s2
     return values
