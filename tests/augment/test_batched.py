@@ -70,6 +70,23 @@ def change_histogram(out: np.ndarray, images: np.ndarray) -> np.ndarray:
     return counts / counts.sum()
 
 
+@pytest.mark.parametrize(
+    "config", [{}, {"mode": "official", "framework": "linear"}, {"framework": "mixed-input"}]
+)
+def test_plans_come_from_the_shared_sampler_with_the_per_image_options(config):
+    """Chain types, depths, ops, boxes, mixing ops and pictures follow `sample_plan`'s laws."""
+    batched_plan = IPMixBatch(SET, seed=3, **config).sample_plan(16, 32, 32)
+    per_image = IPMix(SET, seed=3, **config)
+    assert per_image.options == IPMixBatch(SET, **config).options
+    reference = sample_plan(per_image.options, 16, 32, 32, len(SET), np.random.default_rng(3))
+    for stage, expected in ((batched_plan, reference), (batched_plan.next, reference.next)):
+        if expected is None:
+            assert stage is None
+            continue
+        for name in ("depth", "step_level", "op", "box", "mixing_op", "picture", "picture_offset"):
+            assert np.array_equal(getattr(stage, name), getattr(expected, name)), name
+
+
 DETERMINISTIC_CONFIGS = {
     "paper": {},
     "official": {"mode": "official"},
