@@ -157,3 +157,16 @@ def test_evaluate_refuses_a_checkpoint_for_another_dataset(tmp_path, capsys):
     assert main(["evaluate", str(tmp_path / "ok.pt"), "--suite", "ood", "--data", str(data),
                  "--ood", str(tmp_path / "empty"), "--no-progress"]) == 2
     assert "holds no images" in capsys.readouterr().err
+
+
+def test_tables_follow_the_benchmark_order_not_the_json_order():
+    results = _results(10.0, 0)
+    results["corruption"]["errors"] = {"zoom_blur": [1] * 5, "fog": [2] * 5,
+                                       "gaussian_noise": [3] * 5, "my_own": [4] * 5}
+    results["perturbation"]["flip_probability"] = {"tilt": 1.0, "gaussian_noise": 2.0}
+    text = report.results_markdown(json.loads(json.dumps(results, sort_keys=True)))
+    rows = [line.split("|")[1].strip() for line in text.splitlines() if line.startswith("| ")]
+    assert rows.index("gaussian_noise") < rows.index("zoom_blur") < rows.index("fog")
+    assert rows.index("fog") < rows.index("my_own")
+    flip_gaussian = len(rows) - 1 - rows[::-1].index("gaussian_noise")  # the CIFAR-P table's
+    assert rows.index("my_own") < flip_gaussian < rows.index("tilt")

@@ -44,6 +44,21 @@ def _get(results: Mapping[str, Any], *keys: str) -> float | None:
     return None if value is None else float(value)
 
 
+def _benchmark_order(names: Sequence[str], kind: str) -> list[str]:
+    """`names` in the benchmark's order (results.json stores them sorted); unknown ones last."""
+    if kind == "corruption":
+        from ipmix.robustness.corruptions import ALL_CORRUPTIONS as canonical
+    else:
+        from ipmix.robustness.perturbations import PERTURBATIONS as canonical
+    known = [name for name in canonical if name in names]
+    return known + sorted(name for name in names if name not in canonical)
+
+
+def _names(results_by_run: Mapping[str, Mapping[str, Any]], section: str, key: str) -> list[str]:
+    found = {name for r in results_by_run.values() for name in (r.get(section) or {}).get(key, {})}
+    return _benchmark_order(sorted(found), section)
+
+
 #: The table's columns: name and how to read the number from one run's results.
 COLUMNS: tuple[tuple[str, Callable[[Mapping[str, Any]], float | None]], ...] = (
     ("Error", lambda r: _get(r, "clean", "error")),
@@ -188,7 +203,9 @@ def results_markdown(results: Mapping[str, Any], title: str = "Robustness result
         lines += ["## Corruption error (CIFAR-C)", "", f"Source: `{corruption.get('source')}`"
                   + (" (generated)" if corruption.get("generated") else ""), ""]
         lines += ["| Corruption | s1 | s2 | s3 | s4 | s5 | mean |", "|---|---|---|---|---|---|---|"]
-        for name, row in corruption.get("errors", {}).items():
+        errors = corruption.get("errors", {})
+        for name in _benchmark_order(list(errors), "corruption"):
+            row = errors[name]
             cells = " | ".join(f"{v:.2f}" for v in row)
             lines.append(f"| {name} | {cells} | {np.mean(row):.2f} |")
         lines += ["", f"mCE (15 benchmark corruptions, unnormalised): {_fmt(corruption.get('mce'))}",
@@ -202,7 +219,8 @@ def results_markdown(results: Mapping[str, Any], title: str = "Robustness result
     if perturbation:
         lines += ["## Flip probability (CIFAR-P)", "", "| Perturbation | flip probability |",
                   "|---|---|"]
-        lines += [f"| {k} | {v:.2f} |" for k, v in perturbation["flip_probability"].items()]
+        flips = perturbation["flip_probability"]
+        lines += [f"| {k} | {flips[k]:.2f} |" for k in _benchmark_order(list(flips), "perturbation")]
         lines += ["", f"mFR: {_fmt(perturbation.get('mfr'))}", ""]
     ood = results.get("ood")
     if ood:
@@ -236,11 +254,7 @@ def plot_corruption_errors(
 ) -> Path | None:
     """Error against severity, one panel per corruption, one line per group (seed mean)."""
     groups = group_runs(results_by_run)
-    names: list[str] = []
-    for results in results_by_run.values():
-        for name in (results.get("corruption") or {}).get("errors", {}):
-            if name not in names:
-                names.append(name)
+    names = _names(results_by_run, "corruption", "errors")
     if not names:
         return None
     columns = 5
@@ -302,11 +316,7 @@ def plot_flip_rates(
 ) -> Path | None:
     """Flip probability per CIFAR-P perturbation, one bar per group (seed mean ± std)."""
     groups = group_runs(results_by_run)
-    names: list[str] = []
-    for results in results_by_run.values():
-        for name in (results.get("perturbation") or {}).get("flip_probability", {}):
-            if name not in names:
-                names.append(name)
+    names = _names(results_by_run, "perturbation", "flip_probability")
     if not names:
         return None
     figure = _figure(max(6.0, 0.9 * len(names) * max(1, len(groups)) / 2 + 3), 4.0)
