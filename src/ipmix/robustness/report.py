@@ -197,7 +197,11 @@ def results_markdown(results: Mapping[str, Any], title: str = "Robustness result
     lines += [comparison_table({title: results}).strip(), ""]
     seconds = meta.get("seconds") or {}
     if seconds:
-        lines += ["Wall time per part: " + ", ".join(f"{k} {v:.1f} s" for k, v in seconds.items()), ""]
+        from ipmix.robustness.suite import SUITE_PARTS
+
+        order = [part for part in SUITE_PARTS if part in seconds]
+        order += sorted(set(seconds) - set(order))
+        lines += ["Wall time per part: " + ", ".join(f"{k} {seconds[k]:.1f} s" for k in order), ""]
     corruption = results.get("corruption")
     if corruption:
         lines += ["## Corruption error (CIFAR-C)", "", f"Source: `{corruption.get('source')}`"
