@@ -89,13 +89,17 @@ def predict_probabilities(
     desc: str | None = None,
     progress: bool = True,
 ) -> np.ndarray:
-    """Softmax outputs ``[N, K]`` (float32) of `model` on ``[N, H, W, 3]`` images."""
+    """Softmax outputs ``[N, K]`` (float32) of `model` on ``[N, H, W, 3]`` images.
+
+    `images` may be a memory-mapped array: only one batch at a time is read into memory.
+    """
     device = torch.device(device)
     outputs = []
     starts = range(0, len(images), batch_size)
     with torch.no_grad():
         for start in tqdm(starts, desc=desc, disable=not progress, leave=False):
-            batch = _images_to_tensor(images[start : start + batch_size], device)
+            # a copy per batch: `images` may be a read-only memory map of a benchmark file
+            batch = _images_to_tensor(np.array(images[start : start + batch_size]), device)
             outputs.append(torch.softmax(model(batch).float(), dim=1).cpu().numpy())
     return np.concatenate(outputs) if outputs else np.zeros((0, 0), np.float32)
 
@@ -322,7 +326,7 @@ def _corruption_part(
         [name for name in names if name not in skipped], desc="CIFAR-C", disable=not progress
     ):
         stack, labels = load_cifar_c(folder, name, mmap=True)
-        stack = np.array(_take(stack, count, f"{name}.npy", folder, axis=1))
+        stack = _take(stack, count, f"{name}.npy", folder, axis=1)  # still memory-mapped
         labels = _take(np.asarray(labels), count, "labels.npy", folder, axis=0)
         if not np.array_equal(labels, arrays.labels):
             raise SuiteError(
@@ -392,7 +396,7 @@ def _perturbation_part(
     flips: dict[str, float] = {}
     for name in tqdm(PERTURBATIONS, desc="CIFAR-P", disable=not progress):
         sequences = load_cifar_p(folder, name, mmap=True)
-        sequences = np.array(_take(sequences, len(arrays), f"{name}.npy", folder, axis=0))
+        sequences = _take(sequences, len(arrays), f"{name}.npy", folder, axis=0)
         count, frames = sequences.shape[:2]
         probs = predict(sequences.reshape(count * frames, *sequences.shape[2:]), name)
         predictions = probs.argmax(1).reshape(count, frames)
