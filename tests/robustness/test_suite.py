@@ -223,3 +223,24 @@ def test_malformed_cifar_c_file_is_a_clear_error(tmp_path):
     np.save(tmp_path / "c" / "fog.npy", np.zeros((5 * N, 32, 32, 3), np.float32))
     with pytest.raises(ValueError, match=r"fog\.npy must hold uint8"):
         evaluate(BucketModel(), suite="c", data=clean, cifar_c_dir=tmp_path / "c", progress=False)
+
+
+def test_reference_rms_is_reported_beside_the_corrected_one():
+    from ipmix.robustness import metrics
+
+    rng = np.random.default_rng(5)
+    labels = rng.integers(0, 10, 250)
+    values = CENTERS[labels] + rng.normal(0, 12, 250)  # some images cross into a neighbour
+    arrays = CifarArrays(_constant_images(np.clip(values, 0, 255).round()), labels,
+                         tuple("abcdefghij"))
+    results = evaluate(BucketModel(), suite="calibration", data=arrays, progress=False)
+    probs = suite_module.predict_probabilities(BucketModel(), arrays.images, progress=False)
+    conf, correct = probs.max(1), probs.argmax(1) == labels
+    calibration = results["calibration"]
+    assert calibration["rms_clean"] == pytest.approx(
+        100 * metrics.rms_calibration_error(conf, correct))
+    assert calibration["rms_clean_reference"] == pytest.approx(
+        100 * metrics.rms_calibration_error(conf, correct, skip_last_bin=True))
+    assert calibration["rms_clean_reference"] != calibration["rms_clean"]
+    small = evaluate(BucketModel(), suite="calibration", data=_clean(), progress=False)
+    assert small["calibration"]["rms_clean_reference"] is None  # fewer than one bin of 100

@@ -202,6 +202,18 @@ def results_markdown(results: Mapping[str, Any], title: str = "Robustness result
         order = [part for part in SUITE_PARTS if part in seconds]
         order += sorted(set(seconds) - set(order))
         lines += ["Wall time per part: " + ", ".join(f"{k} {seconds[k]:.1f} s" for k in order), ""]
+    calibration = results.get("calibration")
+    if calibration:
+        lines += [
+            "## RMS calibration error",
+            "",
+            f"Clean: {_fmt(calibration.get('rms_clean'))}; CIFAR-C (mean over the 15): "
+            f"{_fmt(calibration.get('rms_c'))}. With Hendrycks' loop, which leaves out the most "
+            f"confident bin (as published numbers were computed): clean "
+            f"{_fmt(calibration.get('rms_clean_reference'))}, CIFAR-C "
+            f"{_fmt(calibration.get('rms_c_reference'))}.",
+            "",
+        ]
     corruption = results.get("corruption")
     if corruption:
         lines += ["## Corruption error (CIFAR-C)", "", f"Source: `{corruption.get('source')}`"

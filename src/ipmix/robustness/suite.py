@@ -235,11 +235,12 @@ def evaluate(
         results["clean"] = {"error": 100 * metrics.error_rate(clean_pred, arrays.labels)}
 
     if "calibration" in parts:
-        bins = metrics.calibration_bins(clean_conf, clean_pred == arrays.labels)
+        clean_correct = clean_pred == arrays.labels
+        bins = metrics.calibration_bins(clean_conf, clean_correct)
         results["calibration"] = {
-            "rms_clean": 100 * metrics.rms_calibration_error(
-                clean_conf, clean_pred == arrays.labels
-            ),
+            "rms_clean": 100 * metrics.rms_calibration_error(clean_conf, clean_correct),
+            # Hendrycks' loop (last bin left out), for comparison with published numbers
+            "rms_clean_reference": _reference_rms(clean_conf, clean_correct),
             "bins_clean": {
                 "confidence": bins.confidence.tolist(),
                 "accuracy": bins.accuracy.tolist(),
@@ -259,12 +260,14 @@ def evaluate(
         if "calibration" in parts:
             from ipmix.robustness.corruptions import BENCHMARK_CORRUPTIONS
 
-            results["calibration"]["rms_per_corruption"] = rms_per_corruption
-            have = [name for name in BENCHMARK_CORRUPTIONS if name in rms_per_corruption]
-            complete = len(have) == len(BENCHMARK_CORRUPTIONS)
-            results["calibration"]["rms_c"] = (
-                float(np.mean([rms_per_corruption[name] for name in have])) if complete else None
-            )
+            complete = all(name in rms_per_corruption for name in BENCHMARK_CORRUPTIONS)
+            for key, suffix in (("rms", ""), ("rms_reference", "_reference")):
+                per_corruption = {name: v[key] for name, v in rms_per_corruption.items()}
+                results["calibration"][f"rms{suffix}_per_corruption"] = per_corruption
+                values = [per_corruption[name] for name in BENCHMARK_CORRUPTIONS] if complete else []
+                results["calibration"][f"rms_c{suffix}"] = (
+                    float(np.mean(values)) if values and None not in values else None
+                )
 
     if "p" in parts:
         p_dir = _benchmark_dir(cifar_p_dir, "p", arrays, dataset, seed)
@@ -320,7 +323,7 @@ def _corruption_part(
         )
     count = len(arrays)
     errors: dict[str, list[float]] = {}
-    rms: dict[str, float] = {}
+    rms: dict[str, dict[str, float | None]] = {}
     skipped = [name for name in names if not (folder / f"{name}.npy").is_file()]
     for name in tqdm(
         [name for name in names if name not in skipped], desc="CIFAR-C", disable=not progress
@@ -341,7 +344,10 @@ def _corruption_part(
         ]
         pooled = np.concatenate(severity_probs)
         pooled_correct = pooled.argmax(1) == np.tile(arrays.labels, len(severity_probs))
-        rms[name] = 100 * metrics.rms_calibration_error(pooled.max(1), pooled_correct)
+        rms[name] = {
+            "rms": 100 * metrics.rms_calibration_error(pooled.max(1), pooled_correct),
+            "rms_reference": _reference_rms(pooled.max(1), pooled_correct),
+        }
     present = [name for name in BENCHMARK_CORRUPTIONS if name in errors]
     extras = [name for name in EXTRA_CORRUPTIONS if name in errors]
     complete = len(present) == len(BENCHMARK_CORRUPTIONS)
@@ -357,6 +363,13 @@ def _corruption_part(
         "generated": generated,
         "_rms": rms,
     }
+
+
+def _reference_rms(confidence: np.ndarray, correct: np.ndarray) -> float | None:
+    """Hendrycks' RMS (last bin skipped), in percent; None below one bin of 100 samples."""
+    if len(confidence) < 100:
+        return None
+    return 100 * metrics.rms_calibration_error(confidence, correct, skip_last_bin=True)
 
 
 def _normalized_against(corruption: Mapping[str, Any], baseline: Mapping[str, Any]) -> float:
