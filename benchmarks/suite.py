@@ -8,6 +8,8 @@ A second `evaluate` call checks that the generated sets are read back, not regen
 
     IPMIX_DATA=/work/shared/data .venv/bin/python benchmarks/suite.py --n 1000 \
         --out benchmarks/results/suite.md
+    IPMIX_DATA=/work/shared/data .venv/bin/python benchmarks/suite.py --n 10000 \
+        --suite clean,c,calibration,pgd,ood --out benchmarks/results/suite.md --append
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from ipmix.robustness.benchmark_files import make_cifar_c, make_cifar_p
 from ipmix.robustness.corruptions import ALL_CORRUPTIONS
 from ipmix.robustness.perturbations import PERTURBATIONS
 from ipmix.robustness.report import comparison_table
-from ipmix.robustness.suite import evaluate
+from ipmix.robustness.suite import evaluate, parse_suite
 from ipmix.utils.io import atomic_write_bytes
 
 
@@ -39,7 +41,9 @@ def main() -> int:
     parser.add_argument("--threads", type=int, default=2, help="torch CPU threads")
     parser.add_argument("--batch-size", type=int, default=500)
     parser.add_argument("--machine", default="2-core CPU dev box", help="machine description")
+    parser.add_argument("--suite", default="all", help="suite parts to time (default: all)")
     parser.add_argument("--out", default=None, help="markdown file to write")
+    parser.add_argument("--append", action="store_true", help="add to --out instead of replacing")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
 
@@ -51,32 +55,37 @@ def main() -> int:
         described = "`small`, untrained (timing only)"
     test = load_cifar("cifar10", split="test", subset=args.n)
 
+    parts = parse_suite(args.suite)
     rows: list[tuple[str, float]] = []
     with tempfile.TemporaryDirectory(prefix="ipmix-suite-bench-") as tmp:
         c_dir, p_dir = Path(tmp) / "c", Path(tmp) / "p"
+        if "c" in parts:
+            start = time.perf_counter()
+            make_cifar_c(test.images, labels=test.labels, out_dir=c_dir,
+                         corruptions=ALL_CORRUPTIONS, seed=0)
+            rows.append((f"generate CIFAR-C ({len(ALL_CORRUPTIONS)} x 5 x {args.n})",
+                         time.perf_counter() - start))
+        if "p" in parts:
+            start = time.perf_counter()
+            make_cifar_p(test.images, out_dir=p_dir, perturbations=PERTURBATIONS, seed=0,
+                         labels=test.labels)
+            rows.append((f"generate CIFAR-P ({len(PERTURBATIONS)} x {args.n} sequences)",
+                         time.perf_counter() - start))
         start = time.perf_counter()
-        make_cifar_c(test.images, labels=test.labels, out_dir=c_dir, corruptions=ALL_CORRUPTIONS,
-                     seed=0)
-        rows.append((f"generate CIFAR-C ({len(ALL_CORRUPTIONS)} x 5 x {args.n})",
-                     time.perf_counter() - start))
-        start = time.perf_counter()
-        make_cifar_p(test.images, out_dir=p_dir, perturbations=PERTURBATIONS, seed=0,
-                     labels=test.labels)
-        rows.append((f"generate CIFAR-P ({len(PERTURBATIONS)} x {args.n} sequences)",
-                     time.perf_counter() - start))
-        start = time.perf_counter()
-        results = evaluate(model, suite="all", data=test, cifar_c_dir=c_dir, cifar_p_dir=p_dir,
+        results = evaluate(model, suite=parts, data=test, cifar_c_dir=c_dir, cifar_p_dir=p_dir,
                            batch_size=args.batch_size, seed=0)
         total = time.perf_counter() - start
         for part, seconds in results["meta"]["seconds"].items():
             rows.append((f"suite part `{part}`", seconds))
-        rows.append(("suite total (all parts, sets cached)", total))
-        if results["corruption"]["generated"] or results["perturbation"]["generated"]:
+        rows.append((f"suite total ({','.join(parts)}; sets cached)", total))
+        if any(results.get(key, {}).get("generated") for key in ("corruption", "perturbation")):
             raise RuntimeError("the suite regenerated sets that were already there")
 
     date = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     lines = [
-        "# Robustness suite wall time",
+        "" if args.append else "# Robustness suite wall time",
+        "",
+        f"## {args.n} test images, parts {','.join(parts)}",
         "",
         f"Machine: {args.machine} ({platform.processor() or platform.machine()}, "
         f"torch {torch.__version__}, {args.threads} threads, shared with other jobs); {date}.",
@@ -96,7 +105,8 @@ def main() -> int:
     text = "\n".join(lines) + "\n"
     print(text)
     if args.out:
-        atomic_write_bytes(args.out, text.encode())
+        before = Path(args.out).read_text() if args.append and Path(args.out).is_file() else ""
+        atomic_write_bytes(args.out, (before + text).encode())
     return 0
 
 
