@@ -84,3 +84,13 @@ def test_msp_measures_treat_low_confidence_as_anomalous():
     assert reversed_measures.auroc == 0.0
     mean = ood.summarize([measures, reversed_measures])
     assert mean.auroc == pytest.approx(0.5)
+
+
+@pytest.mark.parametrize("size", [(64, 48), (10, 20), (33, 100), (47, 31), (32, 32)])
+def test_folder_images_are_resized_as_torchvision_resize_then_center_crop(size):
+    import torchvision.transforms as T
+
+    pixels = np.random.default_rng(0).integers(0, 256, (size[1], size[0], 3), dtype=np.uint8)
+    image = Image.fromarray(pixels)
+    expected = np.asarray(T.Compose([T.Resize(32), T.CenterCrop(32)])(image))
+    np.testing.assert_array_equal(ood._resize_center_crop(image, 32), expected)

@@ -75,10 +75,12 @@ def _resize_center_crop(image: Image.Image, size: int) -> np.ndarray:
     """Resize the shorter side to `size`, then crop the centre (torchvision Resize + CenterCrop)."""
     image = image.convert("RGB")
     width, height = image.size
-    scale = size / min(width, height)
-    new_w, new_h = max(size, round(width * scale)), max(size, round(height * scale))
+    if width <= height:  # torchvision truncates the longer side
+        new_w, new_h = size, int(size * height / width)
+    else:
+        new_w, new_h = int(size * width / height), size
     image = image.resize((new_w, new_h), Image.Resampling.BILINEAR)
-    left, top = (new_w - size) // 2, (new_h - size) // 2
+    left, top = int(round((new_w - size) / 2)), int(round((new_h - size) / 2))
     return np.asarray(image.crop((left, top, left + size, top + size)), dtype=np.uint8)
 
 
