@@ -10,26 +10,40 @@ import argparse
 import importlib
 import sys
 
-COMMANDS = ("show", "train", "evaluate", "report", "make_cifar_c", "mixing_set")
+#: Subcommand name -> module in ipmix.cli. Only the module of the command being run is
+#: imported (all of them for --help), so light commands start fast.
+COMMANDS = {
+    "demo": "demo",
+    "show": "show",
+    "mixing-set": "mixing_set",
+    "train": "train",
+    "evaluate": "evaluate",
+    "report": "report",
+    "make-cifar-c": "make_cifar_c",
+    "make-cifar-p": "make_cifar_c",
+}
 
 
 class CommandError(Exception):
     """A user error a command reports as one clear line (exit status 2)."""
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The `ipmix` parser; with `command`, only that subcommand's module is imported."""
     parser = argparse.ArgumentParser(
         prog="ipmix",
         description="IPMix augmentation, mixing sets, training and robustness evaluation.",
     )
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for name in COMMANDS:
-        importlib.import_module(f"ipmix.cli.{name}").register(subparsers)
+    modules = [COMMANDS[command]] if command in COMMANDS else list(dict.fromkeys(COMMANDS.values()))
+    for module in modules:
+        importlib.import_module(f"ipmix.cli.{module}").register(subparsers)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    parser = build_parser(argv[0] if argv else None)
     args = parser.parse_args(argv)
     try:
         result = args.func(args)
