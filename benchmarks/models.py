@@ -113,7 +113,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--models", nargs="+", default=list(MODEL_NAMES), choices=MODEL_NAMES)
     parser.add_argument("--batch", type=int, default=128, help="full batch (training, inference)")
     parser.add_argument("--small-batch", type=int, default=8, help="batch of the first forward")
-    parser.add_argument("--threads", type=int, default=2, help="torch CPU threads")
+    parser.add_argument("--threads", type=int, nargs="+", default=[2],
+                        help="torch CPU thread counts to measure (one row each)")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--layouts", nargs="+", default=["nchw"], choices=["nchw", "channels_last"],
                         help="memory layouts to measure (one row per model and layout)")
@@ -125,16 +126,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", default=None, help="markdown file to write (else stdout only)")
     args = parser.parse_args(argv)
 
-    torch.set_num_threads(args.threads)
     device = torch.device(args.device)
     load_before = os.getloadavg()
-    runs = [(name, layout) for name in args.models for layout in args.layouts]
-    rows = [
-        measure(name, args.batch, args.small_batch, layout == "channels_last", device,
-                args.max_step_seconds, args.min_seconds, args.repeats)
-        | {"layout": layout}
-        for name, layout in tqdm(runs, desc="models")
+    runs = [
+        (name, layout, threads)
+        for name in args.models for layout in args.layouts for threads in args.threads
     ]
+    rows = []
+    for name, layout, threads in tqdm(runs, desc="models"):
+        torch.set_num_threads(threads)
+        row = measure(name, args.batch, args.small_batch, layout == "channels_last", device,
+                      args.max_step_seconds, args.min_seconds, args.repeats)
+        rows.append(row | {"layout": layout, "threads": threads})
     load_after = os.getloadavg()
 
     command = " ".join(["python", "benchmarks/models.py", *(argv if argv is not None else sys.argv[1:])])
@@ -142,25 +145,27 @@ def main(argv: list[str] | None = None) -> int:
         "# Model sizes and throughput",
         "",
         f"- Machine: {args.machine} ({platform.processor() or platform.machine()}), "
-        f"device `{args.device}`, {args.threads} torch threads; torch {torch.__version__}.",
+        f"device `{args.device}`; torch {torch.__version__}.",
         f"- Date: {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC. Command: `{command}`.",
         "- float32, 32x32 inputs, 10 classes. Training = forward + backward + SGD "
         f"(Nesterov, weight decay) step at batch {args.batch}. Inference = eval-mode forward "
         f"without gradients. Each number is the best of {args.repeats} windows of at least "
         f"{args.min_seconds:g} s.",
         f"- Load average (1 min) before / after: {load_before[0]:.2f} / {load_after[0]:.2f} "
-        "(the box is shared; numbers vary by tens of percent between runs).",
+        "(the box is shared with other developers: with another busy process, 2 threads can be "
+        "several times slower than 1, as both threads wait for the descheduled one).",
         f"- Full-batch numbers are skipped ('-') when a training step is predicted to take more "
         f"than {args.max_step_seconds:g} s (predicted from the batch-{args.small_batch} forward).",
         "",
-        f"| model | layout | parameters | train img/s (b{args.batch}) | inference img/s (b{args.batch}) "
-        f"| inference img/s (b{args.small_batch}) | predicted train step (s) |",
-        "|---|---|---:|---:|---:|---:|---:|",
+        f"| model | layout | threads | parameters | train img/s (b{args.batch}) "
+        f"| inference img/s (b{args.batch}) | inference img/s (b{args.small_batch}) "
+        "| predicted train step (s) |",
+        "|---|---|---:|---:|---:|---:|---:|---:|",
     ]
     for row in rows:
         lines.append(
-            f"| `{row['model']}` | {row['layout']} | {row['params']:,} | {_fmt(row.get('train'))} | "
-            f"{_fmt(row.get('infer'))} | {_fmt(row['infer_small'])} | "
+            f"| `{row['model']}` | {row['layout']} | {row['threads']} | {row['params']:,} | "
+            f"{_fmt(row.get('train'))} | {_fmt(row.get('infer'))} | {_fmt(row['infer_small'])} | "
             f"{float(row['predicted_step_s']):.2f} |"
         )
     text = "\n".join(lines) + "\n"
