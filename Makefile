@@ -20,6 +20,7 @@ venv: $(BIN)/ipmix
 
 demo: venv
 	$(BIN)/ipmix show --out runs/demo/gallery.png
+	$(BIN)/ipmix demo --out runs/demo
 
 test: venv
 	$(BIN)/python -m pytest
