@@ -127,6 +127,8 @@ def test_bad_names_options_and_class_counts_are_clear_errors() -> None:
     with pytest.raises(ValueError, match="expected images"):
         build_model("small", 10)(torch.rand(2, 1, 32, 32))
     assert "dropout" in model_options("wrn28_10")
+    with pytest.raises(ValueError, match="feature_scale"):
+        build_model("small", 10, feature_scale=0.0)
 
 
 def test_normalize_rejects_bad_statistics() -> None:

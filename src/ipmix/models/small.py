@@ -57,6 +57,8 @@ class SmallResNet(ImageClassifier):
         check_num_classes(num_classes)
         if width < 1:
             raise ValueError(f"width must be >= 1, got {width}")
+        if not feature_scale > 0:
+            raise ValueError(f"feature_scale must be > 0, got {feature_scale}")
         w1, w2, w3, w4 = width, 2 * width, 4 * width, 8 * width
         self.body = nn.Sequential(
             conv_bn_relu(3, w1),
