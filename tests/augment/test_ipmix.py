@@ -223,3 +223,24 @@ def test_mixing_set_sources_are_interchangeable(tmp_path):
         assert len(mixing_set) == len(PICTURES)
         np.testing.assert_array_equal(mixing_set.picture(2, 40), PICTURES[2])
         assert mixing_set.picture(2, 36).shape == (36, 36, 3)
+
+
+class _ReseededPerItem(Dataset):
+    """Reseeds the transform with the item index, as per-sample seeding schemes do."""
+
+    def __init__(self):
+        self.image = PIL.Image.fromarray(random_image(12))
+        self.transform = IPMix(PICTURES, seed=77)
+
+    def __len__(self):
+        return 6
+
+    def __getitem__(self, index):
+        self.transform.reseed(1000 + index)
+        return torch.from_numpy(np.asarray(self.transform(self.image)).copy())
+
+
+def test_reseed_gives_the_same_stream_in_workers_and_in_the_main_process():
+    main_process = torch.cat(list(DataLoader(_ReseededPerItem(), batch_size=1, num_workers=0)))
+    workers = torch.cat(list(DataLoader(_ReseededPerItem(), batch_size=1, num_workers=2)))
+    assert torch.equal(main_process, workers)

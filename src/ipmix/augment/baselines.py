@@ -17,9 +17,9 @@ from torchvision import tv_tensors
 from torchvision.transforms.v2 import Transform
 from torchvision.transforms.v2._utils import is_pure_tensor
 
-from ipmix.augment.ipmix import _as_array, crop_picture
+from ipmix.augment.ipmix import as_image_array, crop_picture
 from ipmix.augment.mixing import add, multiply
-from ipmix.augment.ops import OP_KERNELS
+from ipmix.augment.ops import OP_KERNELS, autocontrast_no_cutoff
 from ipmix.augment.plan import sample_mixing_coefficients
 from ipmix.augment.seeding import ProcessGenerator
 from ipmix.mixing_sets.store import PICTURE_SCALE, MixingSet, resized_picture_size
@@ -164,7 +164,9 @@ class PixMix(Transform):
                 f"PixMix: ops must be a non-empty list of {', '.join(OP_KERNELS)}; got {list(names)}"
             )
         self.k, self.beta, self.severity, self.ops = int(k), float(beta), float(severity), names
-        self._kernels = [OP_KERNELS[name] for name in names]
+        # PixMix's autocontrast has no cutoff (IPMix's authors give theirs a level-set cutoff).
+        kernels = {**OP_KERNELS, "autocontrast": autocontrast_no_cutoff}
+        self._kernels = [kernels[name] for name in names]
         self._mixing_set = MixingSet.from_source(mixing_set) if mixing_set is not None else None
         if self._mixing_set is not None and len(self._mixing_set) == 0:
             raise ValueError("PixMix: the mixing set is empty")
@@ -200,7 +202,7 @@ class PixMix(Transform):
         return mixed
 
     def transform(self, inpt: Any, params: dict[str, Any]) -> Any:
-        array, restore = _as_array(inpt)
+        array, restore = as_image_array(inpt)
         height, width, channels = array.shape
         rng = self.generator.get()
         side = resized_picture_size(max(height, width), PICTURE_SCALE)

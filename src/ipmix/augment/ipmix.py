@@ -216,20 +216,20 @@ class IPMix(Transform):
 
     def apply_plan(self, image: Any, plan: IPMixPlan, index: int = 0) -> Any:
         """Apply sample `index` of `plan` to `image`; returns the same kind as `image`."""
-        array, restore = _as_array(image)
+        array, restore = as_image_array(image)
         picture = self._picture(plan, index, array.shape)
         return restore(apply_plan(array, picture, plan, index, self.generator.get()))
 
     def views(self, image: Any, count: int = 2) -> list[Any]:
         """`count` independent augmentations of `image` sharing one mixing picture (for JSD)."""
-        array, restore = _as_array(image)
+        array, restore = as_image_array(image)
         plan = self.sample_plan(array.shape[0], array.shape[1], count).share_picture()
         picture = self._picture(plan, 0, array.shape)
         rng = self.generator.get()
         return [restore(apply_plan(array, picture, plan, i, rng)) for i in range(count)]
 
     def transform(self, inpt: Any, params: dict[str, Any]) -> Any:
-        array, restore = _as_array(inpt)
+        array, restore = as_image_array(inpt)
         plan, index = self._next_plan(array.shape[0], array.shape[1])
         picture = self._picture(plan, index, array.shape)
         return restore(apply_plan(array, picture, plan, index, self.generator.get()))
@@ -289,7 +289,7 @@ class IPMix(Transform):
         )
 
 
-def _as_array(image: Any) -> tuple[np.ndarray, Callable[[np.ndarray], Any]]:
+def as_image_array(image: Any) -> tuple[np.ndarray, Callable[[np.ndarray], Any]]:
     """An input as a uint8 HWC array, and a function mapping float HWC results back to its kind."""
     if isinstance(image, PIL.Image.Image):
         if image.mode not in ("RGB", "L"):

@@ -73,7 +73,13 @@ _IDENTITY = np.arange(256)
 
 
 def autocontrast(image: np.ndarray, level: float, sign: int) -> np.ndarray:
+    """The IPMix authors' autocontrast: `level` sets the cutoff (10 - level percent)."""
     return _array(ImageOps.autocontrast(_pil(image), cutoff=10 - float_magnitude(level, 10)))
+
+
+def autocontrast_no_cutoff(image: np.ndarray, level: float, sign: int) -> np.ndarray:
+    """AugMix's and PixMix's autocontrast: no cutoff, `level` unused."""
+    return _array(ImageOps.autocontrast(_pil(image)))
 
 
 def equalize(image: np.ndarray, level: float, sign: int) -> np.ndarray:
