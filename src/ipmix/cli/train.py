@@ -91,6 +91,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     method.add_argument("--mixing-set", metavar="PATH", default=None,
                         help="folder of mixing pictures for ipmix/pixmix (ImageFolder layouts "
                         "too; default: the built-in generated set)")
+    method.add_argument("--batched", action="store_true",
+                        help="apply IPMix per batch on the training device (ipmix.IPMixBatch) "
+                        "instead of per image in the loader workers; ipmix variants only")
 
     model = parser.add_argument_group("model and optimisation")
     model.add_argument("--model", choices=MODEL_NAMES, default="wrn40_4",
@@ -144,7 +147,7 @@ def run_command(args: argparse.Namespace) -> int:
     """Build the `TrainConfig` from the parsed options and train."""
     config = TrainConfig(
         out=args.out, dataset=args.dataset, model=args.model, model_kwargs=args.model_kwargs,
-        aug=args.aug, jsd=args.jsd, jsd_weight=args.jsd_weight, epochs=args.epochs,
+        aug=args.aug, batched=args.batched, jsd=args.jsd, jsd_weight=args.jsd_weight, epochs=args.epochs,
         batch_size=args.batch_size, lr=args.lr, min_lr=args.min_lr, momentum=args.momentum,
         nesterov=args.nesterov, weight_decay=args.weight_decay, data=args.data,
         subset=args.subset, test_subset=args.test_subset, mixing_set=args.mixing_set,

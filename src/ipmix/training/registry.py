@@ -185,12 +185,15 @@ class Augmentation:
         batch_mixer: ``(images, soft_labels, epoch) -> (images, soft_labels)`` on the device
             (None: hard labels).
         jsd: train with the clean view and two augmented views and the JSD loss.
+        batch_transform: ``images -> images`` (or the JSD views) on the device, per batch
+            (`ipmix.IPMixBatch` with ``--batched``); None: none.
     """
 
     name: str
     image_transform: Callable[[Any], Any] | None
     batch_mixer: BatchMixer | None
     jsd: bool
+    batch_transform: Any = None
 
     @property
     def soft_labels(self) -> bool:
@@ -200,6 +203,8 @@ class Augmentation:
     def dataset_transforms(self) -> list[Any]:
         """The per-sample pipeline for `ipmix.data.AugmentedCifar`."""
         transforms: list[Any] = [RandomCropFlip()]
+        if self.batch_transform is not None:  # the method runs on the device, per batch
+            return transforms
         if self.jsd:
             if self.image_transform is None:
                 raise UnknownAugmentationError(f"{self.name!r} has no augmentation to take views of")
@@ -272,14 +277,26 @@ def build_augmentation(
     mixing_set: Any = None,
     epochs: int = 100,
     seed: int = 0,
+    batched: bool = False,
 ) -> Augmentation:
     """Resolve `name` (one of `AUGMENTATION_NAMES`) for `dataset` ("cifar10"/"cifar100").
 
     `mixing_set` (a `MixingSet`, a folder, an array; None = the built-in generated set) feeds
     IPMix and PixMix. `epochs` places the switch of ``augmix+epoch(mixup,cutmix)``. `seed`
-    only sets the initial streams: training reseeds them per sample and per step.
+    only sets the initial streams: training reseeds them per sample and per step. `batched`
+    (IPMix variants only) applies IPMix per batch on the device with `ipmix.IPMixBatch`.
     """
     use_jsd = resolve_jsd(name, jsd)
+    if batched:
+        if name not in _IPMIX_LEVELS:
+            raise UnknownAugmentationError(
+                f"--batched applies to {', '.join(_IPMIX_LEVELS)}, not {name!r}"
+            )
+        from ipmix.augment.batched import IPMixBatch
+
+        batch = IPMixBatch(mixing_set, seed=seed, views=2 if use_jsd else 1, **_IPMIX_LEVELS[name])
+        return Augmentation(name=name, image_transform=None, batch_mixer=None, jsd=use_jsd,
+                            batch_transform=batch)
     if dataset not in CIFAR_LAYOUTS:
         raise ValueError(f"unknown dataset {dataset!r}; choose from {', '.join(CIFAR_LAYOUTS)}")
     if epochs < 1:

@@ -98,6 +98,7 @@ class TrainConfig:
     model: str = "wrn40_4"
     model_kwargs: dict[str, Any] = field(default_factory=dict)
     aug: str = "ipmix"
+    batched: bool = False  # IPMix per batch on the device (ipmix.IPMixBatch), not per image
     jsd: bool | None = None  # None: the method's default (on for augmix/ipmix, off for pixmix)
     jsd_weight: float = JSD_WEIGHT
     epochs: int | None = None  # None: DEFAULT_EPOCHS[model]
@@ -271,7 +272,8 @@ class _Run:
         test_arrays = load_cifar(config.dataset, config.data, "test", config.test_subset)
         self.test_images, self.test_labels = eval_tensors(test_arrays)
         self.augmentation: Augmentation = build_augmentation(
-            config.aug, config.dataset, config.jsd, config.mixing_set, config.epochs, config.seed
+            config.aug, config.dataset, config.jsd, config.mixing_set, config.epochs, config.seed,
+            batched=config.batched,
         )
         rank_seed = derive_seed(config.seed, "rank", self.dist.rank)
         self.dataset = AugmentedCifar(
@@ -413,6 +415,14 @@ class _Run:
                 bar.close()
                 return None
             images = _to_device(images, self.device, self.channels_last)
+            batch_transform = self.augmentation.batch_transform
+            if batch_transform is not None:
+                reseed(batch_transform, derive_seed(self.rank_seed, "ipmix", epoch, step))
+                with torch.no_grad():
+                    augmented = batch_transform(images)
+                images = torch.cat([images, *augmented]) if self.augmentation.jsd else augmented
+                if self.channels_last:
+                    images = images.contiguous(memory_format=torch.channels_last)
             labels = labels.to(self.device, non_blocking=True)
             targets: torch.Tensor = labels
             if mixer is not None:
