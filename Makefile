@@ -28,5 +28,8 @@ test: venv
 lint: venv
 	$(BIN)/ruff check .
 
+bench: venv
+	$(BIN)/python benchmarks/throughput.py --out benchmarks/results/throughput.md
+
 clean:
 	rm -rf $(VENV) runs .pytest_cache
