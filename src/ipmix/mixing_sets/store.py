@@ -129,9 +129,18 @@ class MixingSet:
         """Picture `index` as a `side` square, before memoisation."""
         return _resize_square(self[index], side)
 
-    def to_array(self, side: int) -> np.ndarray:
-        """All pictures resized to `side`, as one uint8 ``[N, side, side, 3]`` array."""
-        return np.stack([self.picture(i, side) for i in range(len(self))])
+    def to_array(self, side: int, progress: bool = True) -> np.ndarray:
+        """All pictures resized to `side`, as one uint8 ``[N, side, side, 3]`` array.
+
+        Shows a progress bar for sets of more than 1,000 pictures (generated sets render here).
+        """
+        from tqdm.auto import tqdm
+
+        indices = tqdm(
+            range(len(self)), desc=f"mixing pictures at {side} px", unit="pic",
+            disable=not progress or len(self) <= 1000, leave=False,
+        )
+        return np.stack([self.picture(i, side) for i in indices])
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({len(self)} pictures)"
