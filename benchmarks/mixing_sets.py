@@ -120,7 +120,7 @@ def main(argv: list[str] | None = None) -> int:
         f"Load average (1 min) before the runs: {min(loads):.1f} to {max(loads):.1f} "
         "(the box is shared, so times are upper bounds).",
         f"Command: `{command.strip()}`",
-        f"Start-up (a 1-picture run: Python, `import ipmix` with torch and torchvision, numba "
+        f"Start-up (a 1-picture run: Python, the generators (torch is not imported), numba "
         f"cache, worker fork): {min(startups):.1f} to {max(startups):.1f} s.",
         "",
         "Wall-clock time of `ipmix mixing-set generate --out X.npy` (or a PNG folder where "
