@@ -1,5 +1,8 @@
 """Shared fixtures for the augmentation tests: small images and a small mixing set."""
 
+import os
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -27,3 +30,17 @@ def images() -> np.ndarray:
     base = (ramp + ramp.transpose(1, 0, 2)) / 2
     noise = rng.normal(0, 30, (8, 32, 32, 3))
     return np.clip(base + noise, 0, 255).astype(np.uint8)
+
+
+@pytest.fixture(scope="session")
+def cifar_test_images() -> np.ndarray:
+    """96 CIFAR-10 test images (uint8 NHWC) when the data is present, else structured stand-ins."""
+    default = Path(__file__).parents[3] / "shared" / "data"
+    path = Path(os.environ.get("IPMIX_DATA", default)) / "cifar10.npz"
+    if path.is_file():
+        with np.load(path) as data:
+            return data["x_test"][:96]
+    rng = np.random.default_rng(0)
+    coarse = rng.integers(0, 256, (96, 8, 8, 3), dtype=np.uint8)
+    smooth = np.repeat(np.repeat(coarse, 4, axis=1), 4, axis=2).astype(np.int16)
+    return np.clip(smooth + rng.integers(-20, 21, smooth.shape), 0, 255).astype(np.uint8)

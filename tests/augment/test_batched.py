@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import os
 import pickle
 from dataclasses import replace
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -29,16 +27,8 @@ CHANGE_BINS = np.array([0, 0.5, 2, 4, 8, 16, 32, 64, 128, 256])  # |out - x| in 
 
 
 @pytest.fixture(scope="module")
-def cifar() -> np.ndarray:
-    """64 CIFAR-10 test images (uint8 NHWC) when the data is present, else structured stand-ins."""
-    path = Path(os.environ.get("IPMIX_DATA", Path(__file__).parents[3] / "shared" / "data")) / "cifar10.npz"
-    if path.is_file():
-        with np.load(path) as data:
-            return data["x_test"][:64]
-    rng = np.random.default_rng(0)
-    coarse = rng.integers(0, 256, (64, 8, 8, 3), dtype=np.uint8)
-    smooth = np.repeat(np.repeat(coarse, 4, axis=1), 4, axis=2).astype(np.int16)
-    return np.clip(smooth + rng.integers(-20, 21, smooth.shape), 0, 255).astype(np.uint8)
+def cifar(cifar_test_images: np.ndarray) -> np.ndarray:
+    return cifar_test_images[:64]
 
 
 def nchw(images: np.ndarray) -> torch.Tensor:
