@@ -79,3 +79,13 @@ def check_num_classes(num_classes: int) -> int:
     if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 1:
         raise ValueError(f"num_classes must be a positive integer, got {num_classes!r}")
     return num_classes
+
+
+def projection_shortcut(in_channels: int, out_channels: int, stride: int) -> nn.Module | None:
+    """The 1x1 conv + BN shortcut of a residual block that changes shape; None when it does not."""
+    if stride == 1 and in_channels == out_channels:
+        return None
+    return nn.Sequential(
+        nn.Conv2d(in_channels, out_channels, 1, stride, bias=False),
+        nn.BatchNorm2d(out_channels),
+    )

@@ -18,7 +18,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ipmix.models.base import DEFAULT_MEAN, DEFAULT_STD, ImageClassifier, check_num_classes
+from ipmix.models.base import (
+    DEFAULT_MEAN,
+    DEFAULT_STD,
+    ImageClassifier,
+    check_num_classes,
+    projection_shortcut,
+)
 
 
 class ResNeXtBottleneck(nn.Module):
@@ -38,12 +44,7 @@ class ResNeXtBottleneck(nn.Module):
         self.bn_group = nn.BatchNorm2d(width)
         self.conv_expand = nn.Conv2d(width, out_channels, 1, bias=False)
         self.bn_expand = nn.BatchNorm2d(out_channels)
-        self.shortcut: nn.Module | None = None
-        if stride != 1 or in_channels != out_channels:
-            self.shortcut = nn.Sequential(
-                nn.Conv2d(in_channels, out_channels, 1, stride, bias=False),
-                nn.BatchNorm2d(out_channels),
-            )
+        self.shortcut = projection_shortcut(in_channels, out_channels, stride)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out = F.relu(self.bn_reduce(self.conv_reduce(x)))
