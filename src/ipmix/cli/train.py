@@ -7,6 +7,7 @@ import json
 import sys
 
 from ipmix.models import MODEL_NAMES
+from ipmix.training.distributed import env_info
 from ipmix.training.registry import AUGMENTATION_NAMES, JSD_DEFAULTS
 from ipmix.training.trainer import DEFAULT_EPOCHS, TrainConfig, TrainingInterrupted, train
 
@@ -160,5 +161,6 @@ def run_command(args: argparse.Namespace) -> int:
     except TrainingInterrupted as stopped:
         print(f"ipmix train: {stopped}", file=sys.stderr)
         return 130 if stopped.signal_name == "SIGINT" else 143
-    print(f"ipmix train: finished; model in {run_dir / 'final.pt'}")
+    if env_info().is_main:  # under torchrun, one line for the job, not one per rank
+        print(f"ipmix train: finished; model in {run_dir / 'final.pt'}")
     return 0
