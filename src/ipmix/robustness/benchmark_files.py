@@ -163,6 +163,17 @@ def _assemble(parts: list[Path], final: Path) -> None:
 # ----------------------------------------------------------------------------- CIFAR-C
 
 
+def _requested(
+    names: Sequence[str], known: Sequence[str], error: type[Exception], kind: str
+) -> list[str]:
+    """`names` without repeats, in order; an `error` naming any unknown one."""
+    requested = list(dict.fromkeys(names))
+    unknown = [name for name in requested if name not in known]
+    if unknown:
+        raise error(f"unknown {kind}(s) {', '.join(unknown)}; known: {', '.join(known)}")
+    return requested
+
+
 def make_cifar_c(
     images: np.ndarray,
     labels: np.ndarray,
@@ -185,12 +196,7 @@ def make_cifar_c(
     images = check_images(images)
     n = images.shape[0]
     labels = _check_labels(labels, n, required=True)
-    names = list(dict.fromkeys(corruptions))
-    unknown = [c for c in names if c not in ALL_CORRUPTIONS]
-    if unknown:
-        raise CorruptionError(
-            f"unknown corruption(s) {', '.join(unknown)}; known: {', '.join(ALL_CORRUPTIONS)}"
-        )
+    names = _requested(corruptions, ALL_CORRUPTIONS, CorruptionError, "corruption")
     if "frost" in names:
         try:
             frost_dir = find_frost_dir(frost_dir)
@@ -337,12 +343,7 @@ def make_cifar_p(
     images = check_images(images)
     n = images.shape[0]
     labels = _check_labels(labels, n, required=False)
-    names = list(dict.fromkeys(perturbations))
-    unknown = [p for p in names if p not in PERTURBATIONS]
-    if unknown:
-        raise PerturbationError(
-            f"unknown perturbation(s) {', '.join(unknown)}; known: {', '.join(PERTURBATIONS)}"
-        )
+    names = _requested(perturbations, PERTURBATIONS, PerturbationError, "perturbation")
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     if labels is not None:
