@@ -15,6 +15,7 @@ from torch.utils.data import DataLoader
 from ipmix import IPMix, IPMixBatch
 from ipmix.augment import batched
 from ipmix.augment.batched import IPMixCollate, apply_plan_batch
+from ipmix.augment.fused import apply_plan_fused
 from ipmix.augment.ipmix import apply_plan, crop_picture
 from ipmix.augment.plan import IPMixOptions, IPMixPlan, sample_plan
 from ipmix.mixing_sets.store import MixingSet
@@ -24,6 +25,8 @@ PICTURES = np.repeat(
 )
 SET = MixingSet.from_array(PICTURES)
 CHANGE_BINS = np.array([0, 0.5, 2, 4, 8, 16, 32, 64, 128, 256])  # |out - x| in grey levels
+#: The two ways `IPMixBatch` applies plans on a CPU: fused numba kernels and grouped tensor kernels.
+BACKENDS = ("numba", "torch")
 
 
 @pytest.fixture(scope="module")
@@ -47,9 +50,13 @@ def per_image(images: np.ndarray, plan: IPMixPlan, rng: np.random.Generator) -> 
     return np.stack(out)
 
 
-def batch(images: np.ndarray, plan: IPMixPlan, seed: int = 0) -> np.ndarray:
-    """The batched kernel on the same plan, as float NHWC."""
+def batch(images: np.ndarray, plan: IPMixPlan, seed: int = 0, backend: str = "torch") -> np.ndarray:
+    """A batched kernel (fused numba or grouped torch) on the same plan, as float NHWC."""
     tensor = nchw(images)
+    if backend == "numba":
+        stage = plan.next if plan.next is not None else plan
+        pictures = IPMixBatch(SET).device_pictures(stage.picture_side, "cpu").numpy()
+        return apply_plan_fused(tensor.numpy(), plan, pictures, seed=seed).transpose(0, 2, 3, 1)
     pictures = IPMixBatch(SET)._cropped_pictures(plan, tensor, None)
     generator = torch.Generator().manual_seed(seed)
     return apply_plan_batch(tensor, pictures, plan, generator).permute(0, 2, 3, 1).numpy()
@@ -92,45 +99,63 @@ DETERMINISTIC_CONFIGS = {
 }
 
 
+@pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("gray", [False, True], ids=["rgb", "gray"])
 @pytest.mark.parametrize("config", DETERMINISTIC_CONFIGS.values(), ids=DETERMINISTIC_CONFIGS.keys())
-def test_same_plan_gives_the_per_image_result(cifar, config, gray):
-    """Without random masks the two kernels must agree pixel for pixel, up to bilinear rounding."""
+def test_same_plan_gives_the_per_image_result(cifar, config, gray, backend):
+    """Without random masks the kernels must agree with the per-image one, up to float rounding."""
     images = cifar[:32, :, :, :1] if gray else cifar[:32]
     options = IPMixOptions(mixing_ops=("add", "multiply"), **config)
     rng = np.random.default_rng(len(config))
     plan = sample_plan(options, len(images), 32, 32, len(SET), rng)
-    diff = np.abs(per_image(images, plan, rng) - batch(images, plan)) * 255
+    diff = np.abs(per_image(images, plan, rng) - batch(images, plan, backend=backend)) * 255
+    if backend == "numba":
+        # Same ops in the same float32 order; numpy's SIMD float32 `power` (multiply mixing)
+        # differs from libm's by an ulp: measured max 6e-5 grey levels over these configs.
+        assert diff.max() <= 1e-3, diff.max()
+        return
     # A 1-grey-level rounding difference of a bilinear op (PIL: double, here: float32) can be
     # amplified by later steps; measured: mean < 0.001, max 4.7 grey levels over these configs.
     assert diff.mean() <= 0.05 and diff.max() <= 8, (diff.mean(), diff.max())
     assert (diff > 0.5).mean() <= 0.005
 
 
+@pytest.mark.parametrize("config", [{}, {"framework": "mixed-input", "all_ops": True}])
+def test_fused_kernels_reproduce_the_per_image_kernel_bit_for_bit(cifar, config):
+    """Add mixing and every image op: the fused CPU kernels give exactly the per-image floats."""
+    options = IPMixOptions(mixing_ops=("add",), **config)
+    rng = np.random.default_rng(21)
+    plan = sample_plan(options, len(cifar), 32, 32, len(SET), rng)
+    assert np.array_equal(per_image(cifar, plan, rng), batch(cifar, plan, backend="numba"))
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("mode", ["paper", "official"])
-def test_non_square_images_follow_the_per_image_path(cifar, mode):
+def test_non_square_images_follow_the_per_image_path(cifar, mode, backend):
     images = np.ascontiguousarray(cifar[:16, 4:24])  # 20 x 32
     options = IPMixOptions(mixing_ops=("add", "multiply"), mode=mode, patch_sizes=(4, 8, 16, "full"))
     rng = np.random.default_rng(9)
     plan = sample_plan(options, len(images), 20, 32, len(SET), rng)
-    diff = np.abs(per_image(images, plan, rng) - batch(images, plan)) * 255
+    diff = np.abs(per_image(images, plan, rng) - batch(images, plan, backend=backend)) * 255
     assert diff.mean() <= 0.05 and diff.max() <= 8, (diff.mean(), diff.max())
 
 
-def test_an_empty_batch_gives_an_empty_batch():
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_an_empty_batch_gives_an_empty_batch(backend):
     empty = torch.zeros(0, 3, 32, 32, dtype=torch.uint8)
-    assert IPMixBatch(SET, seed=0)(empty).shape == empty.shape
-    assert [v.shape for v in IPMixBatch(SET, seed=0, views=2)(empty)] == [empty.shape] * 2
+    assert IPMixBatch(SET, seed=0, backend=backend)(empty).shape == empty.shape
+    assert [v.shape for v in IPMixBatch(SET, seed=0, views=2, backend=backend)(empty)] == [empty.shape] * 2
 
 
+@pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("seed", [0, 1])
-def test_random_masks_follow_the_per_image_law_on_the_same_plan(cifar, seed):
+def test_random_masks_follow_the_per_image_law_on_the_same_plan(cifar, seed, backend):
     """Only the mask noise differs: the per-pixel change distributions must agree closely."""
     options = IPMixOptions(mixing_ops=("random_pixels", "random_elements"))
     rng = np.random.default_rng(seed)
     plan = sample_plan(options, len(cifar), 32, 32, len(SET), rng)
     reference = per_image(cifar, plan, rng) * 255
-    ours = batch(cifar, plan, seed) * 255
+    ours = batch(cifar, plan, seed, backend) * 255
     # Measured over 5 seeds: total variation <= 0.002, mean change within 0.5%, per-sample
     # mean change within 1.7 grey levels.
     tv = 0.5 * np.abs(change_histogram(reference, cifar) - change_histogram(ours, cifar)).sum()
@@ -141,14 +166,20 @@ def test_random_masks_follow_the_per_image_law_on_the_same_plan(cifar, seed):
     assert per_sample.max() <= 4
 
 
-def test_independent_streams_match_the_per_image_transform_in_distribution(cifar):
-    """IPMix and IPMixBatch with default options and different seeds: same change distribution."""
+@pytest.fixture(scope="module")
+def per_image_stream(cifar: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """1,536 CIFAR images and their `IPMix` outputs (seed 11), NHWC uint8."""
     images = np.concatenate([cifar] * 24)
-    per_image_transform = IPMix(SET, seed=11)
-    reference = np.stack(
-        [per_image_transform(torch.from_numpy(im).permute(2, 0, 1)).permute(1, 2, 0).numpy() for im in images]
-    )
-    ours = IPMixBatch(SET, seed=12)(nchw(images)).permute(0, 2, 3, 1).numpy()
+    transform = IPMix(SET, seed=11)
+    outputs = [transform(torch.from_numpy(im).permute(2, 0, 1)).permute(1, 2, 0).numpy() for im in images]
+    return images, np.stack(outputs)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_independent_streams_match_the_per_image_transform_in_distribution(per_image_stream, backend):
+    """IPMix and IPMixBatch with default options and different seeds: same change distribution."""
+    images, reference = per_image_stream
+    ours = IPMixBatch(SET, seed=12, backend=backend)(nchw(images)).permute(0, 2, 3, 1).numpy()
     change_ref = np.abs(reference.astype(np.float64) - images)
     change_ours = np.abs(ours.astype(np.float64) - images)
     # Between-sample variation (skip weights, depths) dominates. Measured over 8 seed pairs of
@@ -160,14 +191,15 @@ def test_independent_streams_match_the_per_image_transform_in_distribution(cifar
     assert abs((change_ours > 0).mean() - (change_ref > 0).mean()) <= 0.045
 
 
+@pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("mixing", ["add", "random_elements"])
-def test_patch_steps_change_only_their_boxes_with_the_per_image_areas(cifar, mixing):
+def test_patch_steps_change_only_their_boxes_with_the_per_image_areas(cifar, mixing, backend):
     """One P-level step per sample: changed pixels lie in the box; areas match the per-image path."""
     options = IPMixOptions(width=1, depth=1, image_level=False, mixing_ops=(mixing,))
     rng = np.random.default_rng(3)
     plan = sample_plan(options, len(cifar), 32, 32, len(SET), rng)
     plan = replace(plan, skip_weight=np.ones_like(plan.skip_weight))
-    ours = np.round(batch(cifar, plan) * 255)
+    ours = np.round(batch(cifar, plan, backend=backend) * 255)
     reference = np.round(per_image(cifar, plan, rng) * 255)
     changed_ours = (ours != cifar).any(axis=3)
     changed_ref = (reference != cifar).any(axis=3)
@@ -191,12 +223,15 @@ def test_patch_steps_change_only_their_boxes_with_the_per_image_areas(cifar, mix
     channels=st.sampled_from([1, 3]),
     mode=st.sampled_from(["paper", "official"]),
     framework=st.sampled_from(["chain", "linear", "mixed-input"]),
+    backend=st.sampled_from(BACKENDS),
 )
-def test_output_shape_dtype_and_range(seed, size, dtype, channels, mode, framework):
+def test_output_shape_dtype_and_range(seed, size, dtype, channels, mode, framework, backend):
     rng = np.random.default_rng(seed)
     data = torch.from_numpy(rng.integers(0, 256, (3, channels, size, size), dtype=np.uint8))
     images = data if dtype == torch.uint8 else data.to(dtype) / 255
-    transform = IPMixBatch(SET, seed=seed, mode=mode, framework=framework, patch_sizes=(4, 8, "full"))
+    transform = IPMixBatch(
+        SET, seed=seed, mode=mode, framework=framework, patch_sizes=(4, 8, "full"), backend=backend
+    )
     out = transform(images)
     assert out.shape == images.shape and out.dtype == dtype and out.device == images.device
     if dtype != torch.uint8:
@@ -204,24 +239,29 @@ def test_output_shape_dtype_and_range(seed, size, dtype, channels, mode, framewo
 
 
 @settings(max_examples=15, deadline=None)
-@given(seed=st.integers(0, 2**16), framework=st.sampled_from(["chain", "linear", "mixed-input"]))
-def test_skip_weight_zero_is_the_identity(seed, framework):
+@given(
+    seed=st.integers(0, 2**16),
+    framework=st.sampled_from(["chain", "linear", "mixed-input"]),
+    backend=st.sampled_from(BACKENDS),
+)
+def test_skip_weight_zero_is_the_identity(seed, framework, backend):
     images = np.random.default_rng(seed).integers(0, 256, (4, 16, 16, 3), dtype=np.uint8)
     plan = sample_plan(IPMixOptions(framework=framework), 4, 16, 16, len(SET), np.random.default_rng(seed))
     plan = replace(plan, skip_weight=np.zeros_like(plan.skip_weight))
     if plan.next is not None:
         plan.next = replace(plan.next, skip_weight=np.zeros_like(plan.skip_weight))
-    assert np.array_equal(np.round(batch(images, plan) * 255), images)
+    assert np.array_equal(np.round(batch(images, plan, backend=backend) * 255), images)
 
 
-def test_seeds_reseed_and_random_state_reproduce_the_stream(cifar):
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_seeds_reseed_and_random_state_reproduce_the_stream(cifar, backend):
     images = nchw(cifar[:16])
-    first = IPMixBatch(SET, seed=4)
+    first = IPMixBatch(SET, seed=4, backend=backend)
     a, b = first(images), first(images)
     assert not torch.equal(a, b)
-    again = IPMixBatch(SET, seed=4)
+    again = IPMixBatch(SET, seed=4, backend=backend)
     assert torch.equal(again(images), a)
-    assert not torch.equal(IPMixBatch(SET, seed=5)(images), a)
+    assert not torch.equal(IPMixBatch(SET, seed=5, backend=backend)(images), a)
     again.reseed(4)
     assert torch.equal(again(images), a)
     state = again.random_state()
@@ -230,9 +270,10 @@ def test_seeds_reseed_and_random_state_reproduce_the_stream(cifar):
     assert torch.equal(again(images), expected)
 
 
-def test_two_views_are_independent_and_share_the_mixing_picture(cifar):
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_two_views_are_independent_and_share_the_mixing_picture(cifar, backend):
     images = nchw(cifar[:8])
-    transform = IPMixBatch(SET, seed=1, views=2)
+    transform = IPMixBatch(SET, seed=1, views=2, backend=backend)
     view1, view2 = transform(images)
     assert view1.shape == view2.shape == images.shape
     assert not torch.equal(view1, view2)
@@ -242,22 +283,23 @@ def test_two_views_are_independent_and_share_the_mixing_picture(cifar):
     assert np.array_equal(plan.picture_offset[:8], plan.picture_offset[8:])
 
 
-def test_given_mixing_pictures_replace_the_set(cifar):
+@pytest.mark.parametrize("views", [1, 2])
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_given_mixing_pictures_replace_the_set(cifar, backend, views):
     """Pictures passed to forward, cropped or at the picture side, act like the set's own."""
     images = nchw(cifar[:8])
-    reference = IPMixBatch(SET, seed=2)
-    plan = reference.sample_plan(8, 32, 32)
+    reference = IPMixBatch(SET, seed=2, backend=backend, views=views)
+    plan = reference.sample_plan(8 * views, 32, 32)  # every view uses its image's view-0 picture
     reference.reseed(2)
     expected = reference(images)
     side = (SET.picture(int(plan.picture[i]), plan.picture_side) for i in range(8))
     full = torch.from_numpy(np.stack(list(side))).permute(0, 3, 1, 2).contiguous()
-    given = IPMixBatch(SET, seed=2)
-    assert torch.equal(given(images, mixing_pictures=full), expected)
-    cropped = batched.crop_pictures(
-        full, torch.arange(8), torch.as_tensor(plan.picture_offset), 32, 32
-    )
-    given.reseed(2)
-    assert torch.equal(given(images, mixing_pictures=cropped), expected)
+    cropped = batched.crop_pictures(full, torch.arange(8), torch.as_tensor(plan.picture_offset[:8]), 32, 32)
+    given = IPMixBatch(SET, seed=2, backend=backend, views=views)
+    for pictures in (full, cropped):
+        given.reseed(2)
+        out = given(images, mixing_pictures=pictures)
+        assert all(map(torch.equal, out, expected)) if views > 1 else torch.equal(out, expected)
     with pytest.raises(ValueError, match="mixing_pictures must be 32x32"):
         given(images, mixing_pictures=torch.zeros(8, 3, 20, 20, dtype=torch.uint8))
     with pytest.raises(ValueError, match="has 3 pictures for 8 images"):
@@ -273,6 +315,7 @@ def test_given_mixing_pictures_replace_the_set(cifar):
         (lambda t: t(torch.zeros(2, 3, 8, 8, dtype=torch.int32)), ValueError, "uint8 or float"),
         (lambda t: IPMixBatch(SET, views=0), ValueError, "views must be an integer >= 1"),
         (lambda t: IPMixBatch(SET, mode="fast"), ValueError, "mode must be"),
+        (lambda t: IPMixBatch(SET, backend="cuda"), ValueError, "backend must be one of"),
     ],
 )
 def test_bad_inputs_are_rejected_clearly(call, error, message):
@@ -298,13 +341,24 @@ def test_collate_augments_cpu_batches_for_plain_and_jsd_training(cifar):
     assert view1.shape == view2.shape == clean.shape and not torch.equal(view1, view2)
 
 
-def test_pickled_copies_drop_device_caches_and_repeat_the_stream(cifar):
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_pickled_copies_drop_device_caches_and_repeat_the_stream(cifar, backend):
     images = nchw(cifar[:4])
-    transform = IPMixBatch(SET, seed=9)
+    transform = IPMixBatch(SET, seed=9, backend=backend)
     transform(images)
     copy = pickle.loads(pickle.dumps(transform))
     assert copy._pictures == {} and copy._torch_generators == {}
-    assert torch.equal(copy(images), IPMixBatch(SET, seed=9)(images))
+    assert torch.equal(copy(images), IPMixBatch(SET, seed=9, backend=backend)(images))
+
+
+def test_backends_share_the_plan_stream_and_check_their_device(cifar):
+    """Same seed, same plans: without random masks the two backends agree up to float rounding."""
+    images = nchw(cifar[:32])
+    outputs = [IPMixBatch(SET, seed=6, mixing_ops=("add", "multiply"), backend=b)(images) for b in BACKENDS]
+    diff = (outputs[0].int() - outputs[1].int()).abs()
+    assert diff.float().mean() <= 0.05 and diff.max() <= 8
+    with pytest.raises(ValueError, match="backend='numba' runs on CPU tensors"):
+        IPMixBatch(SET, seed=0, backend="numba")(torch.zeros(2, 3, 8, 8, dtype=torch.uint8, device="meta"))
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")

@@ -29,6 +29,7 @@ import torch
 from PIL import Image
 from torch import nn
 
+from ipmix.augment.fused import apply_plan_fused
 from ipmix.augment.mixing import ADD, MIXING_OPS, MULTIPLY, RANDOM_PIXELS
 from ipmix.augment.plan import FROM_IMAGE_OP, IMAGE_LEVEL, IPMixOptions, IPMixPlan, sample_plan
 from ipmix.augment.seeding import ProcessGenerator
@@ -41,6 +42,8 @@ _LUMA = (0.299, 0.587, 0.114)  # as ipmix.augment.ipmix.crop_picture
 #: caches, while small images gain from long batches (32 px: 341 images per chunk, 224 px: 6).
 #: Other devices take the whole batch at once.
 CPU_CHUNK_ELEMENTS = 2**20
+#: Values of `IPMixBatch(backend=...)`.
+BACKENDS: tuple[str, ...] = ("auto", "numba", "torch")
 #: Largest mixing set (in bytes of resized pictures) `IPMixBatch` copies to the device.
 MAX_DEVICE_SET_BYTES = 4 * 2**30
 
@@ -343,6 +346,11 @@ class IPMixBatch(nn.Module):
             return a tuple of that many batches, all views of a sample sharing its mixing picture
             (as the authors' JSD training), computed in one pass.
         seed: seed of the transform's random stream (plans, and through them the mask noise).
+        backend: how plans are applied. ``"auto"`` (default): the fused numba kernels
+            (`ipmix.augment.fused`) on CPU tensors, the grouped tensor kernels on other devices;
+            ``"numba"``: the fused kernels (CPU tensors only); ``"torch"``: the tensor kernels
+            everywhere. Both give the same plans from the same seed and the per-image results
+            up to float rounding; only the noise of random masks differs between them.
 
     `forward(images, mixing_pictures=None)` takes uint8 or float ([0, 1]) images and returns the
     same dtype and range (floats are read at 8-bit precision, as `IPMix` reads them).
@@ -371,6 +379,7 @@ class IPMixBatch(nn.Module):
         all_ops: bool = False,
         seed: int | None = None,
         views: int = 1,
+        backend: str = "auto",
     ) -> None:
         super().__init__()
         self.options = IPMixOptions(
@@ -381,7 +390,10 @@ class IPMixBatch(nn.Module):
         )
         if not isinstance(views, int) or views < 1:
             raise ValueError(f"IPMixBatch: views must be an integer >= 1, got {views!r}")
+        if backend not in BACKENDS:
+            raise ValueError(f"IPMixBatch: backend must be one of {BACKENDS}, got {backend!r}")
         self.views = views
+        self.backend = backend
         self._mixing_set: MixingSet | None = (
             MixingSet.from_source(mixing_set) if mixing_set is not None else None
         )
@@ -442,15 +454,59 @@ class IPMixBatch(nn.Module):
         if views > 1:
             _share_pictures(plan, count)
         given = self._given_pictures(mixing_pictures, data, plan)
+        seed = int(self.generator.get().integers(0, 2**63))  # the mask noise of this call
+        dtype = images.dtype if is_float else torch.uint8
+        if self._uses_numba(device):
+            out = self._apply_numba(data, plan, given, seed)
+            out = out.to(dtype) if is_float else _to_uint8(out)
+        else:
+            out = self._apply_torch(data, plan, given, seed, dtype)
+        return tuple(out.chunk(views)) if views > 1 else out
+
+    def _uses_numba(self, device: torch.device) -> bool:
+        if self.backend == "torch":
+            return False
+        if device.type != "cpu":
+            if self.backend == "numba":
+                raise ValueError(f"IPMixBatch: backend='numba' runs on CPU tensors; the batch is on {device}")
+            return False
+        return True
+
+    def _apply_numba(
+        self, data: torch.Tensor, plan: IPMixPlan, given: torch.Tensor | None, seed: int
+    ) -> torch.Tensor:
+        """The plan applied by the fused CPU kernels (`ipmix.augment.fused`), float32 out."""
+        count, total = data.shape[0], plan.batch_size
+        sample_image = np.arange(total) % count  # row v * count + i is view v of image i
+        stage = plan.next if plan.next is not None else plan
+        picture, offset = stage.picture, stage.picture_offset
+        if not self.options.uses_p_level:
+            pictures = np.zeros((1, 1, 1, 1), dtype=np.uint8)  # never read
+        elif given is None:
+            pictures = self.device_pictures(stage.picture_side, data.device).numpy()
+        else:
+            pictures, picture = given.contiguous().numpy(), sample_image
+            if tuple(given.shape[2:]) == tuple(data.shape[2:]):
+                offset = np.zeros_like(offset)
+        out = apply_plan_fused(
+            data.contiguous().numpy(), plan, pictures, picture, offset, sample_image, seed
+        )
+        return torch.from_numpy(out)
+
+    def _apply_torch(
+        self, data: torch.Tensor, plan: IPMixPlan, given: torch.Tensor | None, seed: int, dtype: torch.dtype
+    ) -> torch.Tensor:
+        """The plan applied by the grouped tensor kernels (`apply_plan_batch`), on any device."""
+        count, channels, height, width = data.shape
+        device, total = data.device, plan.batch_size
         generator = self._torch_generator(device)
-        generator.manual_seed(int(self.generator.get().integers(0, 2**63)))
+        generator.manual_seed(seed)
         chunk = total if device.type != "cpu" else max(1, CPU_CHUNK_ELEMENTS // data[0].numel())
-        out = torch.empty((total, channels, height, width), dtype=images.dtype if is_float else torch.uint8,
-                          device=device)
+        out = torch.empty((total, channels, height, width), dtype=dtype, device=device)
         for start in range(0, total, chunk):
             stop = min(total, start + chunk)
             part = plan if (start, stop) == (0, total) else plan.select(slice(start, stop))
-            if views == 1:
+            if total == count:
                 chunk_images = data[start:stop]
                 chunk_given = given[start:stop] if given is not None else None
             else:
@@ -459,8 +515,8 @@ class IPMixBatch(nn.Module):
                 chunk_given = given.index_select(0, samples) if given is not None else None
             pictures = self._cropped_pictures(part, chunk_images, chunk_given)
             result = apply_plan_batch(chunk_images, pictures, part, generator)
-            out[start:stop] = result if is_float else _to_uint8(result)
-        return tuple(out.chunk(views)) if views > 1 else out
+            out[start:stop] = result if dtype.is_floating_point else _to_uint8(result)
+        return out
 
     def _given_pictures(
         self, mixing_pictures: torch.Tensor | None, images: torch.Tensor, plan: IPMixPlan
@@ -531,7 +587,7 @@ class IPMixBatch(nn.Module):
             f"width={o.width}, depth={o.depth}, alpha={o.alpha}, mixing_severity={o.mixing_severity}, "
             f"op_severity={o.op_severity}, mode={o.mode!r}, framework={o.framework!r}, "
             f"levels=(image={o.image_level}, patch={o.patch_level}, pixel={o.pixel_level}), "
-            f"views={self.views}"
+            f"views={self.views}, backend={self.backend!r}"
         )
 
 

@@ -82,6 +82,14 @@ def float_magnitudes(level: ArrayLike, maxval: float) -> np.ndarray:
 
 
 # ---- affine ops ----------------------------------------------------------------------------
+def _rotation(degrees: float, height: int, width: int) -> tuple[float, ...]:
+    """PIL's `Image.rotate` matrix (about the image centre) for `degrees`, as it computes it."""
+    angle = -math.radians(degrees % 360.0)
+    cos, sin = round(math.cos(angle), 15), round(math.sin(angle), 15)
+    cx, cy = width / 2, height / 2
+    return (cos, sin, cos * -cx + sin * -cy + cx, -sin, cos, -sin * -cx + cos * -cy + cy)
+
+
 def affine_coefficients(
     op: Sequence[str], level: ArrayLike, sign: ArrayLike, height: int, width: int
 ) -> np.ndarray:
@@ -89,30 +97,31 @@ def affine_coefficients(
 
     A source point is ``(a x + b y + c, d x + e y + f)`` for the output pixel centre (x, y),
     exactly the matrices `ops.rotate/shear_*/translate_*` hand to PIL (rotation about the
-    image centre, as `Image.rotate` computes it).
+    image centre, as `Image.rotate` computes it). Vectorised: rotations take integer degrees,
+    so each distinct angle is computed once.
     """
+    names = np.asarray(op, dtype=object).reshape(-1)
     level, sign = _host(level), _host(sign)
-    coefficients = np.zeros((len(op), 6), dtype=np.float64)
+    unknown = set(names.tolist()) - set(AFFINE_OPS)
+    if unknown:
+        raise ValueError(f"{sorted(unknown)[0]!r} is not an affine op; affine ops: {', '.join(AFFINE_OPS)}")
+    coefficients = np.zeros((len(names), 6), dtype=np.float64)
     coefficients[:, 0] = coefficients[:, 4] = 1.0
-    for i, name in enumerate(op):
-        if name == "rotate":
-            angle = -math.radians(sign[i] * int(level[i] * 30 / 10) % 360.0)
-            cos, sin = round(math.cos(angle), 15), round(math.sin(angle), 15)
-            cx, cy = width / 2, height / 2
-            coefficients[i] = (
-                cos, sin, cos * -cx + sin * -cy + cx,
-                -sin, cos, -sin * -cx + cos * -cy + cy,
-            )
-        elif name == "shear_x":
-            coefficients[i, 1] = sign[i] * (level[i] * 0.3 / 10)
-        elif name == "shear_y":
-            coefficients[i, 3] = sign[i] * (level[i] * 0.3 / 10)
-        elif name == "translate_x":
-            coefficients[i, 2] = sign[i] * int(level[i] * (width / 3) / 10)
-        elif name == "translate_y":
-            coefficients[i, 5] = sign[i] * int(level[i] * (height / 3) / 10)
-        else:
-            raise ValueError(f"{name!r} is not an affine op; affine ops: {', '.join(AFFINE_OPS)}")
+    rotate = names == "rotate"
+    if rotate.any():
+        degrees = sign[rotate] * int_magnitudes(level[rotate], 30)
+        angles, which = np.unique(degrees, return_inverse=True)
+        table = np.asarray([_rotation(float(a), height, width) for a in angles])
+        coefficients[rotate] = table[which.reshape(-1)]
+    for name, column, magnitude in (
+        ("shear_x", 1, lambda lv: float_magnitudes(lv, 0.3)),
+        ("shear_y", 3, lambda lv: float_magnitudes(lv, 0.3)),
+        ("translate_x", 2, lambda lv: int_magnitudes(lv, width / 3)),
+        ("translate_y", 5, lambda lv: int_magnitudes(lv, height / 3)),
+    ):
+        rows = names == name
+        if rows.any():
+            coefficients[rows, column] = sign[rows] * magnitude(level[rows])
     return coefficients
 
 
