@@ -10,7 +10,9 @@ ratios compare like with like on a shared machine. Inputs are CIFAR-10 test imag
   authors' CIFAR preprocessing without augmentation;
 - torchvision v2 AugMix (severity 3, width 3, all_ops=False) on a PIL image;
 - `ipmix.IPMix` on a PIL image (paper mode, CIFAR defaults);
-- `ipmix.IPMixBatch` on a uint8 ``[B, 3, H, W]`` CPU tensor (same options).
+- `ipmix.IPMixBatch` on a uint8 ``[B, 3, H, W]`` CPU tensor (same options), once per backend:
+  the fused numba kernels (the CPU default, serial: one thread) and the grouped torch kernels
+  (the path other devices take).
 
 Mixing pictures: the first `--pictures` pictures of the built-in generated set, rendered once
 before timing into a stored (array) set, so that no row pays for rendering. Each row runs for
@@ -76,7 +78,8 @@ def training_table(cifar: np.ndarray, mixing_set, steps: int, batch: int = 128) 
 
     Every pipeline starts from PIL images and the authors' crop + flip; the model step (forward,
     backward, SGD) is the same. Per-image rows transform each image then stack; the batched
-    row stacks uint8 crops and augments the batch with `IPMixBatch` (as `IPMixCollate` does).
+    rows stack uint8 crops and augment the batch with `IPMixBatch` (as `IPMixCollate` does),
+    once per backend.
     """
     import torch
     from PIL import Image
@@ -91,7 +94,7 @@ def training_table(cifar: np.ndarray, mixing_set, steps: int, batch: int = 128) 
     to_tensor = v2.Compose([v2.ToImage(), v2.ToDtype(torch.float32, scale=True)])
     to_uint8 = v2.ToImage()
     per_image_ipmix = IPMix(mixing_set, seed=0)
-    batched_ipmix = IPMixBatch(mixing_set, seed=0)
+    backends = {backend: IPMixBatch(mixing_set, seed=0, backend=backend) for backend in ("numba", "torch")}
 
     def take() -> tuple[list, torch.Tensor]:
         index = rng.integers(0, len(pils), batch)
@@ -105,14 +108,16 @@ def training_table(cifar: np.ndarray, mixing_set, steps: int, batch: int = 128) 
         images, y = take()
         return torch.stack([to_tensor(per_image_ipmix(crop_flip(im))) for im in images]), y
 
-    def batched() -> tuple:
-        images, y = take()
-        stacked = torch.stack([to_uint8(crop_flip(im)) for im in images])
-        return batched_ipmix(stacked).float().div_(255), y
+    def batched(backend: str) -> Callable[[], tuple]:
+        def make() -> tuple:
+            images, y = take()
+            stacked = torch.stack([to_uint8(crop_flip(im)) for im in images])
+            return backends[backend](stacked).float().div_(255), y
+        return make
 
-    results = {name: train_step_seconds(make, steps) for name, make in
-               (("vanilla (crop + flip)", vanilla), ("per-image ipmix.IPMix", per_image),
-                ("ipmix.IPMixBatch", batched))}
+    pipelines = [("vanilla (crop + flip)", vanilla), ("per-image ipmix.IPMix", per_image)]
+    pipelines += [(f"ipmix.IPMixBatch ({backend})", batched(backend)) for backend in backends]
+    results = {name: train_step_seconds(make, steps) for name, make in pipelines}
     base_wall, base_cpu = results["vanilla (crop + flip)"]
     lines = [
         f"Training step of the `small` model, batch {batch}, {steps} steps each (input pipeline included, "
@@ -136,7 +141,7 @@ def overhead_note(cifar: np.ndarray, mixing_set) -> str:
 
     from ipmix import IPMixBatch
 
-    transform = IPMixBatch(mixing_set, seed=0)
+    transform = IPMixBatch(mixing_set, seed=0, backend="torch")
     batch = torch.from_numpy(cifar[:128]).permute(0, 3, 1, 2).contiguous()
     transform(batch)
     with profile(activities=[ProfilerActivity.CPU]) as prof:
@@ -148,8 +153,8 @@ def overhead_note(cifar: np.ndarray, mixing_set) -> str:
     for _ in range(20):
         transform(small)
     per_call = (time.process_time() - start) / 20
-    return (f"IPMixBatch, 32 px: {calls:,} aten operator calls (nested calls included) per call at "
-            f"batch 128 (torch.profiler); a batch of 8 takes {per_call * 1e3:.1f} ms of CPU time.")
+    return (f"IPMixBatch(backend='torch'), 32 px: {calls:,} aten operator calls (nested calls included) "
+            f"per call at batch 128 (torch.profiler); a batch of 8 takes {per_call * 1e3:.1f} ms CPU time.")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -228,9 +233,10 @@ def main(argv: list[str] | None = None) -> int:
         for batch in batches:
             repeats = -(-batch // len(array))
             tensor = torch.from_numpy(np.concatenate([array] * repeats)[:batch]).permute(0, 3, 1, 2)
-            transform = IPMixBatch(mixing_set, seed=0)
-            name = "ipmix.IPMixBatch" + ("" if device.type == "cpu" else f" ({device})")
-            plan.append((name, size, str(batch), batched(transform, tensor.contiguous())))
+            for backend in ("numba", "torch") if device.type == "cpu" else ("torch",):
+                transform = IPMixBatch(mixing_set, seed=0, backend=backend)
+                name = f"ipmix.IPMixBatch ({backend}{'' if device.type == 'cpu' else f', {device}'})"
+                plan.append((name, size, str(batch), batched(transform, tensor.contiguous())))
     for name, size, batch, call in tqdm(plan, desc="rows"):
         rows.append((name, size, batch, *timed(call, args.seconds)))
 

@@ -1,20 +1,22 @@
 """`IPMixBatch`: IPMix on a whole batch of tensors, every random choice drawn per sample.
 
 The batched counterpart of `ipmix.IPMix`. Plans come from the same sampler
-(`ipmix.augment.plan.sample_plan`) and `apply_plan_batch` applies them with the same semantics
-as the per-image `apply_plan`: k chains from the clean image; an image-level step applies an
+(`ipmix.augment.plan.sample_plan`) and are applied by one of two backends: on CPU tensors, the
+fused numba kernels of `ipmix.augment.fused` (one compiled pass per sample, in cache); on any
+device, `apply_plan_batch` below, grouped tensor kernels. Both have the semantics of the
+per-image `apply_plan`: k chains from the clean image; an image-level step applies an
 image op to the chain's uint8 image; a P-level step mixes a box of the chain's float image with
 the mixing picture (or, where the plan says so, with an image op applied to the clean image);
 chains are averaged with their Dirichlet weights and ``(1 - m) x + m * mix`` is clamped to
 [0, 1]; the mixed-input framework runs its second stage on the first stage's uint8 result.
 
-How a batch is processed: the k chains of the B samples are B * k rows, and each step handles
+How the tensor backend processes a batch: the k chains of the B samples are B * k rows, and each step handles
 the rows still active. Image ops run through `tensor_ops.apply_ops` (grouped by op family) on
 the uint8 chains; P-level steps group rows by nominal patch size and mix only the window that
 holds each box, in place on the float chains, with the mixing ops grouped by kind. Grouping is
 decided on the host from the numpy plan, so a GPU never waits for a device-to-host copy. The
 only randomness drawn on the device is the uniform noise of random pixel/element masks, from a
-`torch.Generator` seeded by the transform's own stream at every call. On the CPU, `IPMixBatch`
+`torch.Generator` seeded by the transform's own stream at every call. On the CPU, this backend
 applies long batches of large images in cache-sized chunks (`CPU_CHUNK_ELEMENTS`).
 """
 
@@ -457,8 +459,7 @@ class IPMixBatch(nn.Module):
         seed = int(self.generator.get().integers(0, 2**63))  # the mask noise of this call
         dtype = images.dtype if is_float else torch.uint8
         if self._uses_numba(device):
-            out = self._apply_numba(data, plan, given, seed)
-            out = out.to(dtype) if is_float else _to_uint8(out)
+            out = self._apply_numba(data, plan, given, seed, as_bytes=not is_float).to(dtype)
         else:
             out = self._apply_torch(data, plan, given, seed, dtype)
         return tuple(out.chunk(views)) if views > 1 else out
@@ -473,9 +474,9 @@ class IPMixBatch(nn.Module):
         return True
 
     def _apply_numba(
-        self, data: torch.Tensor, plan: IPMixPlan, given: torch.Tensor | None, seed: int
+        self, data: torch.Tensor, plan: IPMixPlan, given: torch.Tensor | None, seed: int, as_bytes: bool
     ) -> torch.Tensor:
-        """The plan applied by the fused CPU kernels (`ipmix.augment.fused`), float32 out."""
+        """The plan applied by the fused CPU kernels (`ipmix.augment.fused`): float32 or uint8 out."""
         count, total = data.shape[0], plan.batch_size
         sample_image = np.arange(total) % count  # row v * count + i is view v of image i
         stage = plan.next if plan.next is not None else plan
@@ -489,7 +490,7 @@ class IPMixBatch(nn.Module):
             if tuple(given.shape[2:]) == tuple(data.shape[2:]):
                 offset = np.zeros_like(offset)
         out = apply_plan_fused(
-            data.contiguous().numpy(), plan, pictures, picture, offset, sample_image, seed
+            data.contiguous().numpy(), plan, pictures, picture, offset, sample_image, seed, as_bytes
         )
         return torch.from_numpy(out)
 

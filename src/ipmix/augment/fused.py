@@ -87,39 +87,53 @@ def op_parameters(op: np.ndarray, level: np.ndarray, sign: np.ndarray, height: i
 # ---- image ops on one uint8 [C, H, W] image -----------------------------------------------
 @numba.njit(cache=True, nogil=True)
 def _affine(src, dst, co):
-    """PIL's bilinear affine transform (`Image.transform(AFFINE, BILINEAR)`), black fill."""
+    """PIL's bilinear affine transform (`Image.transform(AFFINE, BILINEAR)`), black fill.
+
+    Per output pixel, in PIL's double-precision arithmetic and order: the source point of the
+    pixel centre, black outside the image, else the bilinear mix of its four neighbours
+    (clamped to the edge) truncated to an integer.
+    """
     channels, height, width = src.shape
+    plane = height * width
+    source, target = src.reshape(-1), dst.reshape(-1)
     a, b, c, d, e, f = co[0], co[1], co[2], co[3], co[4], co[5]
     for y in range(height):
         for x in range(width):
             xin = a * (x + 0.5) + b * (y + 0.5) + c
             yin = d * (x + 0.5) + e * (y + 0.5) + f
-            if xin < 0.0 or xin >= width or yin < 0.0 or yin >= height:
+            pixel = y * width + x
+            if not (0.0 <= xin < width and 0.0 <= yin < height):
                 for ch in range(channels):
-                    dst[ch, y, x] = 0
+                    target[ch * plane + pixel] = 0
                 continue
             xin -= 0.5
             yin -= 0.5
-            x0 = int(np.floor(xin))
-            y0 = int(np.floor(yin))
+            x0 = int(xin) if xin >= 0.0 else -1  # PIL's FLOOR: xin >= -0.5 here
+            y0 = int(yin) if yin >= 0.0 else -1
             dx = xin - x0
             dy = yin - y0
-            xa = min(max(x0, 0), width - 1)
-            xb = min(max(x0 + 1, 0), width - 1)
-            ya = min(max(y0, 0), height - 1)
-            yb = min(max(y0 + 1, 0), height - 1)
+            left = max(x0, 0)
+            right = min(x0 + 1, width - 1)
+            upper = max(y0, 0) * width
+            lower = min(y0 + 1, height - 1) * width
             for ch in range(channels):
-                top = src[ch, ya, xa] + (src[ch, ya, xb] - np.float64(src[ch, ya, xa])) * dx
-                bottom = src[ch, yb, xa] + (src[ch, yb, xb] - np.float64(src[ch, yb, xa])) * dx
-                dst[ch, y, x] = np.uint8(top + (bottom - top) * dy)
+                base = ch * plane
+                p00 = np.float64(source[base + upper + left])
+                p01 = np.float64(source[base + upper + right])
+                p10 = np.float64(source[base + lower + left])
+                p11 = np.float64(source[base + lower + right])
+                top = p00 + (p01 - p00) * dx
+                bottom = p10 + (p11 - p10) * dx
+                target[base + pixel] = np.uint8(top + (bottom - top) * dy)
 
 
 @numba.njit(cache=True, nogil=True)
 def _lut(src, dst, ch, table):
-    height, width = src.shape[1:]
-    for y in range(height):
-        for x in range(width):
-            dst[ch, y, x] = table[src[ch, y, x]]
+    """Look channel `ch` of `src` up in `table` (all channels when ``ch < 0``)."""
+    source = src.reshape(-1) if ch < 0 else src[ch].reshape(-1)
+    target = dst.reshape(-1) if ch < 0 else dst[ch].reshape(-1)
+    for j in range(source.size):
+        target[j] = table[source[j]]
 
 
 @numba.njit(cache=True, nogil=True)
@@ -250,8 +264,7 @@ def _apply_op(src, dst, op, params, counts, table):
                 table[v] = 255 - v if v >= params[0] else v
             else:
                 table[v] = 255 - v
-        for ch in range(channels):
-            _lut(src, dst, ch, table)
+        _lut(src, dst, -1, table)
     elif op == MIRROR:
         for ch in range(channels):
             for y in range(height):
@@ -288,37 +301,36 @@ def _mix_box(canvas, source, box, kind, a, b, threshold, seed, sample, chain, st
     top, left, box_h, box_w = box[0], box[1], box[2], box[3]
     for ch in range(channels):
         for y in range(top, top + box_h):
-            for x in range(left, left + box_w):
-                x1 = canvas[ch, y, x]
-                x2 = source[ch, y, x]
-                if kind == ADD:
-                    v = a * (x1 * _TWO - _ONE) + b * (x2 * _TWO - _ONE) + _ONE
-                    canvas[ch, y, x] = min(max(v, _ZERO), _TWO) / _TWO
-                elif kind == MULTIPLY:
-                    v = (x1 * _TWO) ** a * max(x2 * _TWO, _TINY) ** b
-                    canvas[ch, y, x] = min(max(v, _ZERO), _TWO) / _TWO
-                else:
-                    element = y * width + x if kind == RANDOM_PIXELS else (ch * height + y) * width + x
-                    keep = _ONE if _uniform(seed, sample, chain, step, element) < threshold else _ZERO
-                    canvas[ch, y, x] = x2 + keep * (x1 - x2)
+            row, src = canvas[ch, y], source[ch, y]
+            if kind == ADD:
+                for x in range(left, left + box_w):
+                    v = a * (row[x] * _TWO - _ONE) + b * (src[x] * _TWO - _ONE) + _ONE
+                    row[x] = min(max(v, _ZERO), _TWO) / _TWO
+            elif kind == MULTIPLY:
+                for x in range(left, left + box_w):
+                    v = (row[x] * _TWO) ** a * max(src[x] * _TWO, _TINY) ** b
+                    row[x] = min(max(v, _ZERO), _TWO) / _TWO
+            else:
+                first = y * width if kind == RANDOM_PIXELS else (ch * height + y) * width
+                for x in range(left, left + box_w):
+                    keep = _ONE if _uniform(seed, sample, chain, step, first + x) < threshold else _ZERO
+                    row[x] = src[x] + keep * (row[x] - src[x])
 
 
 @numba.njit(cache=True, nogil=True)
 def _to_float(src, dst):
-    channels, height, width = src.shape
-    for ch in range(channels):
-        for y in range(height):
-            for x in range(width):
-                dst[ch, y, x] = np.float32(src[ch, y, x]) * _INV255
+    """uint8 -> float32 in [0, 1], as the per-image path: ``float32(v) * float32(1 / 255)``."""
+    source, target = src.reshape(-1), dst.reshape(-1)
+    for j in range(source.size):
+        target[j] = np.float32(source[j]) * _INV255
 
 
 @numba.njit(cache=True, nogil=True)
 def _to_bytes(src, dst):
-    channels, height, width = src.shape
-    for ch in range(channels):
-        for y in range(height):
-            for x in range(width):
-                dst[ch, y, x] = np.uint8(src[ch, y, x] * _F255 + _HALF)
+    """float32 in [0, 1] -> uint8, rounding half up: ``uint8(v * 255 + 0.5)``."""
+    source, target = src.reshape(-1), dst.reshape(-1)
+    for j in range(source.size):
+        target[j] = np.uint8(source[j] * _F255 + _HALF)
 
 
 @numba.njit(cache=True, nogil=True)
@@ -342,9 +354,13 @@ def _crop_picture(pictures, index, top, left, dst):
 @numba.njit(cache=True, nogil=True)
 def _apply_stage(images, sample_image, pictures, picture, picture_offset, chain_weights, skip_weight,
                  depth, step_level, op, params, source, box, mixing_op, mix_a, mix_b, threshold,
-                 seed, out):
-    """Apply one stage of a plan: ``out[i]`` (float32) from ``images[sample_image[i]]``."""
-    count, channels, height, width = out.shape
+                 seed, as_bytes, out, out_bytes):
+    """Apply one stage of a plan to ``images[sample_image[i]]`` for every row i.
+
+    Writes float32 ``out[i]``, or, with `as_bytes`, its rounded uint8 value to ``out_bytes[i]``.
+    """
+    count = len(sample_image)
+    channels, height, width = images.shape[1:]
     k = depth.shape[1]
     shape = (channels, height, width)
     clean = np.empty(shape, np.float32)
@@ -392,18 +408,26 @@ def _apply_stage(images, sample_image, pictures, picture, picture_offset, chain_
                 _mix_box(current, mix_source, box[i, chain, step], mixing_op[i, chain, step],
                          mix_a[i, chain, step], mix_b[i, chain, step], threshold[i, chain, step],
                          seed, i, chain, step)
-            weight = chain_weights[i, chain]
-            for ch in range(channels):
-                for y in range(height):
-                    for x in range(width):
-                        value = current[ch, y, x] if is_float else np.float32(chain_bytes[ch, y, x]) * _INV255
-                        mix[ch, y, x] += weight * value
+            weight, total = chain_weights[i, chain], mix.reshape(-1)
+            if is_float:
+                values = current.reshape(-1)
+                for j in range(total.size):
+                    total[j] += weight * values[j]
+            else:
+                byte_values = chain_bytes.reshape(-1)
+                for j in range(total.size):
+                    total[j] += weight * (np.float32(byte_values[j]) * _INV255)
         m = skip_weight[i]
         keep = np.float32(1.0 - np.float64(m))
-        for ch in range(channels):
-            for y in range(height):
-                for x in range(width):
-                    out[i, ch, y, x] = min(max(keep * clean[ch, y, x] + m * mix[ch, y, x], _ZERO), _ONE)
+        x_flat, total = clean.reshape(-1), mix.reshape(-1)
+        if as_bytes:
+            target = out_bytes[i].reshape(-1)
+            for j in range(total.size):
+                target[j] = np.uint8(min(max(keep * x_flat[j] + m * total[j], _ZERO), _ONE) * _F255 + _HALF)
+        else:
+            target_float = out[i].reshape(-1)
+            for j in range(total.size):
+                target_float[j] = min(max(keep * x_flat[j] + m * total[j], _ZERO), _ONE)
 
 
 def apply_plan_fused(
@@ -414,12 +438,14 @@ def apply_plan_fused(
     picture_offset: np.ndarray | None = None,
     sample_image: np.ndarray | None = None,
     seed: int = 0,
+    as_bytes: bool = False,
 ) -> np.ndarray:
-    """Apply `plan` to uint8 ``[B0, C, H, W]`` images on the CPU; float32 ``[B, C, H, W]`` in [0, 1].
+    """Apply `plan` to uint8 ``[B0, C, H, W]`` images on the CPU; ``[B, C, H, W]`` out.
 
     Row i of the plan augments ``images[sample_image[i]]`` (default: row i) with the mixing
     picture ``pictures[picture[i]]`` cropped at ``picture_offset[i]`` (defaults: the plan's
     choices of the P-level stage). `seed` drives the noise of random pixel/element masks.
+    The result is float32 in [0, 1], or with `as_bytes` uint8 (``uint8(v * 255 + 0.5)``).
     """
     count = plan.batch_size
     height, width = images.shape[2:]
@@ -428,17 +454,20 @@ def apply_plan_fused(
     picture = stage_with_pictures.picture if picture is None else picture
     picture_offset = stage_with_pictures.picture_offset if picture_offset is None else picture_offset
     images = np.ascontiguousarray(images, dtype=np.uint8)
-    out = np.empty((count, *images.shape[1:]), dtype=np.float32)
-    for stage in (plan, plan.next) if plan.next is not None else (plan,):
+    shape = (count, *images.shape[1:])
+    stages = (plan, plan.next) if plan.next is not None else (plan,)
+    for number, stage in enumerate(stages, start=1):
+        last = number == len(stages)  # the mixed-input framework's second stage mixes the first's bytes
+        stage_bytes = as_bytes or not last
+        out = np.empty((0, *shape[1:]) if stage_bytes else shape, dtype=np.float32)
+        out_bytes = np.empty(shape if stage_bytes else (0, *shape[1:]), dtype=np.uint8)
         _apply_stage(
             images, sample_image, np.ascontiguousarray(pictures), np.asarray(picture, dtype=np.int64),
             np.asarray(picture_offset, dtype=np.int64), stage.chain_weights, stage.skip_weight,
             stage.depth, stage.step_level, stage.op,
             op_parameters(stage.op, stage.op_level, stage.op_sign, height, width),
             stage.source, stage.box, stage.mixing_op, stage.mix_a, stage.mix_b, stage.mask_threshold,
-            np.uint64(seed), out,
+            np.uint64(seed), stage_bytes, out, out_bytes,
         )
-        if stage is plan and plan.next is not None:  # the second stage mixes the first's bytes
-            images = (out * np.float32(255) + np.float32(0.5)).astype(np.uint8)
-            sample_image = np.arange(count)
-    return out
+        images, sample_image = out_bytes, np.arange(count)
+    return out_bytes if as_bytes else out
