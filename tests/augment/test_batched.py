@@ -352,11 +352,15 @@ def test_pickled_copies_drop_device_caches_and_repeat_the_stream(cifar, backend)
 
 
 def test_backends_share_the_plan_stream_and_check_their_device(cifar):
-    """Same seed, same plans: without random masks the two backends agree up to float rounding."""
+    """Same seed, same plans: P-level steps without masks agree up to float rounding.
+
+    (Image ops are left out: a 1-level bilinear difference of the torch backend can flip a
+    later solarize, which says nothing about the plans.)
+    """
     images = nchw(cifar[:32])
-    outputs = [IPMixBatch(SET, seed=6, mixing_ops=("add", "multiply"), backend=b)(images) for b in BACKENDS]
-    diff = (outputs[0].int() - outputs[1].int()).abs()
-    assert diff.float().mean() <= 0.05 and diff.max() <= 8
+    options = {"seed": 6, "image_level": False, "mixing_ops": ("add", "multiply")}
+    outputs = [IPMixBatch(SET, backend=backend, **options)(images) for backend in BACKENDS]
+    assert (outputs[0].int() - outputs[1].int()).abs().max() <= 1
     with pytest.raises(ValueError, match="backend='numba' runs on CPU tensors"):
         IPMixBatch(SET, seed=0, backend="numba")(torch.zeros(2, 3, 8, 8, dtype=torch.uint8, device="meta"))
 
