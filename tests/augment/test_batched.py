@@ -351,6 +351,17 @@ def test_pickled_copies_drop_device_caches_and_repeat_the_stream(cifar, backend)
     assert torch.equal(copy(images), IPMixBatch(SET, seed=9, backend=backend)(images))
 
 
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_channels_last_and_sliced_batches_give_the_contiguous_result(cifar, backend):
+    images = nchw(cifar[:12])
+    expected = IPMixBatch(SET, seed=8, backend=backend)(images)
+    channels_last = images.contiguous(memory_format=torch.channels_last)
+    assert torch.equal(IPMixBatch(SET, seed=8, backend=backend)(channels_last), expected)
+    padded = torch.zeros(12, 3, 40, 40, dtype=torch.uint8)
+    padded[:, :, 4:36, 4:36] = images
+    assert torch.equal(IPMixBatch(SET, seed=8, backend=backend)(padded[:, :, 4:36, 4:36]), expected)
+
+
 def test_backends_share_the_plan_stream_and_check_their_device(cifar):
     """Same seed, same plans: P-level steps without masks agree up to float rounding.
 
