@@ -10,13 +10,14 @@ the mixing picture (or, where the plan says so, with an image op applied to the 
 chains are averaged with their Dirichlet weights and ``(1 - m) x + m * mix`` is clamped to
 [0, 1]; the mixed-input framework runs its second stage on the first stage's uint8 result.
 
-How the tensor backend processes a batch: the k chains of the B samples are B * k rows, and each step handles
-the rows still active. Image ops run through `tensor_ops.apply_ops` (grouped by op family) on
-the uint8 chains; P-level steps group rows by nominal patch size and mix only the window that
-holds each box, in place on the float chains, with the mixing ops grouped by kind. Grouping is
-decided on the host from the numpy plan, so a GPU never waits for a device-to-host copy. The
-only randomness drawn on the device is the uniform noise of random pixel/element masks, from a
-`torch.Generator` seeded by the transform's own stream at every call. On the CPU, this backend
+How the tensor backend processes a batch: the k chains of the B samples are B * k rows, and
+each step handles the rows still active. Image ops run through `tensor_ops.apply_ops` (grouped
+by op family) on the uint8 chains; P-level steps group rows by nominal patch size and mix only
+the window that holds each box, in place on the float chains, with the mixing ops grouped by
+kind. Grouping is decided on the host from the numpy plan, so a GPU never waits for a
+device-to-host copy. The only randomness drawn on the device is the uniform noise of random
+pixel/element masks, from a `torch.Generator` seeded by the transform's own stream at every
+call. On the CPU, this backend
 applies long batches of large images in cache-sized chunks (`CPU_CHUNK_ELEMENTS`).
 """
 

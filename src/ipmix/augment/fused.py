@@ -24,7 +24,15 @@ import numpy as np
 from ipmix.augment.mixing import ADD, MULTIPLY, RANDOM_PIXELS
 from ipmix.augment.ops import ALL_OPS
 from ipmix.augment.plan import FROM_IMAGE_OP, IMAGE_LEVEL, IPMixPlan
-from ipmix.augment.tensor_ops import AFFINE_OPS, float_magnitudes, int_magnitudes
+from ipmix.augment.tensor_ops import (
+    AFFINE_OPS,
+    ENHANCE_OPS,
+    affine_coefficients,
+    autocontrast_cutoffs,
+    enhance_factors,
+    posterize_masks,
+    solarize_thresholds,
+)
 
 # Op indices (numba folds module-level integers into constants).
 EQUALIZE = ALL_OPS.index("equalize")
@@ -40,6 +48,7 @@ CONTRAST = ALL_OPS.index("contrast")
 BRIGHTNESS = ALL_OPS.index("brightness")
 SHARPNESS = ALL_OPS.index("sharpness")
 _AFFINE = np.asarray([name in AFFINE_OPS for name in ALL_OPS])
+_ENHANCE = np.asarray([name in ENHANCE_OPS for name in ALL_OPS])
 
 _F255 = np.float32(255.0)
 _INV255 = np.float32(1 / 255)  # `_to_float` of the per-image path multiplies by float32(1 / 255)
@@ -57,28 +66,23 @@ def op_parameters(op: np.ndarray, level: np.ndarray, sign: np.ndarray, height: i
     """Each step's op parameters, float64 ``[..., 6]``, computed on the host as `ops.py` does.
 
     Affine ops get PIL's coefficients (`tensor_ops.affine_coefficients`); the others keep one
-    number in column 0: posterize's bit mask, solarize's threshold, autocontrast's cutoff (in
-    percent) and the enhance ops' blend factor.
+    number in column 0 (the same `tensor_ops` helpers as the tensor kernels): posterize's bit
+    mask, solarize's threshold, autocontrast's cutoff (in percent) and the enhance ops' blend
+    factor.
     """
     shape = op.shape
     op, level, sign = op.reshape(-1), level.reshape(-1).astype(np.float64), sign.reshape(-1)
     params = np.zeros((len(op), 6), dtype=np.float64)
     affine = _AFFINE[op]
     if affine.any():
-        from ipmix.augment.tensor_ops import affine_coefficients
-
         names = np.asarray(ALL_OPS, dtype=object)[op[affine]]
         params[affine] = affine_coefficients(names, level[affine], sign[affine], height, width)
-    for index, value in (
-        (POSTERIZE, lambda lv: ~(2 ** (8 - (4 - int_magnitudes(lv, 4))) - 1) & 0xFF),
-        (SOLARIZE, lambda lv: 256 - int_magnitudes(lv, 256)),
-        (AUTOCONTRAST, lambda lv: 10 - float_magnitudes(lv, 10)),
-        (COLOR, lambda lv: float_magnitudes(lv, 1.8) + 0.1),
-        (CONTRAST, lambda lv: float_magnitudes(lv, 1.8) + 0.1),
-        (BRIGHTNESS, lambda lv: float_magnitudes(lv, 1.8) + 0.1),
-        (SHARPNESS, lambda lv: float_magnitudes(lv, 1.8) + 0.1),
+    for rows, value in (
+        (op == POSTERIZE, posterize_masks),
+        (op == SOLARIZE, solarize_thresholds),
+        (op == AUTOCONTRAST, autocontrast_cutoffs),
+        (_ENHANCE[op], enhance_factors),
     ):
-        rows = op == index
         if rows.any():
             params[rows, 0] = value(level[rows])
     return params.reshape(*shape, 6)

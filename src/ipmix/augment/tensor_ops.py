@@ -81,6 +81,27 @@ def float_magnitudes(level: ArrayLike, maxval: float) -> np.ndarray:
     return _host(level) * maxval / 10
 
 
+def posterize_masks(level: ArrayLike) -> np.ndarray:
+    """Posterize's bit mask per sample: keep the top ``4 - int(level * 4 / 10)`` bits."""
+    bits = 4 - int_magnitudes(level, 4)
+    return ~(2 ** (8 - bits) - 1) & 0xFF
+
+
+def solarize_thresholds(level: ArrayLike) -> np.ndarray:
+    """Solarize inverts values at or above ``256 - int(level * 256 / 10)``."""
+    return 256 - int_magnitudes(level, 256)
+
+
+def autocontrast_cutoffs(level: ArrayLike) -> np.ndarray:
+    """The authors' autocontrast cut-off per sample, in percent at each end: ``10 - level``."""
+    return 10 - float_magnitudes(level, 10)
+
+
+def enhance_factors(level: ArrayLike) -> np.ndarray:
+    """The blend factor of color / contrast / brightness / sharpness: ``level * 1.8 / 10 + 0.1``."""
+    return float_magnitudes(level, 1.8) + 0.1
+
+
 # ---- affine ops ----------------------------------------------------------------------------
 def _rotation(degrees: float, height: int, width: int) -> tuple[float, ...]:
     """PIL's `Image.rotate` matrix (about the image centre) for `degrees`, as it computes it."""
@@ -183,15 +204,13 @@ def shift(images: torch.Tensor, dx: ArrayLike, dy: ArrayLike) -> torch.Tensor:
 def posterize(images: torch.Tensor, level: ArrayLike) -> torch.Tensor:
     """Keep the top ``4 - int(level * 4 / 10)`` bits of every value (per sample)."""
     _check_images(images)
-    bits = 4 - int_magnitudes(level, 4)
-    masks = np.asarray([~(2 ** (8 - int(b)) - 1) & 0xFF for b in bits], dtype=np.uint8)
-    return images & _per_sample(masks, images, torch.uint8)
+    return images & _per_sample(posterize_masks(level).astype(np.uint8), images, torch.uint8)
 
 
 def solarize(images: torch.Tensor, level: ArrayLike) -> torch.Tensor:
     """Invert values at or above ``256 - int(level * 256 / 10)`` (per sample)."""
     _check_images(images)
-    threshold = _per_sample(256 - int_magnitudes(level, 256), images, torch.int16)
+    threshold = _per_sample(solarize_thresholds(level), images, torch.int16)
     # 255 - v == v ^ 255 on bytes; masks and xor are several times faster than torch.where.
     flip = (images.to(torch.int16) >= threshold).to(torch.uint8).mul_(255)
     return images ^ flip
@@ -246,7 +265,7 @@ def autocontrast(images: torch.Tensor, level: ArrayLike) -> torch.Tensor:
     _check_images(images)
     n, channels, height, width = images.shape
     device = images.device
-    cutoff = np.repeat(10 - float_magnitudes(level, 10), channels)
+    cutoff = np.repeat(autocontrast_cutoffs(level), channels)
     pixels = height * width
     cut = torch.as_tensor(np.floor_divide(pixels * cutoff, 100).astype(np.int64), device=device)[:, None]
     histogram = _histograms(images)
@@ -298,7 +317,7 @@ def enhance(images: torch.Tensor, op: Sequence[str], level: ArrayLike) -> torch.
     """color / contrast / brightness / sharpness per sample, factor ``level * 1.8 / 10 + 0.1``."""
     _check_images(images)
     names = list(op)
-    factor = float_magnitudes(level, 1.8) + 0.1
+    factor = enhance_factors(level)
     degenerate = torch.zeros(images.shape, dtype=torch.float32, device=images.device)
     kinds = {name: [i for i, n in enumerate(names) if n == name] for name in set(names)}
     for name, rows in kinds.items():
