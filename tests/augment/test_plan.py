@@ -176,5 +176,7 @@ def test_invalid_options_name_the_problem(options, message):
 
 
 def test_images_smaller_than_the_smallest_patch_are_rejected():
-    with pytest.raises(ValueError, match="smaller than the smallest patch"):
+    with pytest.raises(ValueError, match=r"patch_sizes \[8, 16\] exceed the 6x6 image"):
         IPMixOptions(patch_sizes=(8, 16)).patch_size_choices(6, 6)
+    with pytest.raises(ValueError, match=r"image \(40x6\) is smaller than the smallest patch \(8 px\)"):
+        IPMixOptions(patch_sizes=(8, 16)).patch_size_choices(40, 6)

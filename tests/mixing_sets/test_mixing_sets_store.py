@@ -49,7 +49,7 @@ def test_array_file_errors(tmp_path: Path) -> None:
     (tmp_path / "notes.txt").write_text("hello")
     cases = {
         "float.npy": "must be uint8",
-        "shape.npy": r"shape \[N, H, W, C\]",
+        "shape.npy": r"shape \(2, 3, 4, 5, 6\) fits none of \[N, H, W, C\]",
         "empty.npy": "empty",
         "many.npz": "name the pictures",
         "broken.npy": "cannot read",

@@ -14,15 +14,15 @@ import numpy as np
 import PIL.Image
 import torch
 from torchvision import tv_tensors
-from torchvision.transforms.v2 import Transform
-from torchvision.transforms.v2._utils import is_pure_tensor
 
-from ipmix.augment.ipmix import as_image_array, crop_picture
+from ipmix.augment.inputs import ImageTransform, as_image_array, check_numpy_image
+from ipmix.augment.ipmix import crop_picture
 from ipmix.augment.mixing import add, multiply
 from ipmix.augment.ops import OP_KERNELS, autocontrast_no_cutoff
-from ipmix.augment.plan import sample_mixing_coefficients
+from ipmix.augment.plan import as_names, check_op_severity, sample_mixing_coefficients
 from ipmix.augment.seeding import ProcessGenerator
 from ipmix.mixing_sets.store import PICTURE_SCALE, MixingSet, resized_picture_size
+from ipmix.utils.images import check_unit_range
 
 #: Appendix A of the paper: CutOut box side per dataset.
 CUTOUT_SIZES: dict[str, int] = {"cifar10": 16, "cifar100": 8}
@@ -35,14 +35,15 @@ PIXMIX_OPS: tuple[str, ...] = (
 PIXMIX_ALL_OPS: tuple[str, ...] = PIXMIX_OPS + ("color", "contrast", "brightness", "sharpness")
 
 
-class CutOut(Transform):
+class CutOut(ImageTransform):
     """Fill one ``size x size`` square per image with a constant (DeVries & Taylor's Cutout).
 
     As the reference code: the square's centre is uniform over the image and the square is
     clipped at the borders (so it may be partly outside), applied to every image. Takes [0, 1]
     float tensors ``[..., C, H, W]`` (a batch gets one square per image, drawn on the CPU and
-    applied on the tensor's device), uint8 tensors, or PIL images (RGB or L), and returns the
-    same kind.
+    applied on the tensor's device), uint8 tensors, PIL images (RGB or L), or numpy images
+    ``[H, W, C]`` / ``[H, W]`` (uint8 or float in [0, 1]), and returns the same kind. Float
+    values outside [0, 1] or NaN/inf are an error (`ipmix.utils.images.check_unit_range`).
 
     Args:
         size: side of the square (16 on CIFAR-10, 8 on CIFAR-100: `CUTOUT_SIZES`).
@@ -51,8 +52,6 @@ class CutOut(Transform):
             ``round(255 * fill)``.
         seed: seed of the random stream (None: fresh entropy).
     """
-
-    _transformed_types = (PIL.Image.Image, tv_tensors.Image, is_pure_tensor)
 
     def __init__(self, size: int = 16, fill: float = 0.5, seed: int | None = None) -> None:
         super().__init__()
@@ -75,20 +74,23 @@ class CutOut(Transform):
         )
 
     def transform(self, inpt: Any, params: dict[str, Any]) -> Any:
-        if isinstance(inpt, PIL.Image.Image):
-            if inpt.mode not in ("RGB", "L"):
+        if isinstance(inpt, PIL.Image.Image | np.ndarray):
+            if isinstance(inpt, PIL.Image.Image) and inpt.mode not in ("RGB", "L"):
                 raise ValueError(f"CutOut takes RGB or L images, got mode {inpt.mode!r}")
+            if isinstance(inpt, np.ndarray):
+                check_numpy_image(inpt, "CutOut")
             array = np.array(inpt)
             top, bottom, left, right = self.boxes(1, array.shape[0], array.shape[1])[0]
-            array[top:bottom, left:right] = round(255 * self.fill)
-            return PIL.Image.fromarray(array)
+            array[top:bottom, left:right] = round(255 * self.fill) if array.dtype == np.uint8 else self.fill
+            return PIL.Image.fromarray(array) if isinstance(inpt, PIL.Image.Image) else array
         if not isinstance(inpt, torch.Tensor) or inpt.ndim < 3:
             raise ValueError(
-                f"CutOut takes PIL images or tensors [..., C, H, W], got "
+                f"CutOut takes PIL images, numpy [H, W, C] arrays or tensors [..., C, H, W], got "
                 f"{type(inpt).__name__} {tuple(getattr(inpt, 'shape', ()))}"
             )
         if not inpt.is_floating_point() and inpt.dtype != torch.uint8:
             raise ValueError(f"CutOut takes float (in [0, 1]) or uint8 tensors, got {inpt.dtype}")
+        check_unit_range(inpt, "CutOut input")
         height, width = inpt.shape[-2:]
         count = int(np.prod(inpt.shape[:-3], dtype=np.int64))
         boxes = torch.from_numpy(self.boxes(count, height, width)).to(inpt.device)
@@ -111,7 +113,7 @@ class CutOut(Transform):
         return f"size={self.size}, fill={self.fill}"
 
 
-class PixMix(Transform):
+class PixMix(ImageTransform):
     """PixMix (Hendrycks et al., CVPR 2022) for one image at a time; PIL in, PIL out.
 
     Following the PixMix authors' CIFAR code: start from x or from a random image op applied
@@ -126,8 +128,9 @@ class PixMix(Transform):
     authors' recommended ``--all-ops``) adds color, contrast, brightness and sharpness to
     AugMix's nine ops.
 
-    Accepts PIL images (RGB or L), uint8 or [0, 1] float tensors ``[C, H, W]`` and
-    `tv_tensors.Image`, and returns the same kind.
+    Accepts PIL images (RGB or L), uint8 or [0, 1] float tensors ``[C, H, W]``,
+    `tv_tensors.Image` and numpy ``[H, W, C]`` arrays, and returns the same kind
+    (`ipmix.augment.inputs`; floats outside [0, 1] are an error).
 
     Args:
         mixing_set: the pictures to mix with (a `MixingSet`, a folder, a uint8 ``[N, H, W, C]``
@@ -137,8 +140,6 @@ class PixMix(Transform):
         all_ops: use `PIXMIX_ALL_OPS` instead of `PIXMIX_OPS`. ops: explicit op names.
         seed: seed of the random stream (None: fresh entropy).
     """
-
-    _transformed_types = (PIL.Image.Image, tv_tensors.Image, is_pure_tensor)
 
     def __init__(
         self,
@@ -155,9 +156,8 @@ class PixMix(Transform):
             raise ValueError(f"PixMix: k must be an integer >= 0, got {k!r}")
         if not beta > 0:
             raise ValueError(f"PixMix: beta must be > 0, got {beta!r}")
-        if not severity >= 0.1:
-            raise ValueError(f"PixMix: severity must be >= 0.1, got {severity!r}")
-        names = tuple(ops) if ops is not None else (PIXMIX_ALL_OPS if all_ops else PIXMIX_OPS)
+        check_op_severity(severity, "PixMix: severity")
+        names = as_names(ops) if ops is not None else (PIXMIX_ALL_OPS if all_ops else PIXMIX_OPS)
         unknown = [name for name in names if name not in OP_KERNELS]
         if unknown or not names:
             raise ValueError(
@@ -202,7 +202,7 @@ class PixMix(Transform):
         return mixed
 
     def transform(self, inpt: Any, params: dict[str, Any]) -> Any:
-        array, restore = as_image_array(inpt)
+        array, restore = as_image_array(inpt, "PixMix")
         height, width, channels = array.shape
         rng = self.generator.get()
         side = resized_picture_size(max(height, width), PICTURE_SCALE)

@@ -38,6 +38,7 @@ from ipmix.augment.plan import FROM_IMAGE_OP, IMAGE_LEVEL, IPMixOptions, IPMixPl
 from ipmix.augment.seeding import ProcessGenerator
 from ipmix.augment.tensor_ops import apply_ops
 from ipmix.mixing_sets.store import MixingSet
+from ipmix.utils.images import check_unit_range
 
 _LUMA = (0.299, 0.587, 0.114)  # as ipmix.augment.ipmix.crop_picture
 #: On the CPU, `IPMixBatch` applies a batch in chunks of about this many image elements
@@ -611,6 +612,7 @@ def _as_uint8_batch(images: Any, what: str = "images") -> tuple[torch.Tensor, bo
             f"IPMixBatch takes {what} as [B, C, H, W] with C = 1 or 3, got shape {tuple(images.shape)}"
         )
     if images.is_floating_point():
+        check_unit_range(images, f"IPMixBatch {what}")  # refuse, not clamp, [0, 255] or NaN floats
         return (images.detach().clamp(0, 1) * 255).round_().to(torch.uint8), True
     if images.dtype != torch.uint8:
         raise ValueError(f"IPMixBatch takes uint8 or float {what}, got {images.dtype}")

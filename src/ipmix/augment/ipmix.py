@@ -11,16 +11,11 @@ weights and the result is ``(1 - m) x + m * mix`` with the Beta skip weight m.
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
-import PIL.Image
-import torch
-from torchvision import tv_tensors
-from torchvision.transforms.v2 import Transform
-from torchvision.transforms.v2._utils import is_pure_tensor
 
+from ipmix.augment.inputs import ImageTransform, as_image_array, to_float, to_uint8
 from ipmix.augment.mixing import ADD, MULTIPLY, RANDOM_PIXELS, add, masked, multiply
 from ipmix.augment.ops import ALL_OPS, OP_KERNELS
 from ipmix.augment.plan import (
@@ -35,14 +30,6 @@ from ipmix.mixing_sets.store import MixingSet
 
 _OP_KERNELS = [OP_KERNELS[name] for name in ALL_OPS]
 _LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)
-
-
-def _to_float(image: np.ndarray) -> np.ndarray:
-    return image.astype(np.float32) * (1 / 255)
-
-
-def _to_uint8(image: np.ndarray) -> np.ndarray:
-    return (image * 255 + 0.5).astype(np.uint8)
 
 
 def crop_picture(
@@ -92,7 +79,7 @@ def apply_plan(
     Image ops run on uint8 arrays, mixing on float32 ones; a chain converts between the two
     only when its level changes. Returns float32 HWC in [0, 1].
     """
-    x = _to_float(image)
+    x = to_float(image)
     depths = plan.depth[index].tolist()
     weights = plan.chain_weights[index].tolist()
     levels = plan.step_level[index].tolist()
@@ -114,33 +101,35 @@ def apply_plan(
             level, sign = op_levels[chain][step], signs[chain][step]
             if levels[chain][step] == IMAGE_LEVEL:
                 if current_bytes is None:
-                    current_bytes = _to_uint8(current)
+                    current_bytes = to_uint8(current)
                 current_bytes, current = op(current_bytes, level, sign), None
                 continue
             if current is None:
-                current, current_bytes = _to_float(current_bytes), None
+                current, current_bytes = to_float(current_bytes), None
             if sources[chain][step] == FROM_IMAGE_OP:
-                source = _to_float(op(image, level, sign))
+                source = to_float(op(image, level, sign))
             else:
                 source = picture
             _mix_box(
                 current, source, boxes[chain][step], mixing_ops[chain][step],
                 mix_a[chain][step], mix_b[chain][step], thresholds[chain][step], rng,
             )
-        mix += weight * (current if current is not None else _to_float(current_bytes))
+        mix += weight * (current if current is not None else to_float(current_bytes))
     m = float(plan.skip_weight[index])
     out = np.clip((1 - m) * x + m * mix, 0, 1)
     if plan.next is not None:
-        return apply_plan(_to_uint8(out), picture, plan.next, index, rng)
+        return apply_plan(to_uint8(out), picture, plan.next, index, rng)
     return out
 
 
-class IPMix(Transform):
+class IPMix(ImageTransform):
     """IPMix (Huang et al., NeurIPS 2023) for one image at a time.
 
     Accepts a PIL image (RGB or L), a uint8 or float (in [0, 1]) tensor ``[C, H, W]`` with
-    C = 1 or 3, or a `tv_tensors.Image`, and returns the same kind. Works inside
-    `torchvision.transforms.v2.Compose`; bounding boxes, masks and labels pass through.
+    C = 1 or 3, a `tv_tensors.Image`, or a numpy ``[H, W, C]`` / ``[H, W]`` array, and returns
+    the same kind (`ipmix.augment.inputs`). Float images outside [0, 1] or holding NaN/inf are
+    an error, not clamped. Works inside `torchvision.transforms.v2.Compose`; bounding boxes,
+    masks and labels pass through; a sample without an image is an error.
 
     Args:
         mixing_set: pictures to mix with: a `MixingSet`, a folder path, a uint8 ``[N, H, W, C]``
@@ -149,20 +138,20 @@ class IPMix(Transform):
         alpha: Dirichlet concentration of the chain weights and Beta(alpha, alpha) of the
             skip weight.
         mixing_severity: beta of the add/multiply coefficients (3 on CIFAR, 4 on ImageNet).
-        op_severity: image-op levels are drawn in [0.1, op_severity] (3 CIFAR, 1 ImageNet).
+        op_severity: image-op levels are drawn in [0.1, op_severity] (3 CIFAR, 1 ImageNet), on
+            AugMix's 0-10 scale (at most 10).
         patch_sizes: nominal patch sizes ("full" = the whole image, the pixel level); None
             gives (4, 8, 16, 32) up to 32 px and (4, 8, 16, 32, 64, "full") above.
         mode: "paper" follows Algorithm 1; "official" reproduces the authors' CIFAR code
             (see docs/ipmix.md for every difference).
         framework: "chain" (default), "linear" or "mixed-input" (paper Fig. 4, Table 2).
         image_level, patch_level, pixel_level: ablation switches (paper Tables 6, 7).
-        mixing_ops: subset of ("add", "multiply", "random_pixels", "random_elements").
+        mixing_ops: subset of ("add", "multiply", "random_pixels", "random_elements"); one
+            name may be given alone, as may one box shape, op or patch size.
         box_shapes: subset of ("square", "scar").
         ops: image-op names; None gives the 10 default ops (15 with ``all_ops=True``).
         seed: seed of the transform's random stream; workers derive independent streams.
     """
-
-    _transformed_types = (PIL.Image.Image, tv_tensors.Image, is_pure_tensor)
 
     def __init__(
         self,
@@ -287,39 +276,3 @@ class IPMix(Transform):
             f"op_severity={o.op_severity}, mode={o.mode!r}, framework={o.framework!r}, "
             f"levels=(image={o.image_level}, patch={o.patch_level}, pixel={o.pixel_level})"
         )
-
-
-def as_image_array(image: Any) -> tuple[np.ndarray, Callable[[np.ndarray], Any]]:
-    """An input as a uint8 HWC array, and a function mapping float HWC results back to its kind."""
-    if isinstance(image, PIL.Image.Image):
-        if image.mode not in ("RGB", "L"):
-            raise ValueError(
-                f"IPMix takes RGB or grayscale (L) images, got mode {image.mode!r}; "
-                "convert first, e.g. image.convert('RGB')"
-            )
-        array = np.asarray(image)
-        array = array[:, :, None] if array.ndim == 2 else array
-        squeeze = image.mode == "L"
-        return array, lambda out: PIL.Image.fromarray(_to_uint8(out)[:, :, 0] if squeeze else _to_uint8(out))
-    if isinstance(image, torch.Tensor):
-        if image.ndim != 3 or image.shape[0] not in (1, 3):
-            raise ValueError(
-                f"IPMix takes one image tensor [C, H, W] with C = 1 or 3, got shape {tuple(image.shape)}"
-            )
-        is_float = image.is_floating_point()
-        if not is_float and image.dtype != torch.uint8:
-            raise ValueError(f"IPMix takes uint8 or float image tensors, got {image.dtype}")
-        data = image.detach().cpu()
-        if is_float:
-            data = (data.clamp(0, 1) * 255).round().to(torch.uint8)
-        array = np.ascontiguousarray(data.permute(1, 2, 0).numpy())
-        wrap = tv_tensors.Image if isinstance(image, tv_tensors.Image) else (lambda t: t)
-        device, dtype = image.device, image.dtype
-
-        def restore(out: np.ndarray) -> Any:
-            chw = torch.from_numpy(np.ascontiguousarray(out.transpose(2, 0, 1)))
-            result = chw.to(dtype) if is_float else (chw * 255 + 0.5).to(torch.uint8)
-            return wrap(result.to(device))
-
-        return array, restore
-    raise TypeError(f"IPMix takes PIL images or tensors, got {type(image).__name__}")

@@ -30,6 +30,30 @@ FULL = "full"
 
 IMAGE_LEVEL, P_LEVEL = 0, 1  # values of `IPMixPlan.step_level`
 FROM_PICTURE, FROM_IMAGE_OP = 0, 1  # values of `IPMixPlan.source`
+#: Op levels live on AugMix's 0-10 scale: 10 is every op's largest magnitude.
+MAX_OP_SEVERITY = 10.0
+
+
+def as_names(value: object) -> tuple:
+    """An option that takes several values as a tuple: one string or number is one value.
+
+    (``tuple("add")`` would be ``("a", "d", "d")``: every option taking names goes through here.)
+    """
+    if isinstance(value, str | int | float | np.integer | np.floating):
+        return (value,)
+    return tuple(value)  # type: ignore[arg-type]
+
+
+def check_op_severity(value: object, what: str = "IPMix: op_severity") -> float:
+    """Refuse an op severity outside [0.1, 10] (levels are drawn in [0.1, severity])."""
+    if isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating) or not (
+        0.1 <= value <= MAX_OP_SEVERITY
+    ):
+        raise ValueError(
+            f"{what} must be a number in [0.1, {MAX_OP_SEVERITY:g}] (op levels are drawn in "
+            f"[0.1, severity] on AugMix's 0-10 scale, 10 = each op's largest magnitude), got {value!r}"
+        )
+    return float(value)
 
 
 @dataclass(frozen=True)
@@ -69,8 +93,7 @@ class IPMixOptions:
         for name in ("alpha", "mixing_severity"):
             if not getattr(self, name) > 0:
                 fail(f"{name} must be > 0, got {getattr(self, name)!r}")
-        if not self.op_severity >= 0.1:
-            fail(f"op_severity must be >= 0.1 (levels are drawn in [0.1, severity]), got {self.op_severity}")
+        check_op_severity(self.op_severity)
         if self.mode not in ("paper", "official"):
             fail(f"mode must be 'paper' or 'official', got {self.mode!r}")
         if self.framework not in ("chain", "linear", "mixed-input"):
@@ -81,11 +104,11 @@ class IPMixOptions:
             self.image_level and (self.patch_level or self.pixel_level)
         ):
             fail("the mixed-input framework needs the image level and a P level (patch or pixel)")
-        shapes = tuple(self.box_shapes)
+        shapes = as_names(self.box_shapes)
         if not shapes or set(shapes) - {"square", "scar"}:
             fail(f"box_shapes must be a non-empty subset of ('square', 'scar'), got {shapes}")
         if self.patch_sizes is not None:
-            sizes = tuple(self.patch_sizes)
+            sizes = as_names(self.patch_sizes)
             bad = [s for s in sizes if s != FULL and not (isinstance(s, int | np.integer) and s >= 2)]
             if bad or not sizes:
                 fail(f"patch_sizes must be integers >= 2 or {FULL!r}, got {sizes}")
@@ -93,8 +116,11 @@ class IPMixOptions:
         if not self.picture_scale >= 1:
             fail(f"picture_scale must be >= 1, got {self.picture_scale!r}")
         object.__setattr__(self, "box_shapes", shapes)
-        object.__setattr__(self, "mixing_ops", validate_mixing_ops(self.mixing_ops))
-        object.__setattr__(self, "op_names", resolve_ops(self.ops, self.all_ops))
+        mixing_ops = as_names(self.mixing_ops) if self.mixing_ops is not None else None
+        object.__setattr__(self, "mixing_ops", validate_mixing_ops(mixing_ops))
+        ops = as_names(self.ops) if self.ops is not None else None
+        object.__setattr__(self, "ops", ops)
+        object.__setattr__(self, "op_names", resolve_ops(ops, self.all_ops))
 
     def replace(self, **changes: object) -> IPMixOptions:
         """A copy with some options changed (validated again)."""
@@ -109,15 +135,23 @@ class IPMixOptions:
     def patch_size_choices(self, height: int, width: int) -> np.ndarray:
         """Nominal patch sizes for an image, after the patch/pixel-level switches.
 
-        A size at least as large as the image's longer side is the pixel level (the whole
-        image); the default sizes are (4, 8, 16, 32) for images up to 32 px and
-        (4, 8, 16, 32, 64, whole image) for larger ones.
+        A size as large as the image's longer side is the pixel level (the whole image); the
+        default sizes are (4, 8, 16, 32) for images up to 32 px and (4, 8, 16, 32, 64, whole
+        image) for larger ones (64 means the whole image below 64 px). A size given in
+        `patch_sizes` larger than the image is an error: it would silently be the whole image.
         """
         full = max(height, width)
         if self.patch_sizes is None:
             sizes = (4, 8, 16, 32) if full <= 32 else (4, 8, 16, 32, 64, FULL)
         else:
             sizes = self.patch_sizes
+            too_large = [int(s) for s in sizes if s != FULL and int(s) > full]
+            if too_large:
+                raise ValueError(
+                    f"IPMix: patch_sizes {too_large} exceed the {height}x{width} image; a patch "
+                    f"as large as the image is the pixel level, {FULL!r}: give sizes up to {full} "
+                    f"and {FULL!r}"
+                )
         smallest = min((int(s) for s in sizes if s != FULL), default=2)
         if smallest > min(height, width):
             raise ValueError(

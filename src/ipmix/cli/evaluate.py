@@ -55,9 +55,11 @@ def run(args: argparse.Namespace) -> int:
     from ipmix.robustness.ood import SYNTHETIC_OUTLIERS
     from ipmix.robustness.report import comparison_table
     from ipmix.robustness.suite import evaluate_checkpoint
+    from ipmix.utils.devices import torch_device
 
     if args.batch_size < 1:
         raise ValueError(f"--batch-size must be >= 1, got {args.batch_size}")
+    torch_device(args.device, "--device")  # before anything is read or generated
     results, folder = evaluate_checkpoint(
         args.run,
         suite=args.suite,

@@ -19,6 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ipmix.utils.io import reading
+
 DATA_ENV = "IPMIX_DATA"
 
 
@@ -67,13 +69,14 @@ def load_cifar_npz(path: str | Path, split: str = "train") -> CifarArrays:
     path = Path(path)
     if not path.is_file():
         raise DataNotFoundError(f"CIFAR file not found: {path}")
-    with np.load(path) as archive:
+    with reading(path, "CIFAR file"), np.load(path, allow_pickle=False) as archive:
         missing = {f"x_{split}", f"y_{split}"} - set(archive.files)
-        if missing:
-            raise ValueError(f"{path} lacks the arrays {sorted(missing)}")
-        images = archive[f"x_{split}"]
-        labels = archive[f"y_{split}"].astype(np.int64)
-        names = archive["class_names"] if "class_names" in archive.files else None
+        if not missing:
+            images = archive[f"x_{split}"]
+            labels = archive[f"y_{split}"].astype(np.int64)
+            names = archive["class_names"] if "class_names" in archive.files else None
+    if missing:
+        raise ValueError(f"{path} lacks the arrays {sorted(missing)}")
     if images.dtype != np.uint8 or images.ndim != 4 or images.shape[-1] != 3:
         raise ValueError(
             f"{path}: x_{split} must be uint8 [N, H, W, 3], got {images.dtype} {images.shape}"

@@ -23,14 +23,12 @@ import json
 import multiprocessing
 import os
 import shutil
-import tempfile
 import zipfile
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
 import numpy as np
 from PIL import Image
@@ -43,7 +41,7 @@ from ipmix.mixing_sets.store import (
     MixingSetError,
     resized_picture_size,
 )
-from ipmix.utils.io import atomic_write_bytes, atomic_write_json
+from ipmix.utils.io import atomic_open, atomic_write_bytes, atomic_write_json, make_dirs
 
 #: Picture generators by kind: ``render(rng, side) -> uint8 [side, side, 3]``.
 KINDS: dict[str, Callable[[np.random.Generator, int], np.ndarray]] = {
@@ -219,23 +217,14 @@ def _png_bytes(picture: np.ndarray) -> bytes:
 
 
 def _replace_unsynced(path: str, data: bytes) -> None:
-    """Write via a temporary file and a rename, without fsync.
+    """Write via a temporary file and a rename (`ipmix.utils.io.atomic_open`), without fsync.
 
     The rename keeps a killed run from leaving half a picture (what resuming relies on).
-    `ipmix.utils.io.atomic_write_bytes` also fsyncs every file, which made writing a folder of
-    small PNGs several times slower than rendering them on the dev box; `generate` calls
-    `os.sync` once at the end instead.
+    Syncing every file made writing a folder of small PNGs several times slower than
+    rendering them on the dev box; `generate` calls `os.sync` once at the end instead.
     """
-    folder, name = os.path.split(path)
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_open(path, sync=False) as handle:
+        handle.write(data)
 
 
 def _render_pngs(recipe: Recipe, side: int, indices: Sequence[int], paths: Sequence[str]) -> int:
@@ -320,11 +309,13 @@ def _run_tasks(
 def _generate_folder(recipe: Recipe, out: Path, count: int, side: int, workers: int, bar) -> None:
     settings = _settings(recipe, side, count)
     settings_path = out / _SETTINGS_FILE
+    if out.exists() and not out.is_dir():
+        raise GenerationError(f"{out} is a file; --out must be a folder or end in .npy or .npz")
     if settings_path.exists():
         _check_resume(settings_path, settings)
     elif out.exists() and any(out.iterdir()):
         raise GenerationError(f"{out} exists and is not a mixing set made by ipmix; choose another output")
-    out.mkdir(parents=True, exist_ok=True)
+    make_dirs(out)
     _remove_stale_temporaries(out)
     atomic_write_json(settings_path, settings)
     width = max(6, len(str(count - 1)))
@@ -343,29 +334,11 @@ def _generate_folder(recipe: Recipe, out: Path, count: int, side: int, workers: 
         os.sync()  # flush all pictures to disk at once (see _replace_unsynced)
 
 
-@contextmanager
-def _atomic_stream(path: Path) -> Iterator[BinaryIO]:
-    """A file handle whose content replaces `path` only once fully written and synced.
-
-    (`ipmix.utils.io` writes whole byte strings; a large array is streamed instead.)
-    """
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            yield handle
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def _assemble(parts: list[Path], out: Path, count: int, side: int) -> None:
     """Stream the part files into one .npy (or a .npz holding ``pictures``) atomically."""
     header = {"descr": np.lib.format.dtype_to_descr(np.dtype(np.uint8)), "fortran_order": False,
               "shape": (count, side, side, 3)}
-    with _atomic_stream(out) as handle:
+    with atomic_open(out) as handle:  # streamed: a large array is never held whole
         if out.suffix == ".npz":
             archive = zipfile.ZipFile(handle, "w", compression=zipfile.ZIP_DEFLATED)
             target = archive.open("pictures.npy", "w", force_zip64=True)
@@ -393,7 +366,7 @@ def _generate_array(recipe: Recipe, out: Path, count: int, side: int, workers: i
                 bar.update(count)
                 return  # already complete
         raise GenerationError(f"{out} already exists; delete it or choose another output")
-    parts_dir.mkdir(parents=True, exist_ok=True)
+    make_dirs(parts_dir)
     _remove_stale_temporaries(parts_dir)
     atomic_write_json(parts_settings, settings)
     ranges = [(start, min(start + ARRAY_PART, count)) for start in range(0, count, ARRAY_PART)]
@@ -430,7 +403,7 @@ def generate(
     out = Path(out)
     with tqdm(total=count, desc=f"mixing set {out.name}", unit="pic", disable=not progress) as bar:
         if out.suffix in (".npy", ".npz"):
-            out.parent.mkdir(parents=True, exist_ok=True)
+            make_dirs(out.parent)
             _generate_array(recipe, out, count, size, workers, bar)
         elif out.suffix:
             raise GenerationError(f"output {out} must be a folder or end in .npy or .npz")

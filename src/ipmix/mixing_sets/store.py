@@ -4,21 +4,36 @@ A mixing set is an indexable collection of RGB pictures. IPMix asks it for pictu
 resized to 9/8 of the training image size (36 px for 32 px CIFAR images, as the authors'
 `Resize(36)`); the random crop back to the image size is part of the augmentation plan.
 
-Sources: a folder of images (ImageFolder layouts included), a uint8 ``[N, H, W, C]`` array
-in memory or in a ``.npy`` / ``.npz`` file, any indexable dataset whose items are images or
+Sources: a folder of images (ImageFolder layouts included), a uint8 array of pictures in
+memory or in a ``.npy`` / ``.npz`` file, any indexable dataset whose items are images or
 ``(image, label)`` pairs, or a generator that renders picture `i` on demand.
+
+Arrays may be ``[N, H, W, C]`` or ``[N, C, H, W]`` (C = 1, 3 or 4), ``[N, H, W]`` grey, or one
+picture (``[H, W, C]``, ``[C, H, W]``, ``[H, W]``): the layout is read from the shape where only
+one reading fits, else ``layout=`` says it (`ipmix.utils.images.image_layout`). Dataset items
+follow the same rule per picture; float items must lie in [0, 1] (checked, not clamped).
 """
 
 from __future__ import annotations
 
-import sys
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
+
+from ipmix.utils.images import (
+    LAYOUTS,
+    ImageLayoutError,
+    ImageRangeError,
+    as_nhwc,
+    check_unit_range,
+    is_tensor,
+)
+from ipmix.utils.io import UnreadableFileError, open_image, reading
 
 if TYPE_CHECKING:
     import torch
@@ -36,39 +51,43 @@ class MixingSetError(ValueError):
     """A mixing set that cannot be used: empty, unreadable, or of the wrong kind."""
 
 
+@contextmanager
+def _mixing_set_errors() -> Iterator[None]:
+    """Report layout, range and file errors of a set as `MixingSetError` (same message)."""
+    try:
+        yield
+    except (ImageLayoutError, ImageRangeError, UnreadableFileError) as error:
+        raise MixingSetError(str(error)) from None
+
+
 def resized_picture_size(image_size: int, scale: float = PICTURE_SCALE) -> int:
     """Side of the square a picture is resized to for `image_size` training images (32 -> 36)."""
     return max(image_size, int(round(image_size * scale)))
 
 
-def _is_tensor(item: Any) -> bool:
-    """Whether `item` is a torch tensor, without importing torch: if torch was never imported,
-    nothing can be a tensor (this keeps `ipmix mixing-set` from paying torch's start-up)."""
-    torch_module = sys.modules.get("torch")
-    return torch_module is not None and isinstance(item, torch_module.Tensor)
+#: Layouts of one picture (a dataset item, an array row).
+PICTURE_LAYOUTS = ("HWC", "CHW", "HW")
 
 
-def _to_rgb_array(item: Any) -> np.ndarray:
-    """Convert a PIL image, an HWC/CHW array or tensor to a uint8 HWC RGB array."""
+def _to_rgb_array(item: Any, layout: str | None = None) -> np.ndarray:
+    """A PIL image, or one picture as an array or tensor (see `PICTURE_LAYOUTS`), as uint8 HWC RGB.
+
+    uint8 or float (in [0, 1], checked) data; 1 channel is repeated, a 4th (alpha) dropped.
+    """
     if isinstance(item, tuple | list):
         item = item[0]
     if isinstance(item, Image.Image):
         return np.asarray(item.convert("RGB"))
-    if _is_tensor(item):
-        array = item.detach().cpu()
-        if array.is_floating_point():
-            array = (array.clamp(0, 1) * 255).round().byte()
-        array = array.numpy()
-        if array.ndim == 3 and array.shape[0] in (1, 3) and array.shape[-1] not in (1, 3):
-            array = array.transpose(1, 2, 0)
-    else:
-        array = np.asarray(item)
+    array = item.detach().cpu() if is_tensor(item) else np.asarray(item)
+    with _mixing_set_errors():
+        array = as_nhwc(array, layout, allowed=PICTURE_LAYOUTS, what="mixing picture")[0][0]
+        if is_tensor(array):
+            array = array.float().numpy() if array.is_floating_point() else array.numpy()
+        if np.issubdtype(array.dtype, np.floating):
+            check_unit_range(array, "mixing picture")
+            array = np.rint(np.clip(array, 0, 1) * 255).astype(np.uint8)
     if array.dtype != np.uint8:
-        raise MixingSetError(f"mixing pictures must be uint8 images, got dtype {array.dtype}")
-    if array.ndim == 2:
-        array = array[:, :, None]
-    if array.ndim != 3 or array.shape[2] not in (1, 3, 4):
-        raise MixingSetError(f"mixing pictures must be HxW, HxWx1, HxWx3 or HxWx4, got {array.shape}")
+        raise MixingSetError(f"mixing pictures must be uint8 or float images, got dtype {array.dtype}")
     if array.shape[2] == 1:
         array = np.repeat(array, 3, axis=2)
     return np.ascontiguousarray(array[:, :, :3])
@@ -151,67 +170,73 @@ class MixingSet:
         return FolderMixingSet(path)
 
     @staticmethod
-    def from_array(array: np.ndarray | torch.Tensor) -> ArrayMixingSet:
-        return ArrayMixingSet(array)
+    def from_array(array: np.ndarray | torch.Tensor, layout: str | None = None) -> ArrayMixingSet:
+        return ArrayMixingSet(array, layout)
 
     @staticmethod
-    def from_file(path: str | Path) -> ArrayMixingSet:
+    def from_file(path: str | Path, layout: str | None = None) -> ArrayMixingSet:
         """Pictures from a ``.npy`` file (memory-mapped) or a ``.npz`` file."""
-        return ArrayMixingSet.from_file(path)
+        return ArrayMixingSet.from_file(path, layout)
 
     @staticmethod
-    def from_dataset(dataset: Sequence[Any]) -> DatasetMixingSet:
-        return DatasetMixingSet(dataset)
+    def from_dataset(dataset: Sequence[Any], layout: str | None = None) -> DatasetMixingSet:
+        return DatasetMixingSet(dataset, layout)
 
     @staticmethod
-    def from_source(source: Any) -> MixingSet:
-        """Build a mixing set from whatever a user passed: set, path, array or dataset."""
+    def from_source(source: Any, layout: str | None = None) -> MixingSet:
+        """Build a mixing set from whatever a user passed: set, path, array or dataset.
+
+        `layout` (``"NHWC"``, ``"NCHW"``, ``"NHW"``, or ``"HWC"``, ``"CHW"``, ``"HW"`` for one
+        picture; per item for datasets) says how to read arrays whose shape is ambiguous.
+        """
         if isinstance(source, MixingSet):
             return source
         if isinstance(source, str | Path):
             path = Path(source)
             if path.is_dir():
+                if layout is not None:
+                    raise MixingSetError(f"layout= applies to arrays, not to the folder {path}")
                 return FolderMixingSet(path)
             if path.suffix.lower() in ARRAY_EXTENSIONS:
-                return ArrayMixingSet.from_file(path)
+                return ArrayMixingSet.from_file(path, layout)
             if path.exists():
                 raise MixingSetError(
                     f"mixing-set source {path} is neither a folder nor a .npy/.npz array file"
                 )
             raise MixingSetError(f"mixing-set source not found: {path}")
-        if isinstance(source, np.ndarray) or _is_tensor(source):
-            return ArrayMixingSet(source)
+        if isinstance(source, np.ndarray) or is_tensor(source):
+            return ArrayMixingSet(source, layout)
         if hasattr(source, "__getitem__") and hasattr(source, "__len__"):
-            return DatasetMixingSet(source)
+            return DatasetMixingSet(source, layout)
         raise MixingSetError(
             f"cannot build a mixing set from {type(source).__name__}: give a folder path, "
-            "a .npy/.npz file, a uint8 [N, H, W, C] array, or an indexable dataset of images"
+            "a .npy/.npz file, a uint8 [N, H, W, C] or [N, C, H, W] array, or an indexable "
+            "dataset of images"
         )
 
 
 class ArrayMixingSet(MixingSet):
-    """Pictures held in one uint8 ``[N, H, W, C]`` array (C = 1, 3 or 4)."""
+    """Pictures held in one uint8 array (see the module docstring for its layouts).
 
-    def __init__(self, array: np.ndarray | torch.Tensor) -> None:
+    `array` is kept as an ``[N, H, W, C]`` view of what was given (no copy; a memory-mapped
+    file stays on disk).
+    """
+
+    def __init__(self, array: np.ndarray | torch.Tensor, layout: str | None = None) -> None:
         super().__init__()
-        if _is_tensor(array):
+        if is_tensor(array):
             array = array.detach().cpu().numpy()
         array = np.asarray(array)
         if array.dtype != np.uint8:
             raise MixingSetError(f"a mixing-set array must be uint8, got {array.dtype}")
-        if array.ndim == 3:
-            array = array[..., None]
-        if array.ndim != 4 or array.shape[-1] not in (1, 3, 4):
-            raise MixingSetError(
-                f"a mixing-set array must have shape [N, H, W, C] with C in (1, 3, 4), "
-                f"got {tuple(array.shape)}"
-            )
+        with _mixing_set_errors():
+            array, _ = as_nhwc(array, layout, allowed=LAYOUTS, what="mixing-set array")
         if len(array) == 0:
             raise MixingSetError("the mixing-set array is empty")
         self.array = array
 
     @classmethod
-    def from_file(cls, path: str | Path) -> ArrayMixingSet:
+    def from_file(cls, path: str | Path, layout: str | None = None) -> ArrayMixingSet:
         """Load a ``.npy`` (memory-mapped, so large sets stay on disk) or ``.npz`` file.
 
         A ``.npz`` holding several arrays must name the pictures one of `NPZ_KEYS`.
@@ -222,36 +247,33 @@ class ArrayMixingSet(MixingSet):
         suffix = path.suffix.lower()
         if suffix not in ARRAY_EXTENSIONS:
             raise MixingSetError(f"mixing-set file {path} must end in .npy or .npz")
-        try:
+        with _mixing_set_errors(), reading(path, "mixing-set file"):
             if suffix == ".npy":
                 array = np.load(path, mmap_mode="r", allow_pickle=False)
             else:
                 with np.load(path, allow_pickle=False) as archive:
                     keys = list(archive.keys())
                     key = keys[0] if len(keys) == 1 else next((k for k in NPZ_KEYS if k in keys), None)
-                    if key is None:
-                        raise MixingSetError(
-                            f"{path} holds arrays {keys}; name the pictures one of {NPZ_KEYS}"
-                        )
-                    array = archive[key]
-        except MixingSetError:
-            raise
-        except (OSError, ValueError, EOFError) as error:
-            raise MixingSetError(f"cannot read mixing-set file {path}: {error}") from None
-        return cls(array)
+                    array = archive[key] if key is not None else None
+        if array is None:
+            raise MixingSetError(f"{path} holds arrays {keys}; name the pictures one of {NPZ_KEYS}")
+        return cls(array, layout)
 
     def __len__(self) -> int:
         return len(self.array)
 
     def _load(self, index: int) -> np.ndarray:
-        return _to_rgb_array(self.array[index])
+        return _to_rgb_array(self.array[index], "HWC")
 
 
 class FolderMixingSet(MixingSet):
     """Every image file under a folder (recursively, so ImageFolder layouts work too).
 
-    Files are checked when the set is built: unreadable ones are skipped with one warning
-    naming how many; a folder without any readable image is an error.
+    Files are checked when the set is built (PIL's ``verify()``, which reads them without
+    decoding): unreadable ones are skipped with one warning naming how many; a folder without
+    any readable image is an error. A file that passes the check but fails to decode when
+    first used is skipped then, with a warning naming it: picture `i` becomes the next
+    decodable one, and the file joins `skipped`.
     """
 
     def __init__(self, root: str | Path) -> None:
@@ -288,24 +310,38 @@ class FolderMixingSet(MixingSet):
         return len(self.paths)
 
     def _load(self, index: int) -> np.ndarray:
-        with Image.open(self.paths[index]) as image:
-            return np.asarray(image.convert("RGB"))
+        count = len(self.paths)
+        for step in range(count):
+            path = self.paths[(index + step) % count]
+            if path in self.skipped:
+                continue
+            try:
+                return np.asarray(open_image(path, "mixing-set picture").convert("RGB"))
+            except UnreadableFileError as error:
+                self.skipped.append(path)
+                warnings.warn(f"{error}; skipped, the next picture stands in for it", stacklevel=4)
+        raise MixingSetError(f"none of the {count} image files under {self.root} can be decoded")
 
 
 class DatasetMixingSet(MixingSet):
-    """Any indexable dataset whose items are images or ``(image, label)`` pairs."""
+    """Any indexable dataset whose items are images or ``(image, label)`` pairs.
 
-    def __init__(self, dataset: Sequence[Any]) -> None:
+    `layout` (``"HWC"``, ``"CHW"`` or ``"HW"``) says how to read array items whose shape is
+    ambiguous; PIL images need none.
+    """
+
+    def __init__(self, dataset: Sequence[Any], layout: str | None = None) -> None:
         super().__init__()
         if len(dataset) == 0:
             raise MixingSetError("the mixing-set dataset is empty")
         self.dataset = dataset
+        self.layout = layout
 
     def __len__(self) -> int:
         return len(self.dataset)
 
     def _load(self, index: int) -> np.ndarray:
-        return _to_rgb_array(self.dataset[index])
+        return _to_rgb_array(self.dataset[index], self.layout)
 
 
 class GeneratedMixingSet(MixingSet):
@@ -338,12 +374,12 @@ class GeneratedMixingSet(MixingSet):
         return self.size
 
     def _load(self, index: int) -> np.ndarray:
-        return _to_rgb_array(self.render(index, self.native_side))
+        return _to_rgb_array(self.render(index, self.native_side), "HWC")
 
     def _make(self, index: int, side: int) -> np.ndarray:
         if not 0 <= index < self.size:
             raise IndexError(f"picture index {index} out of range for {self.size} pictures")
-        return _to_rgb_array(self.render(index, side))
+        return _to_rgb_array(self.render(index, side), "HWC")
 
     def __repr__(self) -> str:
         return f"GeneratedMixingSet({self.name}, {self.size} pictures)"

@@ -171,11 +171,13 @@ def load_classifier(
     Returns ``(model, info)``; `info` holds ``dataset``, ``num_classes``, ``model_name``,
     ``model_kwargs``, ``config``, ``path`` and, when present, ``epoch``. The file is read with
     ``torch.load(weights_only=True)``, which refuses arbitrary pickled objects; pass
-    ``trusted=True`` only for files you trust that hold other objects.
+    ``trusted=True`` only for files you trust that hold other objects. The file is read on the
+    CPU and the model then moved to `map_location`, so a device that is not there is reported
+    as such (a ValueError naming the device), not as an unreadable checkpoint.
     """
     path = resolve_checkpoint(path_or_run_dir)
-    try:
-        checkpoint = torch.load(path, map_location=map_location, weights_only=not trusted)
+    try:  # read on the CPU: whether a file is a checkpoint never depends on the device
+        checkpoint = torch.load(path, map_location="cpu", weights_only=not trusted)
     except pickle.UnpicklingError as error:
         raise CheckpointFormatError(
             f"{path}: holds objects beyond tensors and plain containers, refused by "
@@ -205,7 +207,10 @@ def load_classifier(
         raise CheckpointFormatError(
             f"{path}: weights do not fit model {name!r} with options {model_kwargs}: {error}"
         ) from error
-    model.to(map_location).eval()
+    try:
+        model.to(map_location).eval()
+    except (RuntimeError, AssertionError) as error:  # e.g. cuda on a machine without CUDA
+        raise ValueError(f"cannot put the model of {path} on device {str(map_location)!r}: {error}") from None
     info: dict[str, Any] = {
         "path": str(path),
         "model_name": name,

@@ -22,6 +22,7 @@ from PIL import Image
 from scipy import ndimage
 
 from ipmix.robustness import kernels
+from ipmix.utils.images import BATCH_LAYOUTS, ImageLayoutError, as_nhwc, from_nhwc
 
 BENCHMARK_CORRUPTIONS: tuple[str, ...] = (
     "gaussian_noise",
@@ -412,18 +413,29 @@ _CORRUPTIONS: dict[str, Callable[..., np.ndarray]] = {
 }
 
 
-def check_images(images: np.ndarray, what: str = "images") -> np.ndarray:
-    """Validate a uint8 ``[N, H, W, 3]`` batch of square images; returns it as an array."""
+def _read_images(images: np.ndarray, what: str, layout: str | None) -> tuple[np.ndarray, str]:
+    """`check_images`, also returning the layout the images were read in."""
     images = np.asarray(images)
     if images.dtype != np.uint8:
         raise CorruptionError(f"{what} must be uint8, got {images.dtype}")
-    if images.ndim != 4 or images.shape[-1] != 3:
-        raise CorruptionError(f"{what} must have shape [N, H, W, 3], got {images.shape}")
+    try:
+        images, layout = as_nhwc(images, layout, allowed=BATCH_LAYOUTS, channels=(3,), what=what)
+    except ImageLayoutError as error:
+        raise CorruptionError(str(error)) from None
     if images.shape[1] != images.shape[2] or images.shape[1] < 8:
         raise CorruptionError(
             f"{what} must be square and at least 8 x 8 (CIFAR is 32 x 32), got {images.shape[1:3]}"
         )
-    return images
+    return images, layout
+
+
+def check_images(images: np.ndarray, what: str = "images", layout: str | None = None) -> np.ndarray:
+    """Validate a uint8 batch of square RGB images; returns it as an ``[N, H, W, 3]`` array.
+
+    ``[N, H, W, 3]`` and ``[N, 3, H, W]`` are both read (`ipmix.utils.images.image_layout`;
+    `layout` settles an ambiguous shape).
+    """
+    return _read_images(images, what, layout)[0]
 
 
 def corrupt(
@@ -433,18 +445,20 @@ def corrupt(
     rng: np.random.Generator,
     *,
     frost_dir: str | Path | None = None,
+    layout: str | None = None,
 ) -> np.ndarray:
-    """Apply corruption `name` at `severity` (1..5) to uint8 ``[N, H, W, 3]`` images.
+    """Apply corruption `name` at `severity` (1..5) to uint8 ``[N, H, W, 3]`` (or ``[N, 3, H, W]``) images.
 
-    Returns uint8 images of the same shape. `frost_dir` is where the frost textures are
-    (default ``$IPMIX_DATA/frost``); FrostTexturesNotFoundError when they cannot be found.
+    Returns uint8 images of the same shape and layout. `frost_dir` is where the frost textures
+    are (default ``$IPMIX_DATA/frost``); FrostTexturesNotFoundError when they cannot be found.
+    `layout` (``"NHWC"`` or ``"NCHW"``) settles a shape that reads both ways.
     """
     if name not in _CORRUPTIONS:
         raise CorruptionError(f"unknown corruption {name!r}; known: {', '.join(ALL_CORRUPTIONS)}")
     if isinstance(severity, bool) or int(severity) != severity or not 1 <= severity <= 5:
         raise CorruptionError(f"severity must be an integer in 1..5, got {severity!r}")
-    images = check_images(images)
+    images, read_as = _read_images(images, "images", layout)
     if images.shape[0] == 0:
-        return images.copy()
-    out = _CORRUPTIONS[name](images, int(severity), rng, frost_dir=frost_dir)
-    return np.clip(out, 0, 255).astype(np.uint8)
+        return np.ascontiguousarray(from_nhwc(images, read_as))
+    out = _CORRUPTIONS[name](np.ascontiguousarray(images), int(severity), rng, frost_dir=frost_dir)
+    return np.ascontiguousarray(from_nhwc(np.clip(out, 0, 255).astype(np.uint8), read_as))

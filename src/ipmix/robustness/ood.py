@@ -16,6 +16,7 @@ The reference draws ``len(test set) // 5`` outliers per set (2,000 on CIFAR); so
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +26,8 @@ from PIL import Image
 from scipy.ndimage import gaussian_filter
 
 from ipmix.robustness.metrics import AnomalyMeasures, anomaly_measures
+from ipmix.utils.images import BATCH_LAYOUTS, as_nhwc, check_unit_range
+from ipmix.utils.io import UnreadableFileError, open_image, reading
 
 SYNTHETIC_OUTLIERS = ("gaussian", "rademacher", "blobs")
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".ppm", ".tif", ".tiff"}
@@ -87,7 +90,11 @@ def _resize_center_crop(image: Image.Image, size: int) -> np.ndarray:
 def load_image_folder(
     path: str | Path, size: int = 32, limit: int | None = None
 ) -> np.ndarray:
-    """All images under `path` (recursively, sorted by path) as uint8 ``[N, size, size, 3]``."""
+    """All images under `path` (recursively, sorted by path) as uint8 ``[N, size, size, 3]``.
+
+    A file that cannot be decoded is skipped with a warning naming it; a folder where none can
+    is an error.
+    """
     root = Path(path)
     if not root.is_dir():
         raise OutlierSourceError(f"OOD folder not found: {root}")
@@ -101,26 +108,33 @@ def load_image_folder(
     images = []
     for file in files:
         try:
-            with Image.open(file) as image:
-                images.append(_resize_center_crop(image, size))
-        except OSError as error:
-            raise OutlierSourceError(f"cannot read OOD image {file}: {error}") from error
+            images.append(_resize_center_crop(open_image(file, "OOD image"), size))
+        except UnreadableFileError as error:
+            warnings.warn(f"{error}; skipped", stacklevel=2)
+    if not images:
+        raise OutlierSourceError(f"none of the {len(files)} image files in OOD folder {root} can be decoded")
     return np.stack(images)
 
 
-def prepare_outlier_array(array: np.ndarray, size: int = 32, name: str = "array") -> np.ndarray:
-    """Check a user array of images (``[N, H, W, 3]`` uint8, or float in [0, 1]) and resize it."""
+def prepare_outlier_array(
+    array: np.ndarray, size: int = 32, name: str = "array", layout: str | None = None
+) -> np.ndarray:
+    """Check a user array of RGB images (uint8, or float in [0, 1]) and resize it.
+
+    ``[N, H, W, 3]`` and ``[N, 3, H, W]`` are both read (`layout` settles an ambiguous shape);
+    the result is ``[N, size, size, 3]``.
+    """
     array = np.asarray(array)
-    if array.ndim != 4 or array.shape[-1] != 3 or array.shape[0] == 0:
-        raise ValueError(f"OOD {name} must be a non-empty [N, H, W, 3] array, got {array.shape}")
+    array, _ = as_nhwc(array, layout, allowed=BATCH_LAYOUTS, channels=(3,), what=f"OOD {name}")
+    if array.shape[0] == 0:
+        raise ValueError(f"OOD {name} must hold at least one [N, H, W, 3] image, got shape {array.shape}")
     if array.dtype != np.uint8:
         if not np.issubdtype(array.dtype, np.floating):
             raise ValueError(f"OOD {name} must be uint8 or float in [0, 1], got {array.dtype}")
-        if array.min() < 0 or array.max() > 1:
-            raise ValueError(f"OOD {name}: float images must lie in [0, 1]")
-        array = array.astype(np.float32)
+        check_unit_range(array, f"OOD {name}")
+        array = np.clip(array, 0, 1).astype(np.float32)
     if array.shape[1:3] == (size, size):
-        return array
+        return np.ascontiguousarray(array)
     as_uint8 = array if array.dtype == np.uint8 else np.round(array * 255).astype(np.uint8)
     return np.stack([_resize_center_crop(Image.fromarray(img), size) for img in as_uint8])
 
@@ -130,14 +144,16 @@ def load_outlier_source(
     count: int,
     rng: np.random.Generator,
     size: int = 32,
+    layout: str | None = None,
 ) -> OutlierSet:
     """A synthetic set by name, an image folder, a ``.npy`` array file, or an array in memory.
 
     Synthetic sets draw `count` images; folders and arrays are used whole (a folder larger than
-    needed is not subsampled, so its result does not depend on `count`).
+    needed is not subsampled, so its result does not depend on `count`). `layout` applies to
+    arrays (see `prepare_outlier_array`).
     """
     if isinstance(source, np.ndarray):
-        return OutlierSet("array", prepare_outlier_array(source, size))
+        return OutlierSet("array", prepare_outlier_array(source, size, layout=layout))
     text = str(source)
     if text in SYNTHETIC_OUTLIERS:
         return synthetic_outliers(text, count, rng, size)
@@ -145,7 +161,9 @@ def load_outlier_source(
     if path.is_dir():
         return OutlierSet(path.name or text, load_image_folder(path, size))
     if path.is_file() and path.suffix == ".npy":
-        return OutlierSet(path.stem, prepare_outlier_array(np.load(path), size, name=str(path)))
+        with reading(path, "OOD array file"):
+            array = np.load(path, allow_pickle=False)
+        return OutlierSet(path.stem, prepare_outlier_array(array, size, name=str(path), layout=layout))
     raise OutlierSourceError(
         f"OOD source {text!r} is neither one of {SYNTHETIC_OUTLIERS}, an image folder, "
         "nor a .npy array file"

@@ -43,6 +43,8 @@ from ipmix.robustness import metrics
 from ipmix.robustness.attacks import PGD_EPS, PGD_STEP_SIZE, PGD_STEPS, pgd_attack
 from ipmix.robustness.ood import SYNTHETIC_OUTLIERS, load_outlier_source, msp_measures, outlier_count
 from ipmix.robustness.ood import summarize as summarize_ood
+from ipmix.utils.devices import torch_device
+from ipmix.utils.images import BATCH_LAYOUTS, as_nhwc, check_unit_range
 
 SUITE_PARTS = ("clean", "c", "p", "calibration", "pgd", "ood")
 CACHE_ENV = "IPMIX_CACHE"
@@ -75,7 +77,13 @@ def cache_root() -> Path:
 
 
 def _images_to_tensor(images: np.ndarray, device: torch.device) -> torch.Tensor:
-    """uint8 ``[B, H, W, 3]`` (or float in [0, 1]) to float ``[B, 3, H, W]`` in [0, 1]."""
+    """uint8 ``[B, H, W, 3]`` or ``[B, 3, H, W]`` (or float in [0, 1], checked) to float
+    ``[B, 3, H, W]`` in [0, 1]."""
+    images, _ = as_nhwc(images, allowed=BATCH_LAYOUTS, channels=(3,), what="images given to the model")
+    if images.dtype != np.uint8:
+        if not np.issubdtype(images.dtype, np.floating):
+            raise SuiteError(f"images must be uint8 or float in [0, 1], got {images.dtype}")
+        check_unit_range(images, "images given to the model")
     tensor = torch.from_numpy(np.ascontiguousarray(images)).to(device)
     tensor = tensor.permute(0, 3, 1, 2).float()
     return tensor / 255 if images.dtype == np.uint8 else tensor
@@ -92,8 +100,9 @@ def predict_probabilities(
     """Softmax outputs ``[N, K]`` (float32) of `model` on ``[N, H, W, 3]`` images.
 
     `images` may be a memory-mapped array: only one batch at a time is read into memory.
+    ``[N, 3, H, W]`` arrays are read too; float images must lie in [0, 1] (checked per batch).
     """
-    device = torch.device(device)
+    device = torch_device(device)
     outputs = []
     starts = range(0, len(images), batch_size)
     with torch.no_grad():
@@ -199,7 +208,7 @@ def evaluate(
     The model is put in eval mode on `device`.
     """
     parts = parse_suite(suite)
-    device = torch.device(device)
+    device = torch_device(device)
     model = model.to(device).eval()
     arrays = _load_data(data, dataset, n)
     if len(arrays) == 0:
@@ -504,7 +513,7 @@ def evaluate_checkpoint(
     from ipmix.robustness.report import RESULTS_FILE, RESULTS_MARKDOWN, load_results, results_markdown
     from ipmix.utils.io import atomic_write_bytes, atomic_write_json
 
-    model, info = load_classifier(run_or_checkpoint, map_location=torch.device(device))
+    model, info = load_classifier(run_or_checkpoint, map_location=torch_device(device))
     trained_on = info.get("dataset")
     if dataset is not None and trained_on is not None and dataset != trained_on:
         raise SuiteError(
