@@ -45,7 +45,7 @@ from ipmix.robustness.perturbations import (
     PerturbationError,
     perturb_sequence,
 )
-from ipmix.utils.io import atomic_write_bytes, atomic_write_json
+from ipmix.utils.io import READ_ERRORS, atomic_write_bytes, atomic_write_json, make_dirs
 
 LABELS_FILE = "labels.npy"
 META_FILE = "ipmix-meta.json"
@@ -77,7 +77,7 @@ def _peek(path: Path) -> tuple[tuple[int, ...], np.dtype] | None:
     """Shape and dtype from an .npy header, or None when the file is unreadable."""
     try:
         array = np.load(path, mmap_mode="r", allow_pickle=False)
-    except (OSError, ValueError):
+    except READ_ERRORS:
         return None
     return tuple(array.shape), array.dtype
 
@@ -124,7 +124,7 @@ def _ensure_labels(path: Path, to_write: np.ndarray, per_image: np.ndarray) -> N
         return
     try:
         existing = np.load(path, allow_pickle=False)
-    except (OSError, ValueError, EOFError) as error:
+    except READ_ERRORS as error:
         raise BenchmarkFileError(f"{path} is not a readable .npy array: {error}") from error
     if not any(np.array_equal(existing, form) for form in (to_write, per_image)):
         raise BenchmarkFileError(
@@ -206,7 +206,7 @@ def make_cifar_c(
             warnings.warn(f"skipping frost: {error}", stacklevel=2)
             names.remove("frost")
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    make_dirs(out_dir)
     tiled = np.tile(labels, len(SEVERITIES))
     _ensure_labels(
         out_dir / LABELS_FILE, tiled.astype(np.uint8 if labels.max(initial=0) < 256 else np.int64), labels
@@ -270,7 +270,7 @@ def _open_npy(path: Path, what: str, mmap: bool) -> np.ndarray:
         )
     try:
         return np.load(path, mmap_mode="r" if mmap else None, allow_pickle=False)
-    except (OSError, ValueError, EOFError) as error:
+    except READ_ERRORS as error:
         raise BenchmarkFileError(f"{path} is not a readable .npy array: {error}") from error
 
 
@@ -345,7 +345,7 @@ def make_cifar_p(
     labels = _check_labels(labels, n, required=False)
     names = _requested(perturbations, PERTURBATIONS, PerturbationError, "perturbation")
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    make_dirs(out_dir)
     if labels is not None:
         _ensure_labels(out_dir / LABELS_FILE, labels, labels)
     _claim_folder(

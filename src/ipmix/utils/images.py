@@ -32,7 +32,7 @@ RANGE_SLACK = 0.5 / 255
 #: When inferring a layout, axes shorter than this are never image sides.
 MIN_INFERRED_SIDE = 5
 #: Every layout `image_layout` knows (N: images, C: channels, H, W: rows, columns).
-LAYOUTS = ("NHWC", "NCHW", "NHW", "HWC", "CHW", "HW")
+LAYOUTS = ("NHWC", "NCHW", "HWC", "CHW", "NHW", "HW")
 BATCH_LAYOUTS = ("NHWC", "NCHW")
 
 
@@ -88,7 +88,7 @@ def _aminmax(tensor: Any) -> tuple[Any, Any]:
 
 def _range_diagnosis(images: Any) -> str:
     """What is wrong with out-of-range float images, and what to do (the slow, error path)."""
-    values = images.detach().float().cpu().numpy() if is_tensor(images) else np.asarray(images)
+    values = images.detach().cpu().double().numpy() if is_tensor(images) else np.asarray(images)
     nan = int(np.isnan(values).sum())
     inf = int(np.isinf(values).sum())
     finite = values[np.isfinite(values)]

@@ -7,7 +7,7 @@ the common umask 022), like any file `open` creates; `tempfile.mkstemp` alone wo
 permission, a parent that is a file, a read-only disk) raises `OutputPathError` naming it.
 
 Reads: `reading(path, what)` turns what a truncated or corrupt ``.npy``/``.npz``/image file
-raises (OSError, EOFError, ValueError, zipfile and zlib errors, PIL's SyntaxError) into one
+raises (`READ_ERRORS`: OSError, EOFError, ValueError, zipfile, zlib, header parse errors) into one
 `UnreadableFileError` naming the file; `open_image` decodes an image file fully, so a file
 that passes PIL's ``verify()`` but cannot be decoded fails here, named.
 """
@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+import tokenize
 import zipfile
 import zlib
 from collections.abc import Iterator
@@ -36,9 +37,10 @@ class UnreadableFileError(ValueError):
     """A file that exists but cannot be read: truncated, corrupt or of another format."""
 
 
-#: What reading a damaged array or image file raises (Pillow adds SyntaxError for bad chunks).
+#: What reading a damaged array or image file raises (Pillow adds SyntaxError for bad chunks;
+#: numpy's .npy header parser, SyntaxError or tokenize's TokenError for a damaged header).
 READ_ERRORS: tuple[type[BaseException], ...] = (
-    OSError, EOFError, ValueError, SyntaxError, zipfile.BadZipFile, zlib.error,
+    OSError, EOFError, ValueError, SyntaxError, tokenize.TokenError, zipfile.BadZipFile, zlib.error,
 )
 
 
