@@ -157,6 +157,33 @@ def overhead_note(cifar: np.ndarray, mixing_set) -> str:
             f"per call at batch 128 (torch.profiler); a batch of 8 takes {per_call * 1e3:.1f} ms CPU time.")
 
 
+def range_check_note(batches: dict[int, np.ndarray], mixing_set, seconds: float) -> str:
+    """CPU time of the float range check (`ipmix.utils.images.check_unit_range`) on a float
+    batch, as a share of an `IPMixBatch` (numba) call on the same batch (which includes it)."""
+    import torch
+
+    from ipmix import IPMixBatch
+    from ipmix.utils.images import check_unit_range
+
+    def cpu_seconds(call: Callable[[], object]) -> float:
+        call()
+        start, count = time.process_time(), 0
+        while time.process_time() - start < seconds or count < 3:
+            call()
+            count += 1
+        return (time.process_time() - start) / count
+
+    parts = []
+    for size, array in batches.items():
+        batch = torch.from_numpy(array).permute(0, 3, 1, 2).float().div_(255).contiguous()
+        transform = IPMixBatch(mixing_set, seed=0, backend="numba")
+        check = cpu_seconds(lambda batch=batch: check_unit_range(batch))
+        call = cpu_seconds(lambda batch=batch, transform=transform: transform(batch))
+        parts.append(f"{size} px, float [{len(batch)}, 3, {size}, {size}]: {check * 1e3:.2f} ms, "
+                     f"{check / call:.3f}x an IPMixBatch (numba) call on it ({call * 1e3:.1f} ms)")
+    return "Range check (`check_unit_range`, CPU time): " + "; ".join(parts) + "."
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=3.0, help="minimum timed seconds per row")
@@ -253,6 +280,11 @@ def main(argv: list[str] | None = None) -> int:
 
     overhead = overhead_note(cifar, mixing_set)
     print(overhead)
+    largest, at_size = max(batches), {size: images_at(size) for size in sizes}
+    range_note = range_check_note(
+        {size: np.concatenate([a] * -(-largest // len(a)))[:largest] for size, a in at_size.items()},
+        mixing_set, args.seconds)
+    print(range_note)
 
     train_table = ""
     if args.train_steps > 0:
@@ -274,6 +306,8 @@ def main(argv: list[str] | None = None) -> int:
         table,
         "",
         overhead,
+        "",
+        range_note,
         "",
         train_table,
     ])
