@@ -38,9 +38,11 @@ def to_uint8(image: np.ndarray) -> np.ndarray:
 
 
 class ImageTransform(Transform):
-    """A torchvision-v2 transform of one image per sample that refuses samples without one."""
+    """A torchvision-v2 transform of one image per sample that refuses samples without one.
 
-    _transformed_types = (PIL.Image.Image, tv_tensors.Image, is_pure_tensor, np.ndarray)
+    Which input of a sample is its image is decided here (the module docstring's rule), in place
+    of torchvision's `_transformed_types` filter, which passes numpy arrays through.
+    """
 
     def _needs_transform_list(self, flat_inputs: list[Any]) -> list[bool]:
         if has_any(flat_inputs, PIL.Image.Image, tv_tensors.Image):
