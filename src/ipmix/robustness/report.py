@@ -19,20 +19,21 @@ from typing import Any
 
 import numpy as np
 
+from ipmix.robustness.results import (  # noqa: F401  (re-exported: the report's file names)
+    RESULTS_FILE,
+    RESULTS_MARKDOWN,
+    SUITE_PARTS,
+    ResultsNotFoundError,
+    load_results,
+)
 from ipmix.utils.io import atomic_write_bytes
 
-RESULTS_FILE = "results.json"
-RESULTS_MARKDOWN = "results.md"
 #: Configuration keys that do not make two runs different methods.
 IGNORED_CONFIG_KEYS = frozenset(
     {"seed", "out", "out_dir", "output", "output_dir", "run_dir", "save", "name", "run_name",
      "resume", "device", "num_workers", "workers", "progress"}
 )
 _SEED_SUFFIX = re.compile(r"[-_.]?(seed|s)[-_]?\d+$", re.IGNORECASE)
-
-
-class ResultsNotFoundError(FileNotFoundError):
-    """A run has no readable results.json."""
 
 
 def _get(results: Mapping[str, Any], *keys: str) -> float | None:
@@ -70,23 +71,6 @@ COLUMNS: tuple[tuple[str, Callable[[Mapping[str, Any]], float | None]], ...] = (
     ("AUROC", lambda r: _get(r, "ood", "auroc")),
     ("AUPR", lambda r: _get(r, "ood", "aupr")),
 )
-
-
-def load_results(run: str | Path) -> dict[str, Any]:
-    """The results of a run directory (its results.json) or of a results.json path."""
-    path = Path(run).expanduser()
-    file = path / RESULTS_FILE if path.is_dir() else path
-    if not file.is_file():
-        raise ResultsNotFoundError(
-            f"no {RESULTS_FILE} for run {path}: run `ipmix evaluate {path}` first"
-        )
-    try:
-        results = json.loads(file.read_text())
-    except json.JSONDecodeError as error:
-        raise ValueError(f"{file} is not valid JSON: {error}") from error
-    if not isinstance(results, dict) or "meta" not in results:
-        raise ValueError(f"{file} is not an ipmix results file (no 'meta' section)")
-    return results
 
 
 def _strip_config(config: Any) -> Any:
@@ -197,8 +181,6 @@ def results_markdown(results: Mapping[str, Any], title: str = "Robustness result
     lines += [comparison_table({title: results}).strip(), ""]
     seconds = meta.get("seconds") or {}
     if seconds:
-        from ipmix.robustness.suite import SUITE_PARTS
-
         order = [part for part in SUITE_PARTS if part in seconds]
         order += sorted(set(seconds) - set(order))
         lines += ["Wall time per part: " + ", ".join(f"{k} {seconds[k]:.1f} s" for k in order), ""]
