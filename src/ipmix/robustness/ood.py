@@ -10,8 +10,14 @@ IPMix papers' "anomaly detection" rows build on), rewritten for [0, 1] pixel inp
   over all three axes (skimage's ``gaussian(..., multichannel=False)``: mode ``nearest``,
   truncate 4), values below 0.75 set to 0.
 
-The reference draws ``len(test set) // 5`` outliers per set (2,000 on CIFAR); so does
-`outlier_count`. Any folder of images or ``.npy`` array can be used too (`load_outlier_source`).
+The reference scores ``len(test set) // 5`` outliers from every source (2,000 on CIFAR): it
+draws that many synthetic images, and takes that many from a shuffled loader of each folder
+dataset (Textures, Places365, ...). ipmix does the same by default (``subsample=True``): a
+folder or array larger than the count is subsampled uniformly without replacement with the
+seeded generator; ``subsample=False`` scores the whole folder (AUPR then depends on the ratio
+of outliers to test images, so it is not comparable with published numbers). The reference's
+loop keeps whole batches only (``batch_idx >= ood_num_examples // test_bs``), so with a batch
+size that does not divide the count it scores slightly fewer; ipmix takes the count exactly.
 """
 
 from __future__ import annotations
@@ -27,6 +33,8 @@ from scipy.ndimage import gaussian_filter
 from ipmix.robustness.metrics import AnomalyMeasures, anomaly_measures
 
 SYNTHETIC_OUTLIERS = ("gaussian", "rademacher", "blobs")
+#: How many outliers are scored from a folder or array: the protocol's N // 5, or all of them.
+OOD_COUNTS = ("protocol", "all")
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".ppm", ".tif", ".tiff"}
 
 
@@ -85,9 +93,16 @@ def _resize_center_crop(image: Image.Image, size: int) -> np.ndarray:
 
 
 def load_image_folder(
-    path: str | Path, size: int = 32, limit: int | None = None
+    path: str | Path,
+    size: int = 32,
+    limit: int | None = None,
+    rng: np.random.Generator | None = None,
 ) -> np.ndarray:
-    """All images under `path` (recursively, sorted by path) as uint8 ``[N, size, size, 3]``."""
+    """Images under `path` (recursively, sorted by path) as uint8 ``[N, size, size, 3]``.
+
+    With `limit`, only that many are read: the first ones, or a uniform random subset (in path
+    order) drawn from `rng` when given.
+    """
     root = Path(path)
     if not root.is_dir():
         raise OutlierSourceError(f"OOD folder not found: {root}")
@@ -96,8 +111,11 @@ def load_image_folder(
         raise OutlierSourceError(
             f"OOD folder {root} holds no images (looked for {sorted(IMAGE_SUFFIXES)})"
         )
-    if limit is not None:
-        files = files[:limit]
+    if limit is not None and len(files) > limit:
+        if rng is None:
+            files = files[:limit]
+        else:
+            files = [files[i] for i in np.sort(rng.choice(len(files), limit, replace=False))]
     images = []
     for file in files:
         try:
@@ -125,27 +143,43 @@ def prepare_outlier_array(array: np.ndarray, size: int = 32, name: str = "array"
     return np.stack([_resize_center_crop(Image.fromarray(img), size) for img in as_uint8])
 
 
+def _subsample(array: np.ndarray, count: int, rng: np.random.Generator) -> np.ndarray:
+    if len(array) <= count:
+        return array
+    return array[np.sort(rng.choice(len(array), count, replace=False))]
+
+
 def load_outlier_source(
     source: str | Path | np.ndarray,
     count: int,
     rng: np.random.Generator,
     size: int = 32,
+    subsample: bool = True,
 ) -> OutlierSet:
     """A synthetic set by name, an image folder, a ``.npy`` array file, or an array in memory.
 
-    Synthetic sets draw `count` images; folders and arrays are used whole (a folder larger than
-    needed is not subsampled, so its result does not depend on `count`).
+    Synthetic sets draw `count` images. Folders and arrays give `count` images drawn uniformly
+    without replacement from `rng` (all of them when they hold fewer), as the reference does;
+    with ``subsample=False`` they are used whole.
     """
+    limit = count if subsample else None
     if isinstance(source, np.ndarray):
-        return OutlierSet("array", prepare_outlier_array(source, size))
+        array = prepare_outlier_array(source, size)
+        return OutlierSet("array", _subsample(array, count, rng) if subsample else array)
     text = str(source)
     if text in SYNTHETIC_OUTLIERS:
         return synthetic_outliers(text, count, rng, size)
     path = Path(text).expanduser()
     if path.is_dir():
-        return OutlierSet(path.name or text, load_image_folder(path, size))
+        return OutlierSet(path.name or text, load_image_folder(path, size, limit, rng))
     if path.is_file() and path.suffix == ".npy":
-        return OutlierSet(path.stem, prepare_outlier_array(np.load(path), size, name=str(path)))
+        try:
+            array = np.load(path, mmap_mode="r", allow_pickle=False)
+        except (OSError, ValueError, EOFError) as error:
+            raise OutlierSourceError(f"OOD array {path} is not a readable .npy file: {error}") from error
+        if subsample and array.ndim == 4 and len(array) > count:
+            array = _subsample(array, count, rng)
+        return OutlierSet(path.stem, prepare_outlier_array(np.asarray(array), size, name=str(path)))
     raise OutlierSourceError(
         f"OOD source {text!r} is neither one of {SYNTHETIC_OUTLIERS}, an image folder, "
         "nor a .npy array file"
