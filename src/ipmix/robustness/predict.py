@@ -9,8 +9,10 @@ its softmax probability and the label (and the top-5 ranking for ImageNet-P).
 
 from __future__ import annotations
 
+import datetime
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
@@ -21,6 +23,17 @@ from tqdm.auto import tqdm
 
 class SuiteError(ValueError):
     """The suite cannot run as asked (bad part name, mismatched model, data or files)."""
+
+
+def base_meta(device: torch.device, batch_size: int, seed: int) -> dict[str, Any]:
+    """What every results file records about how it was measured."""
+    return {
+        "seed": seed,
+        "device": str(device),
+        "batch_size": batch_size,
+        "torch": torch.__version__,
+        "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+    }
 
 
 def _images_to_tensor(images: np.ndarray, device: torch.device) -> torch.Tensor:
@@ -111,8 +124,16 @@ class Streamer:
             num_workers=self.workers,
             pin_memory=self.device.type == "cuda",
         )
-        for images, labels in tqdm(loader, desc=desc, disable=not self.progress, leave=False):
-            yield images.to(self.device, non_blocking=True), labels
+        batches = iter(tqdm(loader, desc=desc, disable=not self.progress, leave=False))
+        while True:
+            try:
+                images, labels = next(batches)
+            except StopIteration:
+                return
+            except (ValueError, FileNotFoundError) as error:  # from a worker: keep one line
+                raise _one_line(error) from None
+            images = images.to(self.device, non_blocking=True)
+            yield (images.float().div_(255) if images.dtype == torch.uint8 else images), labels
 
     def logits(self, images: torch.Tensor, num_classes: int, what: str) -> torch.Tensor:
         """The model's float logits on one batch, checked to have `num_classes` columns."""
@@ -156,6 +177,20 @@ class Streamer:
             np.concatenate(labels),
             np.concatenate(best5) if top5 else None,
         )
+
+
+def _one_line(error: Exception) -> Exception:
+    """A DataLoader worker's error re-raised with its original one-line message.
+
+    torch re-raises a worker's exception with the worker's whole traceback as its message; the
+    user caused it (a file that does not decode, a wrong size) and should read one line.
+    """
+    text = str(error)
+    if "DataLoader worker" not in text:
+        return error
+    last = text.strip().splitlines()[-1]
+    prefix = f"{type(error).__name__}: "
+    return type(error)(last[len(prefix):] if last.startswith(prefix) else last)
 
 
 def top_classes(logits: torch.Tensor, k: int) -> torch.Tensor:

@@ -28,7 +28,6 @@ All reported numbers are percentages (as in the paper's tables); `results` is JS
 
 from __future__ import annotations
 
-import datetime
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -42,10 +41,9 @@ from tqdm.auto import tqdm
 from ipmix.data.cifar import CifarArrays, load_cifar
 from ipmix.robustness import metrics
 from ipmix.robustness.attacks import PGD_EPS, PGD_STEP_SIZE, PGD_STEPS, pgd_attack
-from ipmix.robustness.benchmarks.cifar import (  # noqa: F401  (cache_root: part of the API)
+from ipmix.robustness.benchmarks.cifar import (
     benchmark_dir,
     c_bar_part,
-    cache_root,
     corruption_part,
     perturbation_part,
 )
@@ -60,6 +58,7 @@ from ipmix.robustness.ood import summarize as summarize_ood
 from ipmix.robustness.predict import (  # noqa: F401  (re-exported: the suite's prediction API)
     SuiteError,
     _images_to_tensor,
+    base_meta,
     check_model_classes,
     predict_probabilities,
 )
@@ -114,17 +113,6 @@ class _Timer:
         result = func()
         self.seconds[name] = round(self.seconds.get(name, 0.0) + time.perf_counter() - start, 3)
         return result
-
-
-def base_meta(device: torch.device, batch_size: int, seed: int) -> dict[str, Any]:
-    """What every results file records about how it was measured."""
-    return {
-        "seed": seed,
-        "device": str(device),
-        "batch_size": batch_size,
-        "torch": torch.__version__,
-        "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-    }
 
 
 def evaluate(

@@ -20,7 +20,6 @@ announced). Without a folder, sets are generated into a cache keyed by the test 
 from __future__ import annotations
 
 import hashlib
-import os
 import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -33,8 +32,7 @@ from ipmix.data.cifar import CifarArrays
 from ipmix.robustness import metrics
 from ipmix.robustness.benchmarks.common import announce, rms_percent
 from ipmix.robustness.predict import SuiteError
-
-CACHE_ENV = "IPMIX_CACHE"
+from ipmix.utils.cache import cache_root
 
 #: facebookresearch/augmentation-corruption ``imagenet_c_bar/cifar10_c_bar.csv`` (the names
 #: hzlsaber/IPMix and PixMix ``cifar.py`` list as ``CBAR_CORRUPTIONS``).
@@ -52,12 +50,6 @@ CIFAR_C_BAR_CORRUPTIONS: tuple[str, ...] = (
 )
 
 Predict = Callable[[np.ndarray, str], np.ndarray]
-
-
-def cache_root() -> Path:
-    """Where generated benchmark sets are cached: ``$IPMIX_CACHE`` or ``~/.cache/ipmix``."""
-    env = os.environ.get(CACHE_ENV)
-    return Path(env).expanduser() if env else Path.home() / ".cache" / "ipmix"
 
 
 def subset_key(arrays: CifarArrays, dataset: str, seed: int) -> str:
