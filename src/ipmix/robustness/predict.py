@@ -159,7 +159,7 @@ class Streamer:
         columns = None if keep is None else torch.as_tensor(list(keep), dtype=torch.long)
         predicted, confidence, labels, best5 = [], [], [], []
         for images, batch_labels in self.batches(dataset, desc):
-            logits = self.logits(images, num_classes, f"{desc} (for this model)")
+            logits = self.logits(images, num_classes, desc)
             if columns is not None:
                 logits = logits[:, columns.to(logits.device)]
             probabilities = torch.softmax(logits, dim=1)

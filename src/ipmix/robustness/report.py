@@ -10,15 +10,13 @@ configurations differ only by their seed (and output location) are combined into
 from __future__ import annotations
 
 import io
-import json
-import re
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from ipmix.robustness.report_imagenet import has_imagenet, imagenet_sections, table5
 from ipmix.robustness.results import (  # noqa: F401  (re-exported: the report's file names)
     RESULTS_FILE,
     RESULTS_MARKDOWN,
@@ -26,23 +24,15 @@ from ipmix.robustness.results import (  # noqa: F401  (re-exported: the report's
     ResultsNotFoundError,
     load_results,
 )
-from ipmix.utils.io import atomic_write_bytes
-
-#: Configuration keys that do not make two runs different methods.
-IGNORED_CONFIG_KEYS = frozenset(
-    {"seed", "out", "out_dir", "output", "output_dir", "run_dir", "save", "name", "run_name",
-     "resume", "device", "num_workers", "workers", "progress"}
+from ipmix.robustness.tables import (  # noqa: F401  (re-exported: part of the report's API)
+    IGNORED_CONFIG_KEYS,
+    RunGroup,
+    group_runs,
 )
-_SEED_SUFFIX = re.compile(r"[-_.]?(seed|s)[-_]?\d+$", re.IGNORECASE)
-
-
-def _get(results: Mapping[str, Any], *keys: str) -> float | None:
-    value: Any = results
-    for key in keys:
-        if not isinstance(value, Mapping) or key not in value:
-            return None
-        value = value[key]
-    return None if value is None else float(value)
+from ipmix.robustness.tables import cell as _cell
+from ipmix.robustness.tables import fmt as _fmt
+from ipmix.robustness.tables import get_value as _get
+from ipmix.utils.io import atomic_write_bytes
 
 
 def _benchmark_order(names: Sequence[str], kind: str) -> list[str]:
@@ -71,66 +61,6 @@ COLUMNS: tuple[tuple[str, Callable[[Mapping[str, Any]], float | None]], ...] = (
     ("AUROC", lambda r: _get(r, "ood", "auroc")),
     ("AUPR", lambda r: _get(r, "ood", "aupr")),
 )
-
-
-def _strip_config(config: Any) -> Any:
-    if isinstance(config, Mapping):
-        return {
-            key: _strip_config(value)
-            for key, value in sorted(config.items())
-            if key not in IGNORED_CONFIG_KEYS
-        }
-    if isinstance(config, list | tuple):
-        return [_strip_config(value) for value in config]
-    return config
-
-
-def _group_key(name: str, results: Mapping[str, Any]) -> str:
-    meta = results.get("meta", {})
-    config = meta.get("config")
-    if not config:
-        return f"run:{name}"  # nothing tells what the run was: never merge it with another
-    key = {
-        "config": _strip_config(config),
-        "model": meta.get("model_name"),
-        "dataset": meta.get("dataset"),
-        "n": meta.get("n"),
-        "suite": meta.get("suite"),
-    }
-    return json.dumps(key, sort_keys=True, default=str)
-
-
-@dataclass(frozen=True)
-class RunGroup:
-    """Runs that differ only by seed: one row of the comparison table."""
-
-    label: str
-    runs: tuple[str, ...]
-
-
-def group_runs(results_by_run: Mapping[str, Mapping[str, Any]]) -> list[RunGroup]:
-    """Group runs (in first-seen order) whose configurations are equal once seeds are ignored."""
-    groups: dict[str, list[str]] = {}
-    for name, results in results_by_run.items():
-        groups.setdefault(_group_key(name, results), []).append(name)
-    out = []
-    for names in groups.values():
-        stems = {_SEED_SUFFIX.sub("", Path(name).name) or Path(name).name for name in names}
-        label = stems.pop() if len(stems) == 1 else Path(names[0]).name
-        if len(names) > 1:
-            label = f"{label} ({len(names)} seeds)"
-        out.append(RunGroup(label, tuple(names)))
-    return out
-
-
-def _cell(values: Sequence[float | None], partial: bool = False) -> str:
-    present = [v for v in values if v is not None]
-    if not present or len(present) != len(values):
-        return "–"
-    mark = "*" if partial else ""
-    if len(present) == 1:
-        return f"{present[0]:.2f}{mark}"
-    return f"{np.mean(present):.2f} ± {np.std(present, ddof=1):.2f}{mark}"
 
 
 def comparison_table(results_by_run: Mapping[str, Mapping[str, Any]]) -> str:
@@ -166,10 +96,6 @@ def comparison_table(results_by_run: Mapping[str, Mapping[str, Any]]) -> str:
     return table
 
 
-def _fmt(value: float | None) -> str:
-    return "–" if value is None else f"{value:.2f}"
-
-
 def results_markdown(results: Mapping[str, Any], title: str = "Robustness results") -> str:
     """One run's summary: the headline row, then per-corruption, per-perturbation, OOD tables."""
     meta = results.get("meta", {})
@@ -178,7 +104,10 @@ def results_markdown(results: Mapping[str, Any], title: str = "Robustness result
         f"{key} {meta[key]}" for key in ("model_name", "dataset", "n", "device", "seed") if key in meta
     )
     lines += [f"{described}; measured {meta.get('date', '?')}. All numbers in percent.", ""]
-    lines += [comparison_table({title: results}).strip(), ""]
+    if _has_cifar(results) or not has_imagenet(results):
+        lines += [comparison_table({title: results}).strip(), ""]
+    if has_imagenet(results):
+        lines += [table5({title: results}).strip(), ""]
     seconds = meta.get("seconds") or {}
     if seconds:
         order = [part for part in SUITE_PARTS if part in seconds]
@@ -229,7 +158,17 @@ def results_markdown(results: Mapping[str, Any], title: str = "Robustness result
                 f"| {name} | {m['count']} | {m['auroc']:.2f} | {m['aupr']:.2f} | {m['fpr95']:.2f} |"
             )
         lines += [f"| mean | | {ood['auroc']:.2f} | {ood['aupr']:.2f} | {ood['fpr95']:.2f} |", ""]
+    bar = results.get("cifar_c_bar")
+    if bar:
+        lines += ["## CIFAR-C-bar", "", f"Mean error over the 10 x 5 sets (unnormalised): "
+                  f"{_fmt(bar['mean_error'])}; RMS {_fmt(bar['rms'])}. Source: `{bar['source']}`", ""]
+    lines += imagenet_sections(results)
     return "\n".join(lines)
+
+
+def _has_cifar(results: Mapping[str, Any]) -> bool:
+    return any(key in results for key in ("clean", "corruption", "calibration", "perturbation",
+                                          "pgd", "ood", "cifar_c_bar"))
 
 
 # --------------------------------------------------------------------------------------- plots
@@ -368,7 +307,11 @@ def write_report(
     out = Path(out_dir)
     plots = write_plots(results_by_run, out)
     lines = [f"# {title}", "", "All numbers in percent; rows combining seeds show mean ± std "
-             "(sample standard deviation).", "", comparison_table(results_by_run)]
+             "(sample standard deviation).", ""]
+    if any(_has_cifar(r) for r in results_by_run.values()):
+        lines.append(comparison_table(results_by_run))
+    if any(has_imagenet(r) for r in results_by_run.values()):
+        lines.append(table5(results_by_run))
     lines += ["Runs: " + ", ".join(f"`{name}`" for name in results_by_run), ""]
     lines += [f"![{path.stem}]({path.name})" for path in plots]
     table_path = atomic_write_bytes(out / "report.md", ("\n".join(lines) + "\n").encode())

@@ -403,7 +403,7 @@ def evaluate_checkpoint(
     imagenet = dict(imagenet or {})
     if shifts and not is_cifar:
         imagenet["shifts"] = shifts
-    if imagenet:
+    if set(imagenet) - {"image_size", "model_classes"}:
         from ipmix.robustness.imagenet_suite import evaluate_imagenet
 
         extra = evaluate_imagenet(
