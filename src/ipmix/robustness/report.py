@@ -28,8 +28,8 @@ from ipmix.robustness.tables import (  # noqa: F401  (re-exported: part of the r
     IGNORED_CONFIG_KEYS,
     RunGroup,
     group_runs,
+    grouped_table,
 )
-from ipmix.robustness.tables import cell as _cell
 from ipmix.robustness.tables import fmt as _fmt
 from ipmix.robustness.tables import get_value as _get
 from ipmix.utils.io import atomic_write_bytes
@@ -72,22 +72,9 @@ def comparison_table(results_by_run: Mapping[str, Mapping[str, Any]]) -> str:
     """
     if not results_by_run:
         raise ValueError("no runs to compare")
-    header = ["Run", *(name for name, _ in COLUMNS)]
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    any_partial = False
-    for group in group_runs(results_by_run):
-        runs = [results_by_run[name] for name in group.runs]
-        cells = [group.label]
-        for name, read in COLUMNS:
-            values = [read(r) for r in runs]
-            partial = False
-            if name == "mCE" and any(v is None for v in values):
-                partial_values = [_get(r, "corruption", "mce_partial") for r in runs]
-                if all(v is not None for v in partial_values):
-                    values, partial, any_partial = partial_values, True, True
-            cells.append(_cell(values, partial))
-        lines.append("| " + " | ".join(cells) + " |")
-    table = "\n".join(lines) + "\n"
+    partial = (lambda r: _get(r, "corruption", "mce_partial"), "*")
+    table, marks = grouped_table(results_by_run, COLUMNS, {"mCE": partial})
+    any_partial = "*" in marks
     if any_partial:
         table += (
             "\n\\* mean over the benchmark corruptions that could be generated "

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from ipmix.robustness.tables import cell, fmt, get_value, group_runs
+from ipmix.robustness.tables import fmt, get_value, grouped_table
 
 IMAGENET_SECTIONS = ("imagenet_val", "imagenet_c", "imagenet_c_bar", "imagenet_p", "imagenet_r",
                      "imagenet_a", "imagenet_o")
@@ -39,29 +39,14 @@ def has_imagenet(results: Mapping[str, Any]) -> bool:
 
 def table5(results_by_run: Mapping[str, Mapping[str, Any]]) -> str:
     """Table 5 of the paper, one row per group of runs differing only by seed."""
-    header = ["Run", *(name for name, _ in TABLE5_COLUMNS)]
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    unnormalised = False
-    for group in group_runs(results_by_run):
-        runs = [results_by_run[name] for name in group.runs]
-        cells = [group.label]
-        for name, read in TABLE5_COLUMNS:
-            values = [read(r) for r in runs]
-            mark = False
-            if name == "IN-P mFR" and any(v is None for v in values):
-                fallback = [get_value(r, "imagenet_p", "mfr_unnormalized") for r in runs]
-                if all(v is not None for v in fallback):
-                    values, mark, unnormalised = fallback, True, True
-            text = cell(values)
-            cells.append(text + "†" if mark and text != "–" else text)
-        lines.append("| " + " | ".join(cells) + " |")
-    table = "\n".join(lines) + "\n"
+    unnormalised = (lambda r: get_value(r, "imagenet_p", "mfr_unnormalized"), "†")
+    table, marks = grouped_table(results_by_run, TABLE5_COLUMNS, {"IN-P mFR": unnormalised})
     table += (
         "\nmCE: per corruption, sum of errors over the 5 severities / AlexNet's (Hendrycks & "
         "Dietterich); RMS C: mean over the 15 x 5 sets (the authors' evaluate_c); IN-R / IN-A "
         "on their 200 classes (masked logits); IN-O: AUPR, anomalies positive, score -MSP.\n"
     )
-    if unnormalised:
+    if "†" in marks:
         table += "\n† ImageNet-P mFR unnormalised (no baseline run given to normalise by).\n"
     return table
 

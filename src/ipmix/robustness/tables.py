@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -82,11 +82,11 @@ def group_runs(results_by_run: Mapping[str, Mapping[str, Any]]) -> list[RunGroup
     return out
 
 
-def cell(values: Sequence[float | None], partial: bool = False) -> str:
+def cell(values: Sequence[float | None], mark: str = "") -> str:
+    """One value, or ``mean ± std`` over seeds, followed by `mark`; "–" when any is missing."""
     present = [v for v in values if v is not None]
     if not present or len(present) != len(values):
         return "–"
-    mark = "*" if partial else ""
     if len(present) == 1:
         return f"{present[0]:.2f}{mark}"
     return f"{np.mean(present):.2f} ± {np.std(present, ddof=1):.2f}{mark}"
@@ -94,3 +94,36 @@ def cell(values: Sequence[float | None], partial: bool = False) -> str:
 
 def fmt(value: float | None) -> str:
     return "–" if value is None else f"{value:.2f}"
+
+
+Reader = Callable[[Mapping[str, Any]], "float | None"]
+
+
+def grouped_table(
+    results_by_run: Mapping[str, Mapping[str, Any]],
+    columns: Sequence[tuple[str, Reader]],
+    fallbacks: Mapping[str, tuple[Reader, str]] | None = None,
+) -> tuple[str, set[str]]:
+    """A markdown table, one row per group of runs (`group_runs`), one column per reader.
+
+    `fallbacks[column] = (reader, mark)`: where the column's value is missing for a run of a
+    group, the fallback's values are shown instead, followed by `mark` (e.g. a partial mCE).
+    Returns the table and the marks used (for the footnotes).
+    """
+    header = ["Run", *(name for name, _ in columns)]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    used: set[str] = set()
+    for group in group_runs(results_by_run):
+        runs = [results_by_run[name] for name in group.runs]
+        cells = [group.label]
+        for name, read in columns:
+            values, mark = [read(r) for r in runs], ""
+            if name in (fallbacks or {}) and any(v is None for v in values):
+                other, symbol = fallbacks[name]
+                replaced = [other(r) for r in runs]
+                if all(v is not None for v in replaced):
+                    values, mark = replaced, symbol
+                    used.add(symbol)
+            cells.append(cell(values, mark))
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n", used
