@@ -63,3 +63,21 @@ def test_table5_labels_unnormalised_mfr():
     table = table5({"run": results})
     assert "| run | – | 70.00 | – | 12.50† | 9.00 | – | – | – | – |" in table
     assert "† ImageNet-P mFR unnormalised" in table
+
+
+def test_streaming_with_workers_and_a_file_that_does_not_decode(tmp_path):
+    from fake_benchmarks import WNIDS, LogitTable
+
+    from ipmix.data.images import CorruptImageError
+    from ipmix.robustness.imagenet_suite import evaluate_imagenet
+
+    table = LogitTable()
+    for i in range(6):
+        write_image(tmp_path / "val" / WNIDS[i % 2] / f"{i}", table.predicting(i % 2))
+    run = dict(imagenet_val=tmp_path / "val", image_size=8, workers=2, batch_size=2, progress=False)
+    assert evaluate_imagenet(table.model(), **run)["imagenet_val"]["error"] == 0.0
+    (tmp_path / "val" / WNIDS[0] / "0.png").write_bytes(b"not an image")
+    with pytest.raises(CorruptImageError) as error:  # from a worker, re-raised as one line
+        evaluate_imagenet(table.model(), **run)
+    assert str(error.value).startswith(str(tmp_path / "val" / WNIDS[0] / "0.png"))
+    assert "\n" not in str(error.value)

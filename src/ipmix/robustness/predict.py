@@ -189,8 +189,8 @@ def _one_line(error: Exception) -> Exception:
     if "DataLoader worker" not in text:
         return error
     last = text.strip().splitlines()[-1]
-    prefix = f"{type(error).__name__}: "
-    return type(error)(last[len(prefix):] if last.startswith(prefix) else last)
+    name, sep, message = last.partition(": ")  # "[module.]ErrorName: message"
+    return type(error)(message if sep and name.split(".")[-1] == type(error).__name__ else last)
 
 
 def top_classes(logits: torch.Tensor, k: int) -> torch.Tensor:
