@@ -16,9 +16,13 @@ exactly, for comparisons with published numbers.
 
 from __future__ import annotations
 
+from typing import Any
+
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
+from tqdm.auto import tqdm
 
 PGD_EPS = 2 / 255
 PGD_STEPS = 20
@@ -79,3 +83,33 @@ def pgd_attack(
         adversarial = adversarial.detach() + step_size * grad.sign()
         adversarial = torch.min(torch.max(adversarial, lower), upper)
     return adversarial.detach()
+
+
+def pgd_part(
+    model: nn.Module,
+    images: np.ndarray,
+    labels: np.ndarray,
+    batch_size: int,
+    device: torch.device,
+    seed: int,
+    progress: bool,
+    reference: bool,
+) -> dict[str, Any]:
+    """The suite's ``pgd`` part: error (%) on PGD images of uint8 ``[N, H, W, 3]`` `images`."""
+    from ipmix.robustness.predict import _images_to_tensor
+
+    generator = torch.Generator().manual_seed(seed)
+    wrong = 0
+    for start in tqdm(range(0, len(images), batch_size), desc="PGD", disable=not progress, leave=False):
+        batch = _images_to_tensor(images[start : start + batch_size], device)
+        targets = torch.from_numpy(labels[start : start + batch_size]).to(device)
+        adversarial = pgd_attack(model, batch, targets, generator=generator, reference=reference)
+        with torch.no_grad():
+            wrong += int((model(adversarial).argmax(1) != targets).sum())
+    return {
+        "error": 100 * wrong / len(images),
+        "eps": PGD_EPS,
+        "steps": PGD_STEPS,
+        "step_size": PGD_STEP_SIZE,
+        "variant": "reference" if reference else "clean-centre",
+    }

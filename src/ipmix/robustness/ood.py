@@ -22,9 +22,10 @@ size that does not divide the count it scores slightly fewer; ipmix takes the co
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from PIL import Image
@@ -200,3 +201,41 @@ def summarize(measures: Sequence[AnomalyMeasures]) -> AnomalyMeasures:
         aupr=float(np.mean([m.aupr for m in measures])),
         fpr_at_95_tpr=float(np.mean([m.fpr_at_95_tpr for m in measures])),
     )
+
+
+def ood_part(
+    predict: Callable[[np.ndarray, str], np.ndarray],
+    clean_conf: np.ndarray,
+    size: int,
+    sources: Sequence[str | Path | np.ndarray],
+    seed: int,
+    count_mode: str,
+) -> dict[str, Any]:
+    """The suite's ``ood`` part: MSP detection of every source against the clean confidences."""
+    if not sources:
+        raise OutlierSourceError("no OOD sources given")
+    per_source: dict[str, dict[str, float]] = {}
+    measured = []
+    for index, source in enumerate(sources):
+        rng = np.random.default_rng([seed, index])
+        outliers = load_outlier_source(
+            source, outlier_count(len(clean_conf)), rng, size, subsample=count_mode == "protocol"
+        )
+        name = outliers.name if outliers.name not in per_source else f"{outliers.name}-{index}"
+        outlier_conf = predict(outliers.images, f"OOD {name}").max(1)
+        measures = msp_measures(clean_conf, outlier_conf)
+        measured.append(measures)
+        per_source[name] = {
+            "auroc": 100 * measures.auroc,
+            "aupr": 100 * measures.aupr,
+            "fpr95": 100 * measures.fpr_at_95_tpr,
+            "count": len(outliers.images),
+        }
+    mean = summarize(measured)
+    return {
+        "sources": per_source,
+        "auroc": 100 * mean.auroc,
+        "aupr": 100 * mean.aupr,
+        "fpr95": 100 * mean.fpr_at_95_tpr,
+        "count_mode": count_mode,
+    }

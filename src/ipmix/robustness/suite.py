@@ -36,25 +36,17 @@ from typing import Any
 import numpy as np
 import torch
 from torch import nn
-from tqdm.auto import tqdm
 
 from ipmix.data.cifar import CifarArrays, load_cifar
 from ipmix.robustness import metrics
-from ipmix.robustness.attacks import PGD_EPS, PGD_STEP_SIZE, PGD_STEPS, pgd_attack
+from ipmix.robustness.attacks import pgd_part
 from ipmix.robustness.benchmarks.cifar import (
     benchmark_dir,
     c_bar_part,
     corruption_part,
     perturbation_part,
 )
-from ipmix.robustness.ood import (
-    OOD_COUNTS,
-    SYNTHETIC_OUTLIERS,
-    load_outlier_source,
-    msp_measures,
-    outlier_count,
-)
-from ipmix.robustness.ood import summarize as summarize_ood
+from ipmix.robustness.ood import OOD_COUNTS, SYNTHETIC_OUTLIERS, ood_part
 from ipmix.robustness.predict import (  # noqa: F401  (re-exported: the suite's prediction API)
     SuiteError,
     _images_to_tensor,
@@ -217,12 +209,13 @@ def evaluate(
     if "pgd" in parts:
         results["pgd"] = timer.run(
             "pgd",
-            lambda: _pgd_part(model, arrays, batch_size, device, seed, progress, pgd_reference),
+            lambda: pgd_part(model, arrays.images, arrays.labels, batch_size, device, seed, progress,
+                             pgd_reference),
         )
 
     if "ood" in parts:
         results["ood"] = timer.run(
-            "ood", lambda: _ood_part(predict, clean_conf, arrays, ood_sources, seed, ood_count)
+            "ood", lambda: ood_part(predict, clean_conf, arrays.images.shape[1], ood_sources, seed, ood_count)
         )
 
     if cifar_c_bar_dir is not None:
@@ -277,72 +270,6 @@ def _normalized_against(corruption: Mapping[str, Any], baseline: Mapping[str, An
     except (KeyError, TypeError) as error:
         raise SuiteError("the baseline results hold no CIFAR-C errors") from error
     return 100 * metrics.normalized_mce(corruption["errors"], base_errors, BENCHMARK_CORRUPTIONS)
-
-
-def _pgd_part(
-    model: nn.Module,
-    arrays: CifarArrays,
-    batch_size: int,
-    device: torch.device,
-    seed: int,
-    progress: bool,
-    reference: bool,
-) -> dict[str, Any]:
-    generator = torch.Generator().manual_seed(seed)
-    wrong = 0
-    for start in tqdm(
-        range(0, len(arrays), batch_size), desc="PGD", disable=not progress, leave=False
-    ):
-        images = _images_to_tensor(arrays.images[start : start + batch_size], device)
-        labels = torch.from_numpy(arrays.labels[start : start + batch_size]).to(device)
-        adversarial = pgd_attack(model, images, labels, generator=generator, reference=reference)
-        with torch.no_grad():
-            wrong += int((model(adversarial).argmax(1) != labels).sum())
-    return {
-        "error": 100 * wrong / len(arrays),
-        "eps": PGD_EPS,
-        "steps": PGD_STEPS,
-        "step_size": PGD_STEP_SIZE,
-        "variant": "reference" if reference else "clean-centre",
-    }
-
-
-def _ood_part(
-    predict: Callable[[np.ndarray, str], np.ndarray],
-    clean_conf: np.ndarray,
-    arrays: CifarArrays,
-    sources: Sequence[str | Path | np.ndarray],
-    seed: int,
-    count_mode: str,
-) -> dict[str, Any]:
-    if not sources:
-        raise SuiteError("no OOD sources given")
-    size = arrays.images.shape[1]
-    per_source: dict[str, dict[str, float]] = {}
-    measured = []
-    for index, source in enumerate(sources):
-        rng = np.random.default_rng([seed, index])
-        outliers = load_outlier_source(
-            source, outlier_count(len(arrays)), rng, size, subsample=count_mode == "protocol"
-        )
-        name = outliers.name if outliers.name not in per_source else f"{outliers.name}-{index}"
-        outlier_conf = predict(outliers.images, f"OOD {name}").max(1)
-        measures = msp_measures(clean_conf, outlier_conf)
-        measured.append(measures)
-        per_source[name] = {
-            "auroc": 100 * measures.auroc,
-            "aupr": 100 * measures.aupr,
-            "fpr95": 100 * measures.fpr_at_95_tpr,
-            "count": len(outliers.images),
-        }
-    mean = summarize_ood(measured)
-    return {
-        "sources": per_source,
-        "auroc": 100 * mean.auroc,
-        "aupr": 100 * mean.aupr,
-        "fpr95": 100 * mean.fpr_at_95_tpr,
-        "count_mode": count_mode,
-    }
 
 
 def evaluate_checkpoint(
