@@ -3,21 +3,55 @@
 from __future__ import annotations
 
 import argparse
+import os
+
+#: ImageNet benchmark options: option -> keyword of `evaluate_imagenet`.
+IMAGENET_OPTIONS = {
+    "--imagenet-val": "ImageNet validation folder (<wnid>/*.JPEG): clean error, and the "
+    "in-distribution set of ImageNet-O",
+    "--imagenet-c": "ImageNet-C folder (<corruption>/<1..5>/<wnid>/*.JPEG): mCE normalised by "
+    "AlexNet, relative mCE, unnormalised mean, RMS",
+    "--imagenet-c-bar": "ImageNet-C-bar folder (augmentation-corruption layout): mean error",
+    "--imagenet-p": "ImageNet-P folder (<perturbation>/<wnid>/*.mp4): flip probability, top-5 "
+    "distance (normalised by --baseline's when given)",
+    "--imagenet-r": "ImageNet-R folder (200 wnid folders): error on the 200 classes, RMS",
+    "--imagenet-a": "ImageNet-A folder (200 wnid folders): accuracy on the 200 classes, RMS",
+    "--imagenet-o": "ImageNet-O folder (200 wnid folders): AUPR, anomalies positive (needs "
+    "--imagenet-val)",
+    "--imagenet-v2": "ImageNet-V2 folder (class-index folders 0..999): accuracy",
+    "--imagenet-sketch": "ImageNet-Sketch folder (wnid folders): accuracy",
+    "--stylized-imagenet": "Stylized-ImageNet folder (wnid folders): accuracy",
+}
+
+
+def _default_workers() -> int:
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    return min(4, cpus)
+
+
+def _shift(text: str) -> tuple[str, str]:
+    name, sep, folder = text.partition("=")
+    if not sep or not name or not folder:
+        raise argparse.ArgumentTypeError(f"expected NAME=DIR, got {text!r}")
+    return name, folder
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "evaluate",
-        help="measure clean error, CIFAR-C mCE, calibration, CIFAR-P mFR, PGD error and OOD "
-        "detection of a checkpoint",
+        help="measure clean error, corruption, perturbation, calibration, PGD, OOD and "
+        "ImageNet benchmarks of a checkpoint",
         description="Run the robustness suite on an ipmix checkpoint (or a run directory holding "
         "final.pt / checkpoint.pt) and write results.json and results.md next to it (or to "
-        "--out). Missing CIFAR-C / CIFAR-P files are generated from the test subset and cached.",
+        "--out). CIFAR checkpoints run the --suite parts on the test set (CIFAR-C / CIFAR-P "
+        "generated into a cache unless folders are given); every benchmark folder given runs "
+        "with its reference protocol; a benchmark not given is not run, and the report says so.",
     )
     parser.add_argument("run", metavar="RUN_OR_CHECKPOINT", help="run directory or .pt file")
     parser.add_argument(
         "--suite", default="all",
-        help="'all' or a comma-separated subset of clean,c,p,calibration,pgd,ood (default: all)",
+        help="CIFAR checkpoints: 'all', 'none' or a comma-separated subset of "
+        "clean,c,p,calibration,pgd,ood (default: all)",
     )
     parser.add_argument("--n", type=int, default=None, help="evaluate on the first N test images")
     parser.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda:0")
@@ -28,12 +62,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument(
         "--cifar-c", default=None, metavar="DIR",
-        help="CIFAR-C folder: official <corruption>.npy + labels.npy are read, missing ones "
-        "generated there (default: a cache under $IPMIX_CACHE or ~/.cache/ipmix)",
+        help="official CIFAR-C folder (<corruption>.npy + labels.npy), checked against the test "
+        "set; a missing file is an error unless --generate (default: a generated set cached "
+        "under $IPMIX_CACHE or ~/.cache/ipmix)",
     )
     parser.add_argument(
         "--cifar-p", default=None, metavar="DIR", help="CIFAR-P folder (same rules as --cifar-c)"
     )
+    parser.add_argument(
+        "--generate", action="store_true",
+        help="generate the CIFAR-C/-P files missing from --cifar-c/--cifar-p there (announced)",
+    )
+    parser.add_argument("--cifar-c-bar", default=None, metavar="DIR",
+                        help="CIFAR-10/100-C-bar folder (<corruption>.npy + labels.npy)")
     parser.add_argument("--frost", default=None, metavar="DIR", help="frost textures folder")
     parser.add_argument(
         "--ood", nargs="+", default=None, metavar="SOURCE",
@@ -41,11 +82,32 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "(default: the three synthetic sets)",
     )
     parser.add_argument(
+        "--ood-all", action="store_true",
+        help="score whole OOD folders/arrays (default: N // 5 images of each, as Hendrycks' protocol)",
+    )
+    parser.add_argument(
+        "--pgd-reference", action="store_true",
+        help="PGD as the authors' cifar.py runs it: the random start moves the projection "
+        "centre (images up to 2 eps from the clean ones)",
+    )
+    for option, text in IMAGENET_OPTIONS.items():
+        parser.add_argument(option, default=None, metavar="DIR", help=text)
+    parser.add_argument(
+        "--shift", action="append", type=_shift, default=[], metavar="NAME=DIR",
+        help="an image folder of the model's classes (wnids, CIFAR class names or class "
+        "indices) scored as a natural shift; repeatable",
+    )
+    parser.add_argument("--image-size", type=int, default=224,
+                        help="input size of ImageNet models (default: 224)")
+    parser.add_argument(
         "--baseline", default=None, metavar="RUN",
-        help="a run with results.json, for the normalised mCE (ImageNet protocol)",
+        help="a run with results.json: normalises CIFAR mCE and ImageNet-P mFR/mT5D by its values",
     )
     parser.add_argument("--out", default=None, help="folder for results.json and results.md")
     parser.add_argument("--batch-size", type=int, default=256, help="images per forward pass")
+    parser.add_argument("--workers", type=int, default=None,
+                        help="DataLoader workers decoding image folders and videos "
+                        "(default: the CPUs available, at most 4)")
     parser.add_argument("--seed", type=int, default=0, help="seed of PGD, outliers, generated sets")
     parser.add_argument("--no-progress", action="store_true", help="hide progress bars")
     parser.set_defaults(func=run)
@@ -54,12 +116,26 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from ipmix.robustness.ood import SYNTHETIC_OUTLIERS
     from ipmix.robustness.report import comparison_table
+    from ipmix.robustness.report_imagenet import has_imagenet, table5
     from ipmix.robustness.suite import evaluate_checkpoint
     from ipmix.utils.devices import torch_device
 
     if args.batch_size < 1:
         raise ValueError(f"--batch-size must be >= 1, got {args.batch_size}")
     torch_device(args.device, "--device")  # before anything is read or generated
+    workers = _default_workers() if args.workers is None else args.workers
+    if workers < 0:
+        raise ValueError(f"--workers must be >= 0, got {workers}")
+    names = [name for name, _ in args.shift]
+    if len(set(names)) != len(names):
+        raise ValueError(f"--shift names must be unique, got {', '.join(names)}")
+    imagenet = {
+        option[2:].replace("-", "_"): getattr(args, option[2:].replace("-", "_"))
+        for option in IMAGENET_OPTIONS
+    }
+    imagenet = {key: value for key, value in imagenet.items() if value is not None}
+    if imagenet or args.shift:
+        imagenet["image_size"] = args.image_size
     results, folder = evaluate_checkpoint(
         args.run,
         suite=args.suite,
@@ -69,14 +145,24 @@ def run(args: argparse.Namespace) -> int:
         dataset=args.dataset,
         out=args.out,
         baseline_run=args.baseline,
+        imagenet=imagenet,
+        shifts=dict(args.shift),
         cifar_c_dir=args.cifar_c,
         cifar_p_dir=args.cifar_p,
+        generate=args.generate,
+        cifar_c_bar_dir=args.cifar_c_bar,
         frost_dir=args.frost,
         ood_sources=tuple(args.ood) if args.ood else SYNTHETIC_OUTLIERS,
+        ood_count="all" if args.ood_all else "protocol",
+        pgd_reference=args.pgd_reference,
         batch_size=args.batch_size,
+        workers=workers,
         seed=args.seed,
         progress=not args.no_progress,
     )
-    print(comparison_table({str(args.run): results}), end="")
+    if results["meta"].get("suite"):
+        print(comparison_table({str(args.run): results}), end="")
+    if has_imagenet(results):
+        print(table5({str(args.run): results}), end="")
     print(f"wrote {folder / 'results.json'} and {folder / 'results.md'}")
     return 0

@@ -8,7 +8,7 @@ import argparse
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "report",
-        help="compare evaluated runs in a paper-style table, with plots",
+        help="compare evaluated runs in paper-style tables (CIFAR; ImageNet Table 5), with plots",
         description="Read results.json of each run (see `ipmix evaluate`) and write report.md "
         "(rows = runs, runs differing only by seed combined as mean ± std) and plots: error per "
         "corruption and severity, reliability diagram, flip rate per perturbation.",

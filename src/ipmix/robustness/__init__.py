@@ -4,7 +4,10 @@
   calibration, CIFAR-P mFR, PGD error, OOD detection) for any ``nn.Module`` taking [0, 1] images;
 - `evaluate_checkpoint(run_or_checkpoint, ...)`: the same for an ipmix checkpoint, writing
   results.json and results.md;
-- `comparison_table(results_by_run)`: the paper-style markdown table of several runs;
+- `evaluate_imagenet(model, imagenet_c=..., imagenet_r=..., ...)`: the ImageNet benchmarks given
+  (ImageNet-C/-C-bar/-P/-R/-A/-O, -V2, -Sketch, Stylized-ImageNet, any folder as a shift);
+- `comparison_table(results_by_run)`: the paper-style markdown table of several runs; `table5`:
+  the ImageNet table (the paper's Table 5);
 - `pgd_attack`, and the metrics in `ipmix.robustness.metrics`.
 
 Corruptions and perturbations live in `corruptions`, `perturbations` and `benchmark_files`.
@@ -21,6 +24,8 @@ _LAZY = {
     "evaluate_checkpoint": "ipmix.robustness.suite",
     "SUITE_PARTS": "ipmix.robustness.suite",
     "SuiteError": "ipmix.robustness.suite",
+    "evaluate_imagenet": "ipmix.robustness.imagenet_suite",
+    "table5": "ipmix.robustness.report_imagenet",
     "comparison_table": "ipmix.robustness.report",
     "write_report": "ipmix.robustness.report",
     "pgd_attack": "ipmix.robustness.attacks",

@@ -3,16 +3,26 @@
 The CIFAR scripts of hzlsaber/IPMix and andyzoujm/pixmix use eps = 2/255, 20 steps of
 0.5/255, a uniform random start in the eps-ball, the *summed* cross-entropy, a signed-gradient
 step, and after every step a projection onto the eps-ball and [0, 1]. ipmix models take [0, 1]
-inputs and normalise inside, so the attack runs on the pixels directly. One difference: the
-random start is clamped to [0, 1] too (the reference feeds the unclamped start to the model
-once), so no image the model sees ever leaves [0, 1].
+inputs and normalise inside, so the attack runs on the pixels directly.
+
+Their ``PGD.forward`` writes ``adv_bx = bx.detach()`` then ``adv_bx += uniform(-eps, eps)``:
+``detach`` shares storage, so the in-place addition moves ``bx`` too, and every projection is
+onto the eps-ball around the *random start* ``clean + u``, not around the clean image. Their
+images can therefore lie up to 2 eps from the clean one, and the first forward pass sees the
+unclamped start. By default ipmix projects onto the ball around the clean image and clamps the
+start to [0, 1] (the attack the paper describes); ``reference=True`` reproduces their code
+exactly, for comparisons with published numbers.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
+from tqdm.auto import tqdm
 
 PGD_EPS = 2 / 255
 PGD_STEPS = 20
@@ -32,13 +42,16 @@ def pgd_attack(
     step_size: float = PGD_STEP_SIZE,
     generator: torch.Generator | None = None,
     random_start: bool = True,
+    reference: bool = False,
 ) -> torch.Tensor:
     """Adversarial images within `eps` (L-inf) of `images` and inside [0, 1].
 
     `images` is float ``[B, C, H, W]`` in [0, 1] on the model's device. The random start is
     drawn on the CPU from `generator` (required when `random_start`), so a seed gives the same
     start on any device. The model's parameters receive no gradient; its mode is left as is
-    (call ``model.eval()`` first).
+    (call ``model.eval()`` first). With `reference`, the projection centre is the unclamped
+    random start, as in hzlsaber/IPMix and andyzoujm/pixmix ``cifar.py`` (see the module
+    docstring): the result then lies within 2 `eps` of `images`.
     """
     if eps < 0 or step_size < 0 or steps < 0:
         raise AttackConfigError(
@@ -47,15 +60,21 @@ def pgd_attack(
     if images.ndim != 4:
         raise AttackConfigError(f"images must be [B, C, H, W], got shape {tuple(images.shape)}")
     clean = images.detach()
-    lower = (clean - eps).clamp(0, 1)
-    upper = (clean + eps).clamp(0, 1)
+    centre = clean
     adversarial = clean.clone()
     if random_start and eps > 0:
         if generator is None:
             raise AttackConfigError("a random start needs an explicit torch.Generator")
         noise = torch.rand(clean.shape, generator=generator, dtype=torch.float32)
-        noise = (noise * 2 - 1) * eps
-        adversarial = torch.min(torch.max(clean + noise.to(clean), lower), upper)
+        start = clean + ((noise * 2 - 1) * eps).to(clean)
+        # the reference's aliasing: its centre is the start itself, fed to the model unclamped
+        centre = start if reference else clean
+        adversarial = start if reference else start.clamp(0, 1)
+    # reference: min(max(x, c - eps), c + eps).clamp(0, 1), which equals this clamped box
+    lower = (centre - eps).clamp(0, 1)
+    upper = (centre + eps).clamp(0, 1)
+    if not reference:
+        adversarial = torch.min(torch.max(adversarial, lower), upper)
     for _ in range(steps):
         adversarial.requires_grad_(True)
         with torch.enable_grad():
@@ -64,3 +83,33 @@ def pgd_attack(
         adversarial = adversarial.detach() + step_size * grad.sign()
         adversarial = torch.min(torch.max(adversarial, lower), upper)
     return adversarial.detach()
+
+
+def pgd_part(
+    model: nn.Module,
+    images: np.ndarray,
+    labels: np.ndarray,
+    batch_size: int,
+    device: torch.device,
+    seed: int,
+    progress: bool,
+    reference: bool,
+) -> dict[str, Any]:
+    """The suite's ``pgd`` part: error (%) on PGD images of uint8 ``[N, H, W, 3]`` `images`."""
+    from ipmix.robustness.predict import _images_to_tensor
+
+    generator = torch.Generator().manual_seed(seed)
+    wrong = 0
+    for start in tqdm(range(0, len(images), batch_size), desc="PGD", disable=not progress, leave=False):
+        batch = _images_to_tensor(images[start : start + batch_size], device)
+        targets = torch.from_numpy(labels[start : start + batch_size]).to(device)
+        adversarial = pgd_attack(model, batch, targets, generator=generator, reference=reference)
+        with torch.no_grad():
+            wrong += int((model(adversarial).argmax(1) != targets).sum())
+    return {
+        "error": 100 * wrong / len(images),
+        "eps": PGD_EPS,
+        "steps": PGD_STEPS,
+        "step_size": PGD_STEP_SIZE,
+        "variant": "reference" if reference else "clean-centre",
+    }

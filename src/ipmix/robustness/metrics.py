@@ -91,6 +91,33 @@ def normalized_mce(
     return float(np.mean(ratios))
 
 
+def relative_mce(
+    errors: Mapping[str, Sequence[float]],
+    clean_error: float,
+    baseline_errors: Mapping[str, Sequence[float]],
+    baseline_clean_error: float,
+    names: Sequence[str],
+) -> float:
+    """Relative mCE: mean over corruptions of sum_s (E_{s,c} - E_clean) / sum_s (E^b_{s,c} - E^b_clean).
+
+    Hendrycks & Dietterich (ICLR 2019), Sec. 3: how much more a model degrades under
+    corruption than the baseline (AlexNet) does. The clean error is subtracted at every
+    severity, so the ratio compares degradations. Returns a ratio (x 100 to report).
+    """
+    ratios = []
+    for name in names:
+        if name not in errors or name not in baseline_errors:
+            raise MetricInputError(f"corruption {name!r} missing from the run or the baseline")
+        ours = (_severity_row(name, errors[name]) - clean_error).sum()
+        base = (_severity_row(name, baseline_errors[name]) - baseline_clean_error).sum()
+        if base <= 0:
+            raise MetricInputError(
+                f"the baseline does not degrade on {name!r}: the relative mCE is undefined"
+            )
+        ratios.append(ours / base)
+    return float(np.mean(ratios))
+
+
 def _severity_row(name: str, row: Sequence[float]) -> np.ndarray:
     values = np.asarray(row, dtype=np.float64)
     if values.shape != (SEVERITIES,):

@@ -10,16 +10,23 @@ IPMix papers' "anomaly detection" rows build on), rewritten for [0, 1] pixel inp
   over all three axes (skimage's ``gaussian(..., multichannel=False)``: mode ``nearest``,
   truncate 4), values below 0.75 set to 0.
 
-The reference draws ``len(test set) // 5`` outliers per set (2,000 on CIFAR); so does
-`outlier_count`. Any folder of images or ``.npy`` array can be used too (`load_outlier_source`).
+The reference scores ``len(test set) // 5`` outliers from every source (2,000 on CIFAR): it
+draws that many synthetic images, and takes that many from a shuffled loader of each folder
+dataset (Textures, Places365, ...). ipmix does the same by default (``subsample=True``): a
+folder or array larger than the count is subsampled uniformly without replacement with the
+seeded generator; ``subsample=False`` scores the whole folder (AUPR then depends on the ratio
+of outliers to test images, so it is not comparable with published numbers). The reference's
+loop keeps whole batches only (``batch_idx >= ood_num_examples // test_bs``), so with a batch
+size that does not divide the count it scores slightly fewer; ipmix takes the count exactly.
 """
 
 from __future__ import annotations
 
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from PIL import Image
@@ -30,6 +37,8 @@ from ipmix.utils.images import BATCH_LAYOUTS, as_nhwc, check_unit_range
 from ipmix.utils.io import UnreadableFileError, open_image, reading
 
 SYNTHETIC_OUTLIERS = ("gaussian", "rademacher", "blobs")
+#: How many outliers are scored from a folder or array: the protocol's N // 5, or all of them.
+OOD_COUNTS = ("protocol", "all")
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".ppm", ".tif", ".tiff"}
 
 
@@ -88,12 +97,16 @@ def _resize_center_crop(image: Image.Image, size: int) -> np.ndarray:
 
 
 def load_image_folder(
-    path: str | Path, size: int = 32, limit: int | None = None
+    path: str | Path,
+    size: int = 32,
+    limit: int | None = None,
+    rng: np.random.Generator | None = None,
 ) -> np.ndarray:
-    """All images under `path` (recursively, sorted by path) as uint8 ``[N, size, size, 3]``.
+    """Images under `path` (recursively, sorted by path) as uint8 ``[N, size, size, 3]``.
 
-    A file that cannot be decoded is skipped with a warning naming it; a folder where none can
-    is an error.
+    With `limit`, only that many are read: the first ones, or a uniform random subset (in path
+    order) drawn from `rng` when given. A file that cannot be decoded is skipped with a warning
+    naming it; a folder where none can is an error.
     """
     root = Path(path)
     if not root.is_dir():
@@ -103,8 +116,11 @@ def load_image_folder(
         raise OutlierSourceError(
             f"OOD folder {root} holds no images (looked for {sorted(IMAGE_SUFFIXES)})"
         )
-    if limit is not None:
-        files = files[:limit]
+    if limit is not None and len(files) > limit:
+        if rng is None:
+            files = files[:limit]
+        else:
+            files = [files[i] for i in np.sort(rng.choice(len(files), limit, replace=False))]
     images = []
     for file in files:
         try:
@@ -139,31 +155,45 @@ def prepare_outlier_array(
     return np.stack([_resize_center_crop(Image.fromarray(img), size) for img in as_uint8])
 
 
+def _subsample(array: np.ndarray, count: int, rng: np.random.Generator) -> np.ndarray:
+    if len(array) <= count:
+        return array
+    return array[np.sort(rng.choice(len(array), count, replace=False))]
+
+
 def load_outlier_source(
     source: str | Path | np.ndarray,
     count: int,
     rng: np.random.Generator,
     size: int = 32,
+    subsample: bool = True,
     layout: str | None = None,
 ) -> OutlierSet:
     """A synthetic set by name, an image folder, a ``.npy`` array file, or an array in memory.
 
-    Synthetic sets draw `count` images; folders and arrays are used whole (a folder larger than
-    needed is not subsampled, so its result does not depend on `count`). `layout` applies to
-    arrays (see `prepare_outlier_array`).
+    Synthetic sets draw `count` images. Folders and arrays give `count` images drawn uniformly
+    without replacement from `rng` (all of them when they hold fewer), as the reference does;
+    with ``subsample=False`` they are used whole. `layout` applies to arrays (see
+    `prepare_outlier_array`).
     """
+    limit = count if subsample else None
     if isinstance(source, np.ndarray):
-        return OutlierSet("array", prepare_outlier_array(source, size, layout=layout))
+        array = prepare_outlier_array(source, size, layout=layout)
+        return OutlierSet("array", _subsample(array, count, rng) if subsample else array)
     text = str(source)
     if text in SYNTHETIC_OUTLIERS:
         return synthetic_outliers(text, count, rng, size)
     path = Path(text).expanduser()
     if path.is_dir():
-        return OutlierSet(path.name or text, load_image_folder(path, size))
+        return OutlierSet(path.name or text, load_image_folder(path, size, limit, rng))
     if path.is_file() and path.suffix == ".npy":
         with reading(path, "OOD array file"):
-            array = np.load(path, allow_pickle=False)
-        return OutlierSet(path.stem, prepare_outlier_array(array, size, name=str(path), layout=layout))
+            array = np.load(path, mmap_mode="r", allow_pickle=False)
+        if subsample and array.ndim == 4 and len(array) > count:
+            array = _subsample(array, count, rng)
+        return OutlierSet(
+            path.stem, prepare_outlier_array(np.asarray(array), size, name=str(path), layout=layout)
+        )
     raise OutlierSourceError(
         f"OOD source {text!r} is neither one of {SYNTHETIC_OUTLIERS}, an image folder, "
         "nor a .npy array file"
@@ -184,3 +214,41 @@ def summarize(measures: Sequence[AnomalyMeasures]) -> AnomalyMeasures:
         aupr=float(np.mean([m.aupr for m in measures])),
         fpr_at_95_tpr=float(np.mean([m.fpr_at_95_tpr for m in measures])),
     )
+
+
+def ood_part(
+    predict: Callable[[np.ndarray, str], np.ndarray],
+    clean_conf: np.ndarray,
+    size: int,
+    sources: Sequence[str | Path | np.ndarray],
+    seed: int,
+    count_mode: str,
+) -> dict[str, Any]:
+    """The suite's ``ood`` part: MSP detection of every source against the clean confidences."""
+    if not sources:
+        raise OutlierSourceError("no OOD sources given")
+    per_source: dict[str, dict[str, float]] = {}
+    measured = []
+    for index, source in enumerate(sources):
+        rng = np.random.default_rng([seed, index])
+        outliers = load_outlier_source(
+            source, outlier_count(len(clean_conf)), rng, size, subsample=count_mode == "protocol"
+        )
+        name = outliers.name if outliers.name not in per_source else f"{outliers.name}-{index}"
+        outlier_conf = predict(outliers.images, f"OOD {name}").max(1)
+        measures = msp_measures(clean_conf, outlier_conf)
+        measured.append(measures)
+        per_source[name] = {
+            "auroc": 100 * measures.auroc,
+            "aupr": 100 * measures.aupr,
+            "fpr95": 100 * measures.fpr_at_95_tpr,
+            "count": len(outliers.images),
+        }
+    mean = summarize(measured)
+    return {
+        "sources": per_source,
+        "auroc": 100 * mean.auroc,
+        "aupr": 100 * mean.aupr,
+        "fpr95": 100 * mean.fpr_at_95_tpr,
+        "count_mode": count_mode,
+    }

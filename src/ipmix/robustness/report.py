@@ -10,38 +10,29 @@ configurations differ only by their seed (and output location) are combined into
 from __future__ import annotations
 
 import io
-import json
-import re
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from ipmix.utils.io import atomic_write_bytes
-
-RESULTS_FILE = "results.json"
-RESULTS_MARKDOWN = "results.md"
-#: Configuration keys that do not make two runs different methods.
-IGNORED_CONFIG_KEYS = frozenset(
-    {"seed", "out", "out_dir", "output", "output_dir", "run_dir", "save", "name", "run_name",
-     "resume", "device", "num_workers", "workers", "progress"}
+from ipmix.robustness.report_imagenet import has_imagenet, imagenet_sections, table5
+from ipmix.robustness.results import (  # noqa: F401  (re-exported: the report's file names)
+    RESULTS_FILE,
+    RESULTS_MARKDOWN,
+    SUITE_PARTS,
+    ResultsNotFoundError,
+    load_results,
 )
-_SEED_SUFFIX = re.compile(r"[-_.]?(seed|s)[-_]?\d+$", re.IGNORECASE)
-
-
-class ResultsNotFoundError(FileNotFoundError):
-    """A run has no readable results.json."""
-
-
-def _get(results: Mapping[str, Any], *keys: str) -> float | None:
-    value: Any = results
-    for key in keys:
-        if not isinstance(value, Mapping) or key not in value:
-            return None
-        value = value[key]
-    return None if value is None else float(value)
+from ipmix.robustness.tables import (  # noqa: F401  (re-exported: part of the report's API)
+    IGNORED_CONFIG_KEYS,
+    RunGroup,
+    group_runs,
+    grouped_table,
+)
+from ipmix.robustness.tables import fmt as _fmt
+from ipmix.robustness.tables import get_value as _get
+from ipmix.utils.io import atomic_write_bytes
 
 
 def _benchmark_order(names: Sequence[str], kind: str) -> list[str]:
@@ -72,83 +63,6 @@ COLUMNS: tuple[tuple[str, Callable[[Mapping[str, Any]], float | None]], ...] = (
 )
 
 
-def load_results(run: str | Path) -> dict[str, Any]:
-    """The results of a run directory (its results.json) or of a results.json path."""
-    path = Path(run).expanduser()
-    file = path / RESULTS_FILE if path.is_dir() else path
-    if not file.is_file():
-        raise ResultsNotFoundError(
-            f"no {RESULTS_FILE} for run {path}: run `ipmix evaluate {path}` first"
-        )
-    try:
-        results = json.loads(file.read_text())
-    except json.JSONDecodeError as error:
-        raise ValueError(f"{file} is not valid JSON: {error}") from error
-    if not isinstance(results, dict) or "meta" not in results:
-        raise ValueError(f"{file} is not an ipmix results file (no 'meta' section)")
-    return results
-
-
-def _strip_config(config: Any) -> Any:
-    if isinstance(config, Mapping):
-        return {
-            key: _strip_config(value)
-            for key, value in sorted(config.items())
-            if key not in IGNORED_CONFIG_KEYS
-        }
-    if isinstance(config, list | tuple):
-        return [_strip_config(value) for value in config]
-    return config
-
-
-def _group_key(name: str, results: Mapping[str, Any]) -> str:
-    meta = results.get("meta", {})
-    config = meta.get("config")
-    if not config:
-        return f"run:{name}"  # nothing tells what the run was: never merge it with another
-    key = {
-        "config": _strip_config(config),
-        "model": meta.get("model_name"),
-        "dataset": meta.get("dataset"),
-        "n": meta.get("n"),
-        "suite": meta.get("suite"),
-    }
-    return json.dumps(key, sort_keys=True, default=str)
-
-
-@dataclass(frozen=True)
-class RunGroup:
-    """Runs that differ only by seed: one row of the comparison table."""
-
-    label: str
-    runs: tuple[str, ...]
-
-
-def group_runs(results_by_run: Mapping[str, Mapping[str, Any]]) -> list[RunGroup]:
-    """Group runs (in first-seen order) whose configurations are equal once seeds are ignored."""
-    groups: dict[str, list[str]] = {}
-    for name, results in results_by_run.items():
-        groups.setdefault(_group_key(name, results), []).append(name)
-    out = []
-    for names in groups.values():
-        stems = {_SEED_SUFFIX.sub("", Path(name).name) or Path(name).name for name in names}
-        label = stems.pop() if len(stems) == 1 else Path(names[0]).name
-        if len(names) > 1:
-            label = f"{label} ({len(names)} seeds)"
-        out.append(RunGroup(label, tuple(names)))
-    return out
-
-
-def _cell(values: Sequence[float | None], partial: bool = False) -> str:
-    present = [v for v in values if v is not None]
-    if not present or len(present) != len(values):
-        return "–"
-    mark = "*" if partial else ""
-    if len(present) == 1:
-        return f"{present[0]:.2f}{mark}"
-    return f"{np.mean(present):.2f} ± {np.std(present, ddof=1):.2f}{mark}"
-
-
 def comparison_table(results_by_run: Mapping[str, Mapping[str, Any]]) -> str:
     """A markdown table, one row per group of runs differing only by seed (mean ± std).
 
@@ -158,32 +72,15 @@ def comparison_table(results_by_run: Mapping[str, Mapping[str, Any]]) -> str:
     """
     if not results_by_run:
         raise ValueError("no runs to compare")
-    header = ["Run", *(name for name, _ in COLUMNS)]
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    any_partial = False
-    for group in group_runs(results_by_run):
-        runs = [results_by_run[name] for name in group.runs]
-        cells = [group.label]
-        for name, read in COLUMNS:
-            values = [read(r) for r in runs]
-            partial = False
-            if name == "mCE" and any(v is None for v in values):
-                partial_values = [_get(r, "corruption", "mce_partial") for r in runs]
-                if all(v is not None for v in partial_values):
-                    values, partial, any_partial = partial_values, True, True
-            cells.append(_cell(values, partial))
-        lines.append("| " + " | ".join(cells) + " |")
-    table = "\n".join(lines) + "\n"
+    partial = (lambda r: _get(r, "corruption", "mce_partial"), "*")
+    table, marks = grouped_table(results_by_run, COLUMNS, {"mCE": partial})
+    any_partial = "*" in marks
     if any_partial:
         table += (
             "\n\\* mean over the benchmark corruptions that could be generated "
             "(see each run's results.md).\n"
         )
     return table
-
-
-def _fmt(value: float | None) -> str:
-    return "–" if value is None else f"{value:.2f}"
 
 
 def results_markdown(results: Mapping[str, Any], title: str = "Robustness results") -> str:
@@ -194,11 +91,12 @@ def results_markdown(results: Mapping[str, Any], title: str = "Robustness result
         f"{key} {meta[key]}" for key in ("model_name", "dataset", "n", "device", "seed") if key in meta
     )
     lines += [f"{described}; measured {meta.get('date', '?')}. All numbers in percent.", ""]
-    lines += [comparison_table({title: results}).strip(), ""]
+    if _has_cifar(results) or not has_imagenet(results):
+        lines += [comparison_table({title: results}).strip(), ""]
+    if has_imagenet(results):
+        lines += [table5({title: results}).strip(), ""]
     seconds = meta.get("seconds") or {}
     if seconds:
-        from ipmix.robustness.suite import SUITE_PARTS
-
         order = [part for part in SUITE_PARTS if part in seconds]
         order += sorted(set(seconds) - set(order))
         lines += ["Wall time per part: " + ", ".join(f"{k} {seconds[k]:.1f} s" for k in order), ""]
@@ -247,7 +145,17 @@ def results_markdown(results: Mapping[str, Any], title: str = "Robustness result
                 f"| {name} | {m['count']} | {m['auroc']:.2f} | {m['aupr']:.2f} | {m['fpr95']:.2f} |"
             )
         lines += [f"| mean | | {ood['auroc']:.2f} | {ood['aupr']:.2f} | {ood['fpr95']:.2f} |", ""]
+    bar = results.get("cifar_c_bar")
+    if bar:
+        lines += ["## CIFAR-C-bar", "", f"Mean error over the 10 x 5 sets (unnormalised): "
+                  f"{_fmt(bar['mean_error'])}; RMS {_fmt(bar['rms'])}. Source: `{bar['source']}`", ""]
+    lines += imagenet_sections(results)
     return "\n".join(lines)
+
+
+def _has_cifar(results: Mapping[str, Any]) -> bool:
+    return any(key in results for key in ("clean", "corruption", "calibration", "perturbation",
+                                          "pgd", "ood", "cifar_c_bar"))
 
 
 # --------------------------------------------------------------------------------------- plots
@@ -386,7 +294,11 @@ def write_report(
     out = Path(out_dir)
     plots = write_plots(results_by_run, out)
     lines = [f"# {title}", "", "All numbers in percent; rows combining seeds show mean ± std "
-             "(sample standard deviation).", "", comparison_table(results_by_run)]
+             "(sample standard deviation).", ""]
+    if any(_has_cifar(r) for r in results_by_run.values()):
+        lines.append(comparison_table(results_by_run))
+    if any(has_imagenet(r) for r in results_by_run.values()):
+        lines.append(table5(results_by_run))
     lines += ["Runs: " + ", ".join(f"`{name}`" for name in results_by_run), ""]
     lines += [f"![{path.stem}]({path.name})" for path in plots]
     table_path = atomic_write_bytes(out / "report.md", ("\n".join(lines) + "\n").encode())

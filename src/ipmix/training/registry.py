@@ -23,8 +23,9 @@ import torch
 from torchvision.transforms import v2
 
 from ipmix.data.cifar import CIFAR_LAYOUTS
-from ipmix.data.datasets import JSDViews, RandomCropFlip
+from ipmix.data.datasets import JSDViews
 from ipmix.data.seeding import TorchRandom, derive_seed
+from ipmix.data.transforms import RandomCropFlip
 
 #: Every registered name, in the order of the paper's tables.
 AUGMENTATION_NAMES: tuple[str, ...] = (
