@@ -39,3 +39,20 @@ def tiny_mixing_set(tmp_path_factory: pytest.TempPathFactory) -> Path:
         picture = rng.integers(0, 256, size=(36, 36, 3), dtype=np.uint8)
         Image.fromarray(picture).save(folder / f"p{i}.png")
     return folder
+
+
+@pytest.fixture(scope="session")
+def tiny_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """DIR/train (4 classes x 4 pictures in every mode, plus 3 unusable files) and DIR/val (x 2)."""
+    from image_folders import build_image_folder
+
+    root = tmp_path_factory.mktemp("folder")
+    build_image_folder(root / "train", classes=4, per_class=4, seed=0, broken=True)
+    build_image_folder(root / "val", classes=4, per_class=2, seed=1)
+    return root
+
+
+@pytest.fixture(autouse=True)
+def _private_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch):
+    """Folder listings are cached under $IPMIX_CACHE: keep the tests' caches to themselves."""
+    monkeypatch.setenv("IPMIX_CACHE", str(tmp_path_factory.mktemp("cache")))

@@ -27,6 +27,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any
 
+import numpy as np
+
 from ipmix.augment.plan import IPMixOptions
 
 #: IPMix variants (paper Table 7) and the level switch each one turns off.
@@ -119,6 +121,15 @@ def parse_config_string(spec: str, names: Iterable[str] = ()) -> ConfigString:
     return ConfigString(name, options)
 
 
+def _format_number(value: float) -> str:
+    """Shortest digits that read back as `value`, never in exponent form (``-`` separates)."""
+    if isinstance(value, float):
+        if value.is_integer():
+            return str(int(value))
+        return np.format_float_positional(value, trim="-")
+    return str(value)
+
+
 def format_config_string(name: str, options: Mapping[str, Any]) -> str:
     """The config string of `name` with `options` (inverse of `parse_config_string`)."""
     keys, flags = SCHEMAS.get(name, ({}, {}))
@@ -126,7 +137,7 @@ def format_config_string(name: str, options: Mapping[str, Any]) -> str:
     by_option = {option: key for key, option in keys.items()}
     for option, value in options.items():
         if option in by_option:
-            number = f"{value:g}" if isinstance(value, float) else str(value)
+            number = _format_number(value)
             words.append(f"{by_option[option]}{number}")
             continue
         flag = next((f for f, (o, v) in flags.items() if o == option and v == value), None)

@@ -6,7 +6,6 @@ import argparse
 import json
 import sys
 import warnings
-from typing import Any
 
 from ipmix.data.splits import DATASETS
 from ipmix.data.transforms import TRAIN_CROPS
@@ -196,20 +195,21 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _one_line_warning(message: Warning | str, category: type[Warning], filename: str, lineno: int,
-                      file: Any = None, line: str | None = None) -> None:
-    print(f"ipmix train: warning: {message}", file=sys.stderr)
+                      line: str | None = None) -> str:
+    return f"ipmix train: warning: {message}\n"
 
 
 def run_command(args: argparse.Namespace) -> int:
     """Build the `TrainConfig` (new run) or read the saved one (``--resume``) and train."""
-    warnings.showwarning = _one_line_warning
     given = {key: value for key, value in vars(args).items() if key not in ("func", "command")}
     if given.pop("resume", False):
         config = resume_config(given.pop("out"), **given)
     else:
         config = TrainConfig(**given)
     try:
-        run_dir = train(config)
+        with warnings.catch_warnings():
+            warnings.formatwarning = _one_line_warning  # type: ignore[assignment]
+            run_dir = train(config)
     except TrainingInterrupted as stopped:
         print(f"ipmix train: {stopped}", file=sys.stderr)
         return 130 if stopped.signal_name == "SIGINT" else 143

@@ -208,7 +208,8 @@ def load_classifier(
     """Rebuild a classifier from an ipmix checkpoint (or a run dir), in eval mode.
 
     Returns ``(model, info)``; `info` holds ``dataset``, ``num_classes``, ``model_name``,
-    ``model_kwargs``, ``config``, ``path`` and, when present, ``epoch``. The file is read with
+    ``model_kwargs``, ``config``, ``path`` and, when present, ``epoch`` and ``classes`` (the
+    class names in logit order; ipmix's trainer records them). The file is read with
     ``torch.load(weights_only=True)``, which refuses arbitrary pickled objects; pass
     ``trusted=True`` only for files you trust that hold other objects.
     """
@@ -221,7 +222,8 @@ def load_classifier(
             f"weights_only loading (pass trusted=True only if you trust the file): {error}"
         ) from error
     except Exception as error:  # torch raises many types for foreign bytes; report them as one
-        raise CheckpointFormatError(f"{path}: not a readable torch checkpoint ({error})") from error
+        first = (str(error).strip().splitlines() or [type(error).__name__])[0]
+        raise CheckpointFormatError(f"{path}: not a readable torch checkpoint ({first})") from error
     if not isinstance(checkpoint, dict) or checkpoint.get("format") != CHECKPOINT_FORMAT:
         found = checkpoint.get("format") if isinstance(checkpoint, dict) else type(checkpoint)
         raise CheckpointFormatError(
@@ -255,6 +257,8 @@ def load_classifier(
     }
     if "epoch" in checkpoint:
         info["epoch"] = checkpoint["epoch"]
+    if "classes" in checkpoint:  # the class names, in the order of the logits
+        info["classes"] = [str(name) for name in checkpoint["classes"]]
     return model, info
 
 

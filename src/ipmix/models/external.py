@@ -121,18 +121,30 @@ def torchvision_classifier(builder: str, num_classes: int, pretrained: str | Non
         raise ExternalModelError(
             f"torchvision has no classification model {builder!r}; e.g. {', '.join(known[:8])}, ..."
         )
-    state = None
+    def make(classes: int) -> nn.Module:
+        try:
+            return torchvision.models.get_model(builder, weights=None, num_classes=classes, **options)
+        except TypeError as error:
+            raise ExternalModelError(f"torchvision:{builder}: {error}") from error
+
+    net = make(num_classes)
     if pretrained is not None:
         path = Path(pretrained).expanduser()
-        state = _read_state(path if path.is_file() else _torchvision_weights_file(builder, pretrained))
-    try:
-        classes = 1000 if state is not None else num_classes  # pretrained heads have 1000
-        net = torchvision.models.get_model(builder, weights=None, num_classes=classes, **options)
-    except TypeError as error:
-        raise ExternalModelError(f"torchvision:{builder}: {error}") from error
-    if state is not None:
-        _load(net, state, f"torchvision:{builder}", pretrained)
+        source = path if path.is_file() else _torchvision_weights_file(builder, pretrained)
+        net = _with_weights(make, net, _read_state(source), f"torchvision:{builder}", source)
     return _as_wrapped(net, f"torchvision:{builder}", num_classes, mean, std)
+
+
+def _with_weights(make: Any, net: nn.Module, state: dict[str, torch.Tensor], name: str,
+                  source: Any) -> nn.Module:
+    """`state` loaded into `net`, or into ``make(classes)`` when its head has another size."""
+    head = next(q for q, m in reversed(list(net.named_modules())) if isinstance(m, nn.Linear))
+    weight = state.get(f"{head}.weight")
+    classes = int(weight.shape[0]) if isinstance(weight, torch.Tensor) else None
+    if classes is not None and classes != net.get_submodule(head).out_features:
+        net = make(classes)
+    _load(net, state, name, source)
+    return net
 
 
 def _load(net: nn.Module, state: dict[str, torch.Tensor], name: str, source: Any) -> None:
@@ -176,22 +188,25 @@ def timm_classifier(name: str, num_classes: int, pretrained: str | None = None,
         raise ExternalModelError(f"timm:{name} needs timm: pip install 'ipmix[timm]'") from error
     if not timm.is_model(name):
         raise ExternalModelError(f"timm has no model {name!r} (timm.list_models() lists them)")
-    try:
-        net = timm.create_model(name, pretrained=False, num_classes=num_classes, **options)
-        if pretrained is not None:
-            path = Path(pretrained).expanduser()
-            if path.is_file():
-                source = str(path)
-            elif pretrained == "default":
-                source = _timm_cached_file(net, name)
-            else:
-                raise PretrainedWeightsError(
-                    f"--pretrained {pretrained}: no such file (timm models take 'default' or a file)"
-                )
+    def make(classes: int) -> nn.Module:
+        try:
+            return timm.create_model(name, pretrained=False, num_classes=classes, **options)
+        except TypeError as error:
+            raise ExternalModelError(f"timm:{name}: {error}") from error
+
+    net = make(num_classes)
+    if pretrained is not None:
+        path = Path(pretrained).expanduser()
+        if path.is_file():  # the user's file: loaded as it is
+            net = _with_weights(make, net, _read_state(path), f"timm:{name}", path)
+        elif pretrained == "default":  # the library's weights: timm adapts their head
             net = timm.create_model(name, pretrained=True, num_classes=num_classes,
-                                    pretrained_cfg_overlay={"file": source}, **options)
-    except TypeError as error:
-        raise ExternalModelError(f"timm:{name}: {error}") from error
+                                    pretrained_cfg_overlay={"file": _timm_cached_file(net, name)},
+                                    **options)
+        else:
+            raise PretrainedWeightsError(
+                f"--pretrained {pretrained}: no such file (timm models take 'default' or a file)"
+            )
     cfg = dict(getattr(net, "pretrained_cfg", None) or {})
     mean = tuple(mean if mean is not None else cfg.get("mean", IMAGENET_MEAN))
     std = tuple(std if std is not None else cfg.get("std", IMAGENET_STD))

@@ -244,22 +244,24 @@ def resume_config(out: str | Path, **overrides: Any) -> TrainConfig:
     return TrainConfig(**{**saved, **overrides, "out": str(out), "resume": True})
 
 
-def resume_differences(saved: dict[str, Any], mine: dict[str, Any]) -> list[str]:
+def resume_differences(saved: dict[str, Any], mine: dict[str, Any], device_type: str = "cpu") -> list[str]:
     """``key: saved -> mine`` for every option that may not change on resume.
 
-    Keys absent from an older run's configuration compare as their current defaults.
+    The saved options are resolved again first, so a run saved by an older ipmix (without the
+    options added since) compares by the defaults it ran with.
     """
-    defaults = {f.name: f.default for f in dataclasses.fields(TrainConfig)
-                if f.default is not dataclasses.MISSING}
+    known = {f.name for f in dataclasses.fields(TrainConfig)}
+    unknown = sorted(set(saved) - known)
+    if unknown:
+        raise ConfigError(f"the saved configuration has options this ipmix does not know: {unknown}")
+    try:
+        before_all = config_dict(TrainConfig(**saved).resolved(device_type))
+    except TypeError as error:
+        raise ConfigError(f"the saved configuration is not an ipmix run configuration ({error})") from error
     changed = []
-    for key in sorted(set(saved) | set(mine)):
-        if key in RESUME_FREE_KEYS:
-            continue
-        before = saved.get(key, defaults.get(key))
-        after = mine.get(key)
-        if key in PATH_KEYS:
-            before = _absolute(before)
-        if before != after and not (key in mine and key not in saved and before is None):
+    for key in sorted(known - RESUME_FREE_KEYS):
+        before, after = before_all.get(key), mine.get(key)
+        if before != after:
             changed.append(f"{key}: {before!r} -> {after!r}")
     return changed
 

@@ -189,7 +189,7 @@ class _Run:
         mine = self.config_dict()
         if "epochs" in saved and saved["epochs"] != mine["epochs"]:
             raise ConfigError(epochs_change_message(self.run_dir, saved["epochs"], mine["epochs"]))
-        changed = resume_differences(saved, mine)
+        changed = resume_differences(saved, mine, self.device.type)
         if changed:
             raise ConfigError(
                 f"cannot resume {self.run_dir} with different options ({', '.join(changed)})")
