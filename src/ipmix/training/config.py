@@ -214,8 +214,15 @@ def _resolve(raw: TrainConfig, device_type: str) -> TrainConfig:
             raise ConfigError(f"{name} must be one of {', '.join(allowed)}, got {getattr(config, name)!r}")
     if config.batched and not parse_augmentation(config.aug).name.startswith("ipmix"):
         raise ConfigError(f"--batched applies to the ipmix variants, not {config.aug!r}")
-    if config.decode == "cuda" and (device_type != "cuda" or not is_folder_dataset(config.dataset)):
-        raise ConfigError("--decode cuda needs a CUDA device and an image-folder dataset")
+    if config.decode == "cuda":
+        base = parse_augmentation(config.aug).name
+        if device_type != "cuda" or not is_folder_dataset(config.dataset):
+            raise ConfigError("--decode cuda needs a CUDA device and an image-folder dataset")
+        if config.train_crop != "random-resized":
+            raise ConfigError("--decode cuda supports --train-crop random-resized only")
+        if not (config.batched or base in ("none", "mixup", "cutmix")):
+            raise ConfigError(f"--decode cuda leaves no decoded image to the loader workers: "
+                              f"use --batched with ipmix, or a batch-level method, not {config.aug!r}")
     return config
 
 
