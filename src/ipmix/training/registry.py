@@ -232,6 +232,7 @@ def build_augmentation(
     seed: int = 0,
     batched: bool = False,
     preset: str | None = None,
+    image_size: int | None = None,
 ) -> Augmentation:
     """Resolve `name` (one of `AUGMENTATION_NAMES`, or a config string of one) for `dataset`.
 
@@ -240,9 +241,14 @@ def build_augmentation(
     None = the built-in generated set) feeds IPMix and PixMix. `epochs` places the switch of
     ``augmix+epoch(mixup,cutmix)``. `seed` only sets the initial streams: training reseeds
     them per sample and per step. `batched` (IPMix variants only) applies IPMix per batch on
-    the device with `ipmix.IPMixBatch`.
+    the device with `ipmix.IPMixBatch`. `image_size`: above 32 px, the built-in set is
+    rendered at that size (instead of upscaling its 36 px pictures).
     """
     parsed = parse_augmentation(name)
+    if mixing_set is None and image_size is not None and image_size > 32:
+        from ipmix.mixing_sets import default_mixing_set
+
+        mixing_set = default_mixing_set(image_size)
     base = parsed.name
     use_jsd = resolve_jsd(base, jsd)
     if preset is None:

@@ -130,7 +130,7 @@ class _Run:
         assert config.epochs is not None and config.model is not None and config.lr is not None
         self.augmentation: Augmentation = build_augmentation(
             config.aug, config.dataset, config.jsd, config.mixing_set, config.epochs, config.seed,
-            batched=bool(config.batched), preset=config.preset,
+            batched=bool(config.batched), preset=config.preset, image_size=config.image_size,
         )
         self.rank_seed = derive_seed(config.seed, "rank", self.dist.rank)
         self.data: TrainingData = build_training_data(
