@@ -43,11 +43,11 @@ def tiny_mixing_set(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def tiny_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """DIR/train (4 classes x 4 pictures in every mode, plus 3 unusable files) and DIR/val (x 2)."""
+    """DIR/train (4 classes x 3 pictures in every mode, plus 3 unusable files) and DIR/val (x 2)."""
     from image_folders import build_image_folder
 
     root = tmp_path_factory.mktemp("folder")
-    build_image_folder(root / "train", classes=4, per_class=4, seed=0, broken=True)
+    build_image_folder(root / "train", classes=4, per_class=3, seed=0, broken=True)
     build_image_folder(root / "val", classes=4, per_class=2, seed=1)
     return root
 
