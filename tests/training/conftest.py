@@ -56,3 +56,28 @@ def tiny_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def _private_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch):
     """Folder listings are cached under $IPMIX_CACHE: keep the tests' caches to themselves."""
     monkeypatch.setenv("IPMIX_CACHE", str(tmp_path_factory.mktemp("cache")))
+
+
+class TrainingCrash(Exception):
+    """Raised by `crash_after` right after the trainer saved the armed epoch."""
+
+
+@pytest.fixture
+def crash_after(monkeypatch: pytest.MonkeyPatch):
+    """``crash_after(epoch)`` makes the next training raise `TrainingCrash` once that epoch is
+    saved; ``crash_after.disarm()`` restores the trainer."""
+    from ipmix.training import trainer
+
+    original = trainer._Run.save
+
+    def arm(epoch: int) -> None:
+        def save_then_crash(run, metrics=None):
+            original(run, metrics)
+            if run.epoch == epoch:
+                raise TrainingCrash
+
+        monkeypatch.setattr(trainer._Run, "save", save_then_crash)
+
+    arm.disarm = lambda: monkeypatch.setattr(trainer._Run, "save", original)  # type: ignore[attr-defined]
+    arm.error = TrainingCrash  # type: ignore[attr-defined]
+    return arm

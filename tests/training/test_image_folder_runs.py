@@ -17,14 +17,7 @@ from ipmix.training import TrainConfig, train
 from ipmix.training import trainer as trainer_module
 
 TESTS = str(Path(__file__).resolve().parents[1])
-
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+torch.set_num_threads(1)  # a shared 2-core box: one thread is faster and steadier
 
 
 def _folder_args(tiny_folder, tiny_mixing_set, out, *extra) -> list[str]:
@@ -34,12 +27,8 @@ def _folder_args(tiny_folder, tiny_mixing_set, out, *extra) -> list[str]:
             "--no-progress", "--out", str(out), *extra]
 
 
-class _Crash(Exception):
-    pass
-
-
 def test_resnet50_on_a_folder_with_batched_ipmix_resumes_exactly(tmp_path, tiny_folder,
-                                                                  tiny_mixing_set, monkeypatch,
+                                                                  tiny_mixing_set, crash_after,
                                                                   capsys):
     reference = tmp_path / "reference"
     with pytest.warns(UserWarning, match="3 file.*unusable and skipped"):
@@ -52,18 +41,11 @@ def test_resnet50_on_a_folder_with_batched_ipmix_resumes_exactly(tmp_path, tiny_
     assert info["classes"] == ["class_0", "class_1", "class_2", "class_3"]
     assert model(torch.rand(2, 3, 64, 64)).shape == (2, 4)
 
-    original_save = trainer_module._Run.save
-
-    def save_then_crash(run, metrics=None):
-        original_save(run, metrics)
-        if run.epoch == 1:
-            raise _Crash
-
-    monkeypatch.setattr(trainer_module._Run, "save", save_then_crash)
+    crash_after(1)
     interrupted = tmp_path / "interrupted"
-    with pytest.raises(_Crash), pytest.warns(UserWarning):
+    with pytest.raises(crash_after.error), pytest.warns(UserWarning):
         main(_folder_args(tiny_folder, tiny_mixing_set, interrupted, "--epochs", "2"))
-    monkeypatch.setattr(trainer_module._Run, "save", original_save)
+    crash_after.disarm()
     assert not (interrupted / ".lock").exists()  # released although the run crashed
     capsys.readouterr()
     # Only the folder: every other option comes from the saved configuration.
@@ -137,3 +119,18 @@ def test_train_from_python_on_a_folder_with_per_image_augmix(tmp_path, tiny_fold
         run_dir = train(config)
     log = [json.loads(line) for line in (run_dir / "log.jsonl").read_text().splitlines()]
     assert log[0]["train_images"] == 12 and torch.isfinite(torch.tensor(log[0]["train_loss"]))
+
+
+def test_absent_pretrained_weights_stop_the_run_before_the_data(tmp_path, tiny_folder, capsys,
+                                                                monkeypatch):
+    import ipmix.data.splits
+
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "empty"))
+    monkeypatch.setattr(ipmix.data.splits, "scan_image_folder",
+                        lambda *a, **k: pytest.fail("the folder was read"))
+    args = ["train", "--dataset", "imagefolder", "--data", str(tiny_folder), "--workers", "0",
+            "--no-progress", "--out", str(tmp_path / "r")]  # the imagenet recipe: IMAGENET1K_V1
+    assert main(args) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "IMAGENET1K_V1" in err and "not in torch hub's cache" in err
+    assert not (tmp_path / "r").exists()

@@ -73,24 +73,13 @@ def _small(tmp_path, tiny_data, **overrides) -> TrainConfig:
     return TrainConfig(**options)
 
 
-def test_resume_reads_the_saved_options_from_any_path(tmp_path, tiny_data, monkeypatch):
+def test_resume_reads_the_saved_options_from_any_path(tmp_path, tiny_data, monkeypatch,
+                                                       crash_after):
     reference = train(_small(tmp_path / "a", tiny_data))
-    from ipmix.training import trainer as trainer_module
-
-    original = trainer_module._Run.save
-
-    class Stop(Exception):
-        pass
-
-    def save_then_stop(run, metrics=None):
-        original(run, metrics)
-        if run.epoch == 1:
-            raise Stop
-
-    monkeypatch.setattr(trainer_module._Run, "save", save_then_stop)
-    with pytest.raises(Stop):
+    crash_after(1)
+    with pytest.raises(crash_after.error):
         train(_small(tmp_path / "b", tiny_data))
-    monkeypatch.setattr(trainer_module._Run, "save", original)
+    crash_after.disarm()
     moved = tmp_path / "elsewhere" / "copy"
     shutil.copytree(tmp_path / "b" / "run", moved)  # copied, then resumed by another path
     monkeypatch.chdir(tmp_path / "elsewhere")

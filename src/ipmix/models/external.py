@@ -229,6 +229,20 @@ def _ipmix_checkpoint(pretrained: str | None) -> dict[str, Any] | None:
     return content if isinstance(content, dict) and "model_state" in content else None
 
 
+def check_pretrained(name: str, pretrained: str | None) -> None:
+    """Fail early (before any data is read) when `pretrained` weights cannot be found.
+
+    Local files and torchvision's cache are checked here; timm's cache when the model is built.
+    """
+    if pretrained is None or Path(pretrained).expanduser().is_file():
+        return
+    library, _, builder = ALIASES.get(name, name).partition(":")
+    if library == "torchvision":
+        _torchvision_weights_file(builder, pretrained)
+    elif library != "timm" or pretrained != "default":
+        raise PretrainedWeightsError(f"--pretrained {pretrained}: no such file")
+
+
 def build_external(name: str, num_classes: int, pretrained: str | None = None,
                    **options: Any) -> WrappedClassifier:
     """The model `name` (``resnet50``, ``torchvision:NAME`` or ``timm:NAME``).

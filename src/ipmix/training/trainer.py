@@ -30,6 +30,7 @@ from tqdm.auto import tqdm
 
 from ipmix.data.seeding import derive_seed, reseed
 from ipmix.models import build_model, make_checkpoint
+from ipmix.models.external import check_pretrained, is_external
 from ipmix.training import distributed
 from ipmix.training.checkpoint import (
     CHECKPOINT_NAME,
@@ -128,6 +129,9 @@ class _Run:
         """Augmentation, data, model, optimiser: everything after the run folder is claimed."""
         config, cuda = self.config, self.device.type == "cuda"
         assert config.epochs is not None and config.model is not None and config.lr is not None
+        pretrained = None if config.pretrained == "none" else config.pretrained
+        if pretrained is not None and is_external(config.model):
+            check_pretrained(config.model, pretrained)  # before a long folder scan
         self.augmentation: Augmentation = build_augmentation(
             config.aug, config.dataset, config.jsd, config.mixing_set, config.epochs, config.seed,
             batched=bool(config.batched), preset=config.preset, image_size=config.image_size,
@@ -140,7 +144,6 @@ class _Run:
         self.total_steps = self.steps_per_epoch * config.epochs
 
         # Model init from a private stream (the same on every rank).
-        pretrained = None if config.pretrained == "none" else config.pretrained
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(derive_seed(config.seed, "init"))
             model = build_model(config.model, self.num_classes, pretrained=pretrained,
