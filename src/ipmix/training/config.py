@@ -273,13 +273,32 @@ def resume_differences(saved: dict[str, Any], mine: dict[str, Any], device_type:
     return changed
 
 
-def epochs_change_message(run_dir: Path, saved: int, wanted: int) -> str:
-    return (
-        f"cannot resume {run_dir} with --epochs {wanted}: it was started for {saved} epochs and its "
-        "cosine schedule spans all of them, so a new length would change every learning rate "
-        f"already used; resume with --epochs {saved}, or start a new run from its final.pt "
-        "(--pretrained RUN/final.pt)"
-    )
+def saved_config(run_dir: Path) -> dict[str, Any] | None:
+    """The options in ``run_dir/config.json``, or None when it is absent or unreadable."""
+    path = Path(run_dir) / "config.json"
+    try:
+        saved = json.loads(path.read_text()) if path.is_file() else None
+    except (OSError, ValueError):
+        return None
+    return saved if isinstance(saved, dict) else None
+
+
+def check_resume(run_dir: Path, saved: dict[str, Any] | None, config: TrainConfig,
+                 device_type: str) -> None:
+    """Refuse to resume `run_dir` with options that would change the run (epochs first)."""
+    if saved is None:
+        return
+    mine = config_dict(config)
+    if "epochs" in saved and saved["epochs"] != mine["epochs"]:
+        raise ConfigError(
+            f"cannot resume {run_dir} with --epochs {mine['epochs']}: it was started for "
+            f"{saved['epochs']} epochs and its cosine schedule spans all of them, so a new length "
+            f"would change every learning rate already used; resume with --epochs "
+            f"{saved['epochs']}, or start a new run from its final.pt (--pretrained RUN/final.pt)"
+        )
+    changed = resume_differences(saved, mine, device_type)
+    if changed:
+        raise ConfigError(f"cannot resume {run_dir} with different options ({', '.join(changed)})")
 
 
 def describe_run(config: TrainConfig, data: str, augmentation: Any, device: torch.device,

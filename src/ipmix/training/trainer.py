@@ -44,10 +44,10 @@ from ipmix.training.config import (
     DEFAULT_EPOCHS,
     ConfigError,
     TrainConfig,
+    check_resume,
     config_dict,
     describe_run,
-    epochs_change_message,
-    resume_differences,
+    saved_config,
 )
 from ipmix.training.distributed import resolve_device
 from ipmix.training.evaluation import autocast, evaluate, to_device
@@ -115,9 +115,9 @@ class _Run:
             self.writer_class = SummaryWriter
         self.writer: Any = None
         self._claim()
-        if config.resume:
-            self._check_saved_config()
         try:
+            if config.resume:  # before any data is read (the checkpoint's copy is checked again)
+                check_resume(self.run_dir, saved_config(self.run_dir), config, self.device.type)
             self._build()
         except BaseException:
             if hasattr(self, "data"):
@@ -187,30 +187,6 @@ class _Run:
     def config_dict(self) -> dict[str, Any]:
         return config_dict(self.config)
 
-    def _check_resumable(self, saved: dict[str, Any]) -> None:
-        """Refuse to resume with options that would change the run (the epochs first)."""
-        mine = self.config_dict()
-        if "epochs" in saved and saved["epochs"] != mine["epochs"]:
-            raise ConfigError(epochs_change_message(self.run_dir, saved["epochs"], mine["epochs"]))
-        changed = resume_differences(saved, mine, self.device.type)
-        if changed:
-            raise ConfigError(
-                f"cannot resume {self.run_dir} with different options ({', '.join(changed)})")
-
-    def _check_saved_config(self) -> None:
-        """Before any data is read: compare with config.json (the checkpoint is checked again)."""
-        path = self.run_dir / "config.json"
-        try:
-            saved = json.loads(path.read_text()) if path.is_file() else None
-        except (OSError, ValueError):
-            saved = None
-        if isinstance(saved, dict):
-            try:
-                self._check_resumable(saved)
-            except BaseException:
-                release_run_dir(self.lock, self.run_dir if self.created_dir else None)
-                raise
-
     def checkpoint(self, metrics: dict[str, Any] | None = None) -> dict[str, Any]:
         state = make_checkpoint(
             self.model, self.config.model, self.num_classes, self.config.dataset,
@@ -239,7 +215,8 @@ class _Run:
         path = self.run_dir / CHECKPOINT_NAME
         if self.config.resume:
             state = load_training_checkpoint(path, map_location=self.device)
-            self._check_resumable(dict(state.get("config") or {}))
+            check_resume(self.run_dir, dict(state.get("config") or {}), self.config,
+                         self.device.type)
             self.model.load_state_dict(state["model_state"])
             self.optimizer.load_state_dict(state["optimizer_state"])
             self.scheduler.load_state_dict(state["scheduler_state"])
