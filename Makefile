@@ -13,7 +13,7 @@ $(BIN)/ipmix: pyproject.toml
 	$(BIN)/pip install --quiet --upgrade pip
 	# torch first, pinned: pip takes these builds from the local wheel store on the dev machines.
 	$(BIN)/pip install --quiet "torch==2.14.1" "torchvision==0.29.1"
-	$(BIN)/pip install --quiet -e ".[dev]"
+	$(BIN)/pip install --quiet -e ".[dev,timm]"
 	touch $(BIN)/ipmix
 
 venv: $(BIN)/ipmix

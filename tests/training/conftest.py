@@ -39,3 +39,45 @@ def tiny_mixing_set(tmp_path_factory: pytest.TempPathFactory) -> Path:
         picture = rng.integers(0, 256, size=(36, 36, 3), dtype=np.uint8)
         Image.fromarray(picture).save(folder / f"p{i}.png")
     return folder
+
+
+@pytest.fixture(scope="session")
+def tiny_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """DIR/train (4 classes x 3 pictures in every mode, plus 3 unusable files) and DIR/val (x 2)."""
+    from image_folders import build_image_folder
+
+    root = tmp_path_factory.mktemp("folder")
+    build_image_folder(root / "train", classes=4, per_class=3, seed=0, broken=True)
+    build_image_folder(root / "val", classes=4, per_class=2, seed=1)
+    return root
+
+
+@pytest.fixture(autouse=True)
+def _private_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch):
+    """Folder listings are cached under $IPMIX_CACHE: keep the tests' caches to themselves."""
+    monkeypatch.setenv("IPMIX_CACHE", str(tmp_path_factory.mktemp("cache")))
+
+
+class TrainingCrash(Exception):
+    """Raised by `crash_after` right after the trainer saved the armed epoch."""
+
+
+@pytest.fixture
+def crash_after(monkeypatch: pytest.MonkeyPatch):
+    """``crash_after(epoch)`` makes the next training raise `TrainingCrash` once that epoch is
+    saved; ``crash_after.disarm()`` restores the trainer."""
+    from ipmix.training import trainer
+
+    original = trainer._Run.save
+
+    def arm(epoch: int) -> None:
+        def save_then_crash(run, metrics=None):
+            original(run, metrics)
+            if run.epoch == epoch:
+                raise TrainingCrash
+
+        monkeypatch.setattr(trainer._Run, "save", save_then_crash)
+
+    arm.disarm = lambda: monkeypatch.setattr(trainer._Run, "save", original)  # type: ignore[attr-defined]
+    arm.error = TrainingCrash  # type: ignore[attr-defined]
+    return arm

@@ -14,7 +14,6 @@ The wnid list (`imagenet_wnids`) is timm's ``imagenet_synsets.txt``
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -24,7 +23,6 @@ from typing import Literal
 import numpy as np
 
 IMAGENET_CLASS_COUNT = 1000
-_WNID = re.compile(r"n\d{8}")
 _NAMED = 5
 
 MatchBy = Literal["name", "index", "auto"]
@@ -137,7 +135,3 @@ def map_classes(
         )
     return ClassMap(source, target, indices)
 
-
-def looks_like_wnids(classes: Sequence[str]) -> bool:
-    """Whether every class name is a WordNet id (``n`` + 8 digits)."""
-    return bool(classes) and all(_WNID.fullmatch(name) for name in classes)

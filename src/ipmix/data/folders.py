@@ -223,13 +223,15 @@ def scan_image_folder(
     cache: bool = True,
     workers: int | None = None,
     progress: bool = True,
+    warn: bool = True,
 ) -> ImageFolderIndex:
     """List and check the ImageFolder tree at `root` (see the module docstring).
 
     `check`: ``"none"``, ``"header"`` (default) or ``"decode"`` (`ipmix.data.images`).
     `strict`: any skipped file is an error (`FolderDataError`) instead of a warning.
     `cache`: read and write the listing cache. `workers`: processes checking files
-    (default: the available CPUs, at most 8).
+    (default: the available CPUs, at most 8). `warn`: warn about skipped files (they are in
+    ``index.skipped`` either way).
     """
     if check not in CHECK_LEVELS:
         raise ValueError(f"check must be one of {', '.join(CHECK_LEVELS)}, got {check!r}")
@@ -265,7 +267,8 @@ def scan_image_folder(
         message = f"{base}: {len(skipped)} file(s) unusable and skipped: {named}{more}"
         if strict:
             raise FolderDataError(message.replace("skipped", "found (strict)"))
-        warnings.warn(message, stacklevel=2)
+        if warn:
+            warnings.warn(message, stacklevel=2)
     paths = [os.fsencode(path) for files in listing["files"] for path in files]
     labels = np.concatenate([np.full(len(files), label, dtype=np.int64)
                              for label, files in enumerate(listing["files"])])

@@ -77,7 +77,8 @@ def open_split(spec: DataSpec, split: str, subset: int | None = None) -> Labelle
     if spec.dataset not in FOLDER_DATASETS:
         raise ValueError(f"unknown dataset {spec.dataset!r}; choose from {', '.join(DATASETS)}")
     train_index = scan_image_folder(split_folder(spec, "train"), check=spec.check,
-                                    strict=spec.strict, progress=spec.progress)
+                                    strict=spec.strict, progress=spec.progress,
+                                    warn=split == "train")
     if spec.dataset == "imagenet":
         check_imagenet_classes(train_index.classes, where=str(train_index.root))
     if split == "train":

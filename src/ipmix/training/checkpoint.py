@@ -62,7 +62,8 @@ def load_training_checkpoint(path: str | Path, map_location: str | torch.device 
     try:
         checkpoint = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as error:  # unpickling and I/O errors of every kind
-        raise CheckpointFormatError(f"{path}: not a readable training checkpoint ({error})") from error
+        first = (str(error).strip().splitlines() or [type(error).__name__])[0]
+        raise CheckpointFormatError(f"{path}: not a readable training checkpoint ({first})") from error
     if not isinstance(checkpoint, dict) or checkpoint.get("format") != CHECKPOINT_FORMAT:
         raise CheckpointFormatError(f"{path}: not an ipmix checkpoint ({CHECKPOINT_FORMAT})")
     missing = [key for key in TRAINING_KEYS if key not in checkpoint]
