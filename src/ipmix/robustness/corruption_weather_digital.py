@@ -215,7 +215,9 @@ def elastic_transform(x: np.ndarray, c: tuple, rng: np.random.Generator, ctx: Co
     fields = rng.uniform(-1.0, 1.0, size=(2, n, h, w))
     dx = (kernels.gaussian_filter_hw(fields[0], sigma, "reflect", 3.0) * alpha).astype(np.float32)
     dy = (kernels.gaussian_filter_hw(fields[1], sigma, "reflect", 3.0) * alpha).astype(np.float32)
-    bb, yy, xx, cc = np.meshgrid(np.arange(n), np.arange(h), np.arange(w), np.arange(channels), indexing="ij")
-    coords = np.stack([bb, yy + dy[..., None], xx + dx[..., None], cc]).reshape(4, -1)
-    out = ndimage.map_coordinates(warped, coords, order=1, mode="reflect").reshape(x.shape)
+    yy, xx, cc = np.meshgrid(np.arange(h), np.arange(w), np.arange(channels), indexing="ij")
+    out = np.empty_like(warped)
+    for i in range(n):
+        coords = np.stack([yy + dy[i, ..., None], xx + dx[i, ..., None], cc]).reshape(3, -1)
+        out[i] = ndimage.map_coordinates(warped[i], coords, order=1, mode="reflect").reshape(x.shape[1:])
     return np.clip(out, 0.0, 1.0) * 255.0

@@ -12,11 +12,13 @@ passed in.
 
 from __future__ import annotations
 
+import functools
 import math
 
 import cv2
 import numpy as np
 from scipy import ndimage
+from threadpoolctl import ThreadpoolController
 
 
 def to_uint8(images01: np.ndarray) -> np.ndarray:
@@ -146,6 +148,17 @@ def magick_motion_blur_uint8(
     return (quantum // 257).astype(np.uint8)
 
 
+@functools.lru_cache(maxsize=1)
+def _blas_controller() -> ThreadpoolController:
+    return ThreadpoolController()
+
+
+def single_thread_blas():
+    """A context in which BLAS runs on one thread: the zoom's small matrix products are several
+    times slower multi-threaded (and parallel generation already uses one process per core)."""
+    return _blas_controller().limit(limits=1, user_api="blas")
+
+
 def linear_zoom_matrix(size: int, factor: float) -> np.ndarray:
     """``[round(size * factor), size]`` matrix of ``scipy.ndimage.zoom(..., order=1)`` on one axis.
 
@@ -180,7 +193,8 @@ def clipped_zoom(images: np.ndarray, factor: float) -> np.ndarray:
     trim = (matrix.shape[0] - h) // 2
     matrix = matrix[trim : trim + h]
     centre = images[:, top : top + crop, top : top + crop].astype(np.float64)
-    zoomed = matrix @ np.moveaxis(centre, -1, 1) @ matrix.T  # [N, C, H, H]
+    with single_thread_blas():
+        zoomed = matrix @ np.moveaxis(centre, -1, 1) @ matrix.T  # [N, C, H, H]
     return np.moveaxis(zoomed, 1, -1).astype(images.dtype)
 
 
