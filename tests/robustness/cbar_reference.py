@@ -1,3 +1,4 @@
+# ruff: noqa: B007  (a transcription keeps the reference's unused loop variables)
 """Transcription of the C-bar corruptions, for fidelity tests and the speed benchmark.
 
 Not ipmix code: facebookresearch/augmentation-corruption ``imagenet_c_bar/corrupt.py`` (the ten
@@ -128,7 +129,9 @@ def cocentric_sine_waves(image, level, rng, im_size):
 
     def calc_intensity(x, y, x0, y0, freq, amplitude, ring_width):
         angle = np.arctan2(x - x0, y - y0) * freq
-        distance = ((np.sqrt((x - x0) ** 2 + (y - y0) ** 2) + np.sin(angle) * amplitude) % ring_width) / ring_width
+        distance = (
+            (np.sqrt((x - x0) ** 2 + (y - y0) ** 2) + np.sin(angle) * amplitude) % ring_width
+        ) / ring_width
         distance -= 1 / 2
         return distance
 
@@ -154,7 +157,10 @@ def plasma_noise(image, level, rng, im_size):
         y /= scale
         i = np.array([1.0, 1.0, 1.0, 0.0])
         for s in range(iters):
-            r = np.array([np.cos(y * i[0] - i[3] + rand / i[1]), np.sin(x * i[0] - i[3] + rand / i[1])]) / i[2]
+            r = (
+                np.array([np.cos(y * i[0] - i[3] + rand / i[1]), np.sin(x * i[0] - i[3] + rand / i[1])])
+                / i[2]
+            )
             r += np.array([-r[1], r[0]]) * 0.3
             x += r[0]
             y += r[1]
@@ -186,7 +192,10 @@ def perlin_noise(image, level, rng, im_size):
         return np.clip(np.array([f, f, f]), 0, 1.0)
 
     noise_image = np.array(
-        [[kernel(np.array([y, x]), m, turbulence, gain, bias) for x in range(im_size)] for y in range(im_size)]
+        [
+            [kernel(np.array([y, x]), m, turbulence, gain, bias) for x in range(im_size)]
+            for y in range(im_size)
+        ]
     )
     out = (1 - alpha) * image.astype(np.float32) + 255 * alpha * noise_image
     return np.clip(out, 0, 255).astype(np.uint8)
@@ -208,7 +217,10 @@ def brownish_noise(image, level, rng, im_size):
     random_state = np.random.default_rng(seed)
     center = im_size / 2
     power = np.array(
-        [[1 / (np.linalg.norm(np.array([x, y]) - center) ** 2 + 1) for x in range(im_size)] for y in range(im_size)]
+        [
+            [1 / (np.linalg.norm(np.array([x, y]) - center) ** 2 + 1) for x in range(im_size)]
+            for y in range(im_size)
+        ]
     )
     noise = np.stack([_spectral(random_state, im_size, power) for i in range(3)], axis=2)
     return np.clip(image + intensity * noise, 0, 255).astype(np.uint8)
@@ -307,7 +319,9 @@ def checkerboard_cutout(image, level, rng, im_size):
     fraction = float_parameter(level, 1.0)
     seed = rng.integers(low=0, high=2**32)
     random_state = np.random.default_rng(seed)
-    grid = random_state.uniform(size=(int(4 * im_size // scales[0]), int(4 * im_size // scales[1]))) < fraction
+    grid = (
+        random_state.uniform(size=(int(4 * im_size // scales[0]), int(4 * im_size // scales[1]))) < fraction
+    )
 
     def mask_kernel(point, scales, angle, grid):
         nx = (np.cos(angle) * point[0] + np.sin(angle) * point[1]) / scales[0]
@@ -316,7 +330,10 @@ def checkerboard_cutout(image, level, rng, im_size):
 
     out = np.array(
         [
-            [image[y, x, :] if mask_kernel([y, x], scales, angle, grid) else np.array([128, 128, 128]) for x in range(im_size)]
+            [
+                image[y, x, :] if mask_kernel([y, x], scales, angle, grid) else np.array([128, 128, 128])
+                for x in range(im_size)
+            ]
             for y in range(im_size)
         ]
     )
@@ -351,7 +368,9 @@ def lines(image, level, rng, im_size):
                 yc.append(ry)
                 val.append(rv)
         xc, yc, val = np.array(xc, dtype=int), np.array(yc, dtype=int), np.array(val)
-        out[xc, yc, :] = (1.0 - val.reshape(-1, 1)) * out[xc, yc, :].astype(np.float32) + val.reshape(-1, 1) * 128
+        out[xc, yc, :] = (1.0 - val.reshape(-1, 1)) * out[xc, yc, :].astype(np.float32) + val.reshape(
+            -1, 1
+        ) * 128
     return out.astype(np.uint8)
 
 
@@ -387,7 +406,9 @@ def pinch_and_twirl(image, level, rng, im_size):
             out[u:d, l:r, :] = np.array(
                 [
                     [
-                        bilinear_interpolation(out, warp_kernel(np.array([y, x]), center, radius, amount, angles[i, j]))
+                        bilinear_interpolation(
+                            out, warp_kernel(np.array([y, x]), center, radius, amount, angles[i, j])
+                        )
                         for x in np.arange(l, r)
                     ]
                     for y in np.arange(u, d)
@@ -406,7 +427,10 @@ def ripple(image, level, rng, im_size):
 
     image = np.array(
         [
-            [bilinear_interpolation(image, warp_kernel(np.array([y, x]), wavelengths, phases, amplitudes)) for x in range(im_size)]
+            [
+                bilinear_interpolation(image, warp_kernel(np.array([y, x]), wavelengths, phases, amplitudes))
+                for x in range(im_size)
+            ]
             for y in range(im_size)
         ]
     )
@@ -459,7 +483,9 @@ def caustic_refraction(image, level, rng, im_size):
         for n in range(5):
             t = time * (1.0 - (3.5 / (n + 1)))
             i = p + np.array([np.cos(t - i[0]) + np.sin(t + i[1]), np.sin(t - i[1]) + np.cos(t + i[0])])
-            length = np.sqrt((p[0] / (np.sin(i[0] + t) / inten)) ** 2 + (p[1] / (np.cos(i[1] + t) / inten)) ** 2)
+            length = np.sqrt(
+                (p[0] / (np.sin(i[0] + t) / inten)) ** 2 + (p[1] / (np.cos(i[1] + t) / inten)) ** 2
+            )
             c += 1.0 / length
         c /= 5.0
         c = 1.17 - c**1.4
@@ -485,7 +511,9 @@ def caustic_refraction(image, level, rng, im_size):
             and origin[1] + offset[1] >= 0
             and origin[1] + offset[1] < image.shape[1]
         )
-        pixel_value = image[origin[0] + offset[0], origin[1] + offset[1], :] if inside else np.array([0.0, 0.0, 0])
+        pixel_value = (
+            image[origin[0] + offset[0], origin[1] + offset[1], :] if inside else np.array([0.0, 0.0, 0])
+        )
         return np.dot(pixel_value, np.array([0.2126, 0.7152, 0.0722]))
 
     def luma_based_refract(point, image, caustics, eta, lens_scale, lighting_amount):
@@ -502,12 +530,17 @@ def caustic_refraction(image, level, rng, im_size):
         out_pixel += (east_luma - west_luma) * lighting_amount
         return np.clip(out_pixel, 0, 1)
 
-    noise = np.array([[caustic_noise_kernel(np.array([y, x]), time, size) for x in range(im_size)] for y in range(im_size)])
+    noise = np.array(
+        [[caustic_noise_kernel(np.array([y, x]), time, size) for x in range(im_size)] for y in range(im_size)]
+    )
     noise = gaussian_filter(noise, sigma=softening)
     image = image.astype(np.float32) / 255
     out = np.array(
         [
-            [luma_based_refract(np.array([y, x]), image, noise, eta, lens_scale, lighting_amount) for x in range(im_size)]
+            [
+                luma_based_refract(np.array([y, x]), image, noise, eta, lens_scale, lighting_amount)
+                for x in range(im_size)
+            ]
             for y in range(im_size)
         ]
     )

@@ -32,7 +32,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--severities", default="1,2,3,4,5", help="comma-separated, 1..5 (default: all)")
     parser.add_argument("--workers", type=int, default=1, help="processes (default: 1)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the random corruptions")
-    parser.add_argument("--frost", default=None, metavar="DIR", help="frost textures (default: $IPMIX_DATA/frost)")
+    parser.add_argument(
+        "--frost", default=None, metavar="DIR", help="frost textures (default: $IPMIX_DATA/frost)"
+    )
     parser.add_argument("--require-frost", action="store_true", help="fail instead of skipping frost")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     parser.set_defaults(func=run)
@@ -55,7 +57,12 @@ def run(args: argparse.Namespace) -> int:
     from ipmix.robustness.folder_c import make_c_folder
 
     cbar = cbar_names(args.preset)
-    groups = {"benchmark": BENCHMARK_CORRUPTIONS, "extra": EXTRA_CORRUPTIONS, "all": ALL_CORRUPTIONS, "cbar": cbar}
+    groups = {
+        "benchmark": BENCHMARK_CORRUPTIONS,
+        "extra": EXTRA_CORRUPTIONS,
+        "all": ALL_CORRUPTIONS,
+        "cbar": cbar,
+    }
     names = _name_list(args.corruptions, groups, ALL_CORRUPTIONS + cbar)
     start = time.perf_counter()
     with warnings.catch_warnings(record=True) as caught:

@@ -29,6 +29,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
+from ipmix.robustness.cbar import CIFAR_CBAR, corrupt_bar
 from ipmix.robustness.corruptions import (
     ALL_CORRUPTIONS,
     BENCHMARK_CORRUPTIONS,
@@ -188,7 +189,10 @@ def make_cifar_c(
     """Write a CIFAR-C-style set of `images` (uint8 ``[N, H, W, 3]``) to `out_dir`.
 
     One ``<name>.npy`` per corruption (``[5 * N, H, W, 3]``, severities 1..5 stacked) plus
-    ``labels.npy`` (``[5 * N]``), as the official release. Finished files are skipped; an
+    ``labels.npy`` (``[5 * N]``), as the official release. `corruptions` may also name the ten
+    CIFAR-10-C-bar corruptions (`cbar.CIFAR_CBAR`): the same ``<name>.npy`` form, their five
+    published levels stacked in increasing order, as augmentation-corruption's
+    ``make_cifar10_c_bar.py`` writes them (its names never clash with CIFAR-C's). Finished files are skipped; an
     interrupted run resumes per (corruption, severity). Without frost textures (see
     `find_frost_dir`) frost is skipped with a warning, or FrostTexturesNotFoundError is raised
     when `require_frost`. Returns ``{name: path}`` of the files present for the requested names.
@@ -196,7 +200,7 @@ def make_cifar_c(
     images = check_images(images)
     n = images.shape[0]
     labels = _check_labels(labels, n, required=True)
-    names = _requested(corruptions, ALL_CORRUPTIONS, CorruptionError, "corruption")
+    names = _requested(corruptions, ALL_CORRUPTIONS + CIFAR_CBAR, CorruptionError, "corruption")
     if "frost" in names:
         try:
             frost_dir = find_frost_dir(frost_dir)
@@ -240,7 +244,10 @@ def make_cifar_c(
         for index, start in enumerate(chunks):
             rng = _stream(seed, name, severity, index)
             batch = images[start : start + CHUNK]
-            pieces.append(corrupt(batch, name, severity, rng, frost_dir=frost_dir))
+            if name in CIFAR_CBAR:
+                pieces.append(corrupt_bar(batch, name, severity, rng, preset="cifar"))
+            else:
+                pieces.append(corrupt(batch, name, severity, rng, frost_dir=frost_dir))
             bar.update(1)
         atomic_write_bytes(part, _npy_bytes(np.concatenate(pieces)))
     bar.close()

@@ -202,7 +202,9 @@ def make_c_folder(
     images = list_image_folder(root)
     relatives = output_paths(images, root)
     out_dir.mkdir(parents=True, exist_ok=True)
-    _claim_folder(out_dir, {"kind": "folder-c", "preset": spec.name, "seed": int(seed), "jpeg_quality": JPEG_QUALITY})
+    _claim_folder(
+        out_dir, {"kind": "folder-c", "preset": spec.name, "seed": int(seed), "jpeg_quality": JPEG_QUALITY}
+    )
     tasks, skipped = [], 0
     for image, relative in zip(images, relatives, strict=True):
         outputs = []
@@ -214,6 +216,8 @@ def make_c_folder(
                 else:
                     outputs.append((name, severity, path))
         if outputs:
-            tasks.append(_ImageTask(image.path, image_key(image, root), tuple(outputs), spec.name, int(seed), frost))
+            tasks.append(
+                _ImageTask(image.path, image_key(image, root), tuple(outputs), spec.name, int(seed), frost)
+            )
     written = sum(run_tasks(tasks, _corrupt_one, workers, progress, desc="make-c"))
     return GenerationSummary(written=written, skipped=skipped, images=len(images))

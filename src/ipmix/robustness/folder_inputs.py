@@ -16,7 +16,17 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-IMAGE_EXTENSIONS: tuple[str, ...] = (".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".pgm", ".tif", ".tiff", ".webp")
+IMAGE_EXTENSIONS: tuple[str, ...] = (
+    ".jpg",
+    ".jpeg",
+    ".png",
+    ".ppm",
+    ".bmp",
+    ".pgm",
+    ".tif",
+    ".tiff",
+    ".webp",
+)
 
 
 class FolderInputError(ValueError):
@@ -46,9 +56,7 @@ def list_image_folder(root: str | Path) -> list[FolderImage]:
         )
         images.extend(FolderImage(path, name) for path in files)
     if not images:
-        raise FolderInputError(
-            f"no images ({', '.join(IMAGE_EXTENSIONS)}) in the class folders of {root}"
-        )
+        raise FolderInputError(f"no images ({', '.join(IMAGE_EXTENSIONS)}) in the class folders of {root}")
     return images
 
 
