@@ -69,7 +69,9 @@ def test_resumes_and_refuses_other_settings(folder, tmp_path) -> None:
     again = make_c_folder(folder, tmp_path, corruptions=["contrast"], severities=[2], progress=False)
     assert (again.written, again.skipped) == (0, 3)
     (tmp_path / "contrast/2/n02/c.jpg").unlink()
-    assert make_c_folder(folder, tmp_path, corruptions=["contrast"], severities=[2], progress=False).written == 1
+    assert (
+        make_c_folder(folder, tmp_path, corruptions=["contrast"], severities=[2], progress=False).written == 1
+    )
     with pytest.raises(BenchmarkFileError, match="other inputs"):
         make_c_folder(folder, tmp_path, corruptions=["contrast"], seed=1, progress=False)
     with pytest.raises(BenchmarkFileError, match="other inputs"):
@@ -87,7 +89,9 @@ def test_results_do_not_depend_on_the_number_of_workers(folder, tmp_path) -> Non
 
 
 def test_cifar_preset_on_a_folder(folder, tmp_path) -> None:
-    make_c_folder(folder, tmp_path, preset="cifar", corruptions=["lines", "fog"], severities=[4], progress=False)
+    make_c_folder(
+        folder, tmp_path, preset="cifar", corruptions=["lines", "fog"], severities=[4], progress=False
+    )
     with Image.open(tmp_path / "lines/2.00/n02/c.jpg") as picture:
         assert picture.size == (32, 32)
     assert (tmp_path / "fog/4/n01/a.jpg").is_file()
@@ -120,14 +124,18 @@ def test_input_errors(folder, tmp_path) -> None:
 def test_frost_is_skipped_without_textures(folder, tmp_path, monkeypatch) -> None:
     monkeypatch.delenv("IPMIX_DATA", raising=False)
     with pytest.warns(UserWarning, match="skipping frost"):
-        summary = make_c_folder(folder, tmp_path, corruptions=["frost", "contrast"], severities=[1], progress=False)
+        summary = make_c_folder(
+            folder, tmp_path, corruptions=["frost", "contrast"], severities=[1], progress=False
+        )
     assert summary.written == 3 and not (tmp_path / "frost").exists()
 
 
 def test_cli_make_c(folder, tmp_path, capsys) -> None:
     code = cli_main(["make-c", "--images", str(folder), "--out", str(tmp_path), "--corruptions", "contrast",
                      "--severities", "2", "--no-progress"])  # fmt: skip
-    assert code == 0 and "3 image(s) written, 0 already there, from 3 source image(s)" in capsys.readouterr().out
+    assert (
+        code == 0 and "3 image(s) written, 0 already there, from 3 source image(s)" in capsys.readouterr().out
+    )
     code = cli_main(["make-c", "--images", str(folder), "--out", str(tmp_path), "--severities", "0,9"])
     assert code == 2 and "--severities must be comma-separated integers in 1..5" in capsys.readouterr().err
     code = cli_main(["make-c", "--images", str(tmp_path / "nowhere"), "--out", str(tmp_path / "o")])
@@ -137,7 +145,9 @@ def test_cli_make_c(folder, tmp_path, capsys) -> None:
 def test_make_cifar_c_writes_cbar_in_the_reference_layout(tmp_path) -> None:
     images = ref.photos(3, size=32)
     labels = np.array([3, 1, 4])
-    written = make_cifar_c(images, labels, tmp_path, corruptions=["ripple", "contrast"], seed=2, progress=False)
+    written = make_cifar_c(
+        images, labels, tmp_path, corruptions=["ripple", "contrast"], seed=2, progress=False
+    )
     assert set(written) == {"ripple", "contrast"}
     stack, loaded = load_cifar_c(tmp_path, "ripple")
     assert stack.shape == (5, 3, 32, 32, 3)
@@ -157,4 +167,6 @@ def test_cli_make_cifar_c_cbar_group(tmp_path, capsys) -> None:
     code = cli_main(["make-cifar-c", "--out", str(tmp_path / "bar"), "--data", str(tmp_path),
                      "--corruptions", "cbar", "--no-progress"])  # fmt: skip
     assert code == 0 and "10 corruption file(s) of 2 images" in capsys.readouterr().out
-    assert sorted(p.stem for p in (tmp_path / "bar").glob("*.npy") if p.stem != "labels") == sorted(CIFAR_CBAR)
+    assert sorted(p.stem for p in (tmp_path / "bar").glob("*.npy") if p.stem != "labels") == sorted(
+        CIFAR_CBAR
+    )

@@ -200,7 +200,8 @@ def make_cifar_c(
     images = check_images(images)
     n = images.shape[0]
     labels = _check_labels(labels, n, required=True)
-    names = _requested(corruptions, ALL_CORRUPTIONS + CIFAR_CBAR, CorruptionError, "corruption")
+    known = ALL_CORRUPTIONS + CIFAR_CBAR
+    names = _requested(corruptions, known, CorruptionError, "corruption")
     if "frost" in names:
         try:
             frost_dir = find_frost_dir(frost_dir)
