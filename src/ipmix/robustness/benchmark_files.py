@@ -192,10 +192,10 @@ def make_cifar_c(
     ``labels.npy`` (``[5 * N]``), as the official release. `corruptions` may also name the ten
     CIFAR-10-C-bar corruptions (`cbar.CIFAR_CBAR`): the same ``<name>.npy`` form, their five
     published levels stacked in increasing order, as augmentation-corruption's
-    ``make_cifar10_c_bar.py`` writes them (its names never clash with CIFAR-C's). Finished files are skipped; an
-    interrupted run resumes per (corruption, severity). Without frost textures (see
-    `find_frost_dir`) frost is skipped with a warning, or FrostTexturesNotFoundError is raised
-    when `require_frost`. Returns ``{name: path}`` of the files present for the requested names.
+    ``make_cifar10_c_bar.py`` writes them (its names never clash with CIFAR-C's). Finished files
+    are skipped; an interrupted run resumes per (corruption, severity). Without frost textures
+    (see `find_frost_dir`) frost is skipped with a warning, or FrostTexturesNotFoundError is
+    raised when `require_frost`. Returns ``{name: path}`` of the files present for the requested names.
     """
     images = check_images(images)
     n = images.shape[0]
