@@ -1,3 +1,4 @@
+# ruff: noqa: E501  (a transcription keeps the reference's long lines)
 """Transcription of ImageNet-P's frame generation, for fidelity tests. Not ipmix code.
 
 hendrycks/robustness ``ImageNet-P/create_p/make_imagenet_p.py``: for each perturbation, the
@@ -6,8 +7,8 @@ torchvision's ``affine`` is the one of that time (torchvision 0.2's
 ``_get_inverse_affine_matrix``, centre ``(w / 2 + 0.5, h / 2 + 0.5)``), transcribed here.
 Departures, forced: ``torch.randn_like`` / ``np.random`` are draws from a
 ``numpy.random.Generator`` (gaussian noise: normals scaled by the sigma held in float32, as
-torch multiplies a float32 tensor by a Python number, then kept in float32); Wand's motion blur is ipmix's re-implementation (see
-``hendrycks_reference.wand_motion_blur_png``).
+torch multiplies a float32 tensor by a Python number, then kept in float32); Wand's motion
+blur is ipmix's re-implementation (see ``hendrycks_reference.wand_motion_blur_png``).
 """
 
 from __future__ import annotations
@@ -129,7 +130,9 @@ def frames(img: PILImage.Image, name: str, rng) -> list[np.ndarray]:
         for i in range(0, 31):
             angle, scale, shear = {"rotate": (i - 15, 1.0, 0), "scale": (0, (i * 2.5 + 40) / 100.0, 0),
                                    "shear": (0, 1.0, i - 15)}[name]  # fmt: skip
-            z = affine(img, angle=angle, translate=(0, 0), scale=scale, shear=shear, resample=PILImage.BILINEAR)
+            z = affine(
+                img, angle=angle, translate=(0, 0), scale=scale, shear=shear, resample=PILImage.BILINEAR
+            )
             out.append(np.asarray(center_crop(z)))
     elif name == "tilt":
         x = np.array(img)
@@ -149,7 +152,9 @@ def frames(img: PILImage.Image, name: str, rng) -> list[np.ndarray]:
     elif name == "gaussian_blur":
         x = center_crop(img)
         for i in range(0, 31):
-            blurred = gaussian(np.array(x, copy=True) / 255.0, sigma=0.25 + 0.035 * i, channel_axis=-1, truncate=6.0)
+            blurred = gaussian(
+                np.array(x, copy=True) / 255.0, sigma=0.25 + 0.035 * i, channel_axis=-1, truncate=6.0
+            )
             out.append(np.uint8(255 * blurred))
     elif name == "spatter":
         x = cv2.cvtColor(np.array(center_crop(img), dtype=np.float32) / 255.0, cv2.COLOR_BGR2BGRA)
@@ -173,9 +178,13 @@ def frames(img: PILImage.Image, name: str, rng) -> list[np.ndarray]:
             colour = np.concatenate([v / 255.0 * np.ones_like(m[..., :1]) for v in (175, 238, 238)], axis=2)
             colour = cv2.cvtColor(colour, cv2.COLOR_BGR2BGRA)
             with np.errstate(invalid="ignore"):
-                z = np.uint8(np.nan_to_num(cv2.cvtColor(np.clip(x + m * colour, 0, 1), cv2.COLOR_BGRA2BGR) * 255))
+                z = np.uint8(
+                    np.nan_to_num(cv2.cvtColor(np.clip(x + m * colour, 0, 1), cv2.COLOR_BGRA2BGR) * 255)
+                )
             liquid_layer = np.apply_along_axis(
-                lambda mat: np.convolve(mat, np.array([0.05, 0.1, 0.15, 0.7]), mode="same"), axis=0, arr=liquid_layer
+                lambda mat: np.convolve(mat, np.array([0.05, 0.1, 0.15, 0.7]), mode="same"),
+                axis=0,
+                arr=liquid_layer,
             )
             out.append(z)
     else:

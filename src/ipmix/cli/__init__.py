@@ -22,6 +22,7 @@ COMMANDS = {
     "make-cifar-c": "make_cifar_c",
     "make-cifar-p": "make_cifar_c",
     "make-c": "make_c",
+    "make-p": "make_p",
 }
 
 

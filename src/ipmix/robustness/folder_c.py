@@ -79,13 +79,15 @@ def jpeg_bytes(image: np.ndarray, quality: int = JPEG_QUALITY) -> bytes:
     return buffer.getvalue()
 
 
-def output_paths(images: Sequence[FolderImage], root: Path) -> list[str]:
-    """``<class>/<file>`` of every image (sub-folders flattened, as the reference scripts do);
-    FolderInputError naming both files when two images would share one output."""
+def output_paths(
+    images: Sequence[FolderImage], name_of: Callable[[Path], str] = output_name
+) -> list[str]:
+    """``<class>/<name_of(file)>`` of every image (sub-folders flattened, as the reference
+    scripts do); FolderInputError naming both files when two images would share one output."""
     seen: dict[str, Path] = {}
     out = []
     for image in images:
-        relative = f"{image.class_name}/{output_name(image.path)}"
+        relative = f"{image.class_name}/{name_of(image.path)}"
         if relative in seen:
             raise FolderInputError(
                 f"{seen[relative]} and {image.path} would both be written as {relative}; rename one"
@@ -200,7 +202,7 @@ def make_c_folder(
             names.remove("frost")
     root, out_dir = Path(images_dir), Path(out_dir)
     images = list_image_folder(root)
-    relatives = output_paths(images, root)
+    relatives = output_paths(images)
     out_dir.mkdir(parents=True, exist_ok=True)
     _claim_folder(
         out_dir, {"kind": "folder-c", "preset": spec.name, "seed": int(seed), "jpeg_quality": JPEG_QUALITY}

@@ -60,12 +60,13 @@ def list_image_folder(root: str | Path) -> list[FolderImage]:
     return images
 
 
-def load_prepared(path: Path, size: int, resize: int | None) -> np.ndarray:
+def load_prepared(path: Path, size: int, resize: int | None, *, crop: bool = True) -> np.ndarray:
     """Decode `path` as RGB and bring it to ``size x size`` (uint8 ``[size, size, 3]``).
 
     ``resize`` given: torchvision ``Resize(resize)`` (shorter side, bilinear) then
-    ``CenterCrop(size)``, as the ImageNet scripts. None: images already ``size x size`` are used
-    as they are; others get ``Resize(round(size * 256 / 224))`` and ``CenterCrop(size)``.
+    ``CenterCrop(size)``, as the ImageNet scripts; without `crop` the resized image is returned
+    (ImageNet-P perturbs it before cropping). None: images already ``size x size`` are used as
+    they are; others get ``Resize(round(size * 256 / 224))`` and ``CenterCrop(size)``.
     """
     from torchvision.transforms import functional as tvf
 
@@ -77,4 +78,4 @@ def load_prepared(path: Path, size: int, resize: int | None) -> np.ndarray:
     if resize is None and image.size == (size, size):
         return np.asarray(image)
     image = tvf.resize(image, resize or round(size * 256 / 224), tvf.InterpolationMode.BILINEAR)
-    return np.asarray(tvf.center_crop(image, size))
+    return np.asarray(tvf.center_crop(image, size) if crop or resize is None else image)

@@ -45,8 +45,14 @@ CIFAR_P = PerturbationPreset(
             "shot_noise": {"kind": "shot", "photons": 700},
             "motion_blur": {"frames": 21, "radius": 6, "sigma": 1.8, "step": 9.0, "offset": 20},
             "zoom_blur": {"step": 0.004},
-            "spatter": {"loc": 0.6, "scale": 0.265, "sigma": 1.75, "threshold": 0.7, "intensity": 0.6,
-                        "taps": (0.2, 0.8)},  # fmt: skip
+            "spatter": {
+                "loc": 0.6,
+                "scale": 0.265,
+                "sigma": 1.75,
+                "threshold": 0.7,
+                "intensity": 0.6,
+                "taps": (0.2, 0.8),
+            },  # fmt: skip
             "brightness": {"step": 1.5},
             "translate": {"frames": 16, "offset": 7},
             "rotate": {"step": 1.0},
@@ -67,8 +73,17 @@ IMAGENET_P = PerturbationPreset(
             "shot_noise": {"kind": "shot", "photons": 300},
             "motion_blur": {"frames": 31, "radius": 10, "sigma": 3, "step": 4.0, "offset": 30},
             "zoom_blur": {"step": 0.004},
-            "snow": {"loc": 0.05, "scale": 0.3, "zoom": 3, "threshold": 0.5, "radius": 14, "sigma": 4,
-                     "step": 4.0, "start": -150.0, "blend": 0.85},  # fmt: skip
+            "snow": {
+                "loc": 0.05,
+                "scale": 0.3,
+                "zoom": 3,
+                "threshold": 0.5,
+                "radius": 14,
+                "sigma": 4,
+                "step": 4.0,
+                "start": -150.0,
+                "blend": 0.85,
+            },  # fmt: skip
             "brightness": {"step": 2.0},
             "translate": {"frames": 41, "offset": 20},
             "rotate": {"step": 1.0},
@@ -77,8 +92,14 @@ IMAGENET_P = PerturbationPreset(
             # validation perturbations
             "speckle_noise": {"kind": "speckle", "sigma": 0.05},
             "gaussian_blur": {"start": 0.25, "step": 0.035, "truncate": 6.0},
-            "spatter": {"loc": 0.65, "scale": 0.27, "sigma": 3.7, "threshold": 0.69, "intensity": 0.6,
-                        "taps": (0.05, 0.1, 0.15, 0.7)},  # fmt: skip
+            "spatter": {
+                "loc": 0.65,
+                "scale": 0.27,
+                "sigma": 3.7,
+                "threshold": 0.69,
+                "intensity": 0.6,
+                "taps": (0.05, 0.1, 0.15, 0.7),
+            },  # fmt: skip
             "shear": {"step": 1.0},
             # harder noise levels (folders <name>_2, <name>_3)
             "gaussian_noise_2": {"kind": "gaussian", "sigma": 0.05},

@@ -109,7 +109,14 @@ def legacy_affine(
         m = [math.cos(rot + sh), math.sin(rot + sh), 0.0, -math.sin(rot), math.cos(rot), 0.0]
         m = [(1.0 / scale) / d * value for value in m]
     else:
-        m = [math.cos(rot) / scale, math.sin(rot) / scale, 0.0, -math.sin(rot) / scale, math.cos(rot) / scale, 0.0]
+        m = [
+            math.cos(rot) / scale,
+            math.sin(rot) / scale,
+            0.0,
+            -math.sin(rot) / scale,
+            math.cos(rot) / scale,
+            0.0,
+        ]
     m[2] += m[0] * (-cx - tx) + m[1] * (-cy - ty) + cx
     m[5] += m[3] * (-cx - tx) + m[4] * (-cy - ty) + cy
     picture = Image.fromarray(image).transform((w, h), Image.Transform.AFFINE, m, resample)
@@ -180,7 +187,9 @@ def _snow(frames: _Frames, p: Mapping, rng: np.random.Generator) -> np.ndarray:
     layer[layer < p["threshold"]] = 0
     layer = (np.clip(layer, 0, 1) * 255).astype(np.uint8)  # the 8-bit grey PNG
     angles = np.arange(31) * p["step"] + p["start"]
-    moving = kernels.magick_motion_blur_uint8(np.broadcast_to(layer, (31, h, w)), p["radius"], p["sigma"], angles)
+    moving = kernels.magick_motion_blur_uint8(
+        np.broadcast_to(layer, (31, h, w)), p["radius"], p["sigma"], angles
+    )
     moving = (moving / 255.0)[..., None]
     grey = cv2.cvtColor(np.float32(x), cv2.COLOR_RGB2GRAY)[..., None]
     base = p["blend"] * x + (1 - p["blend"]) * np.maximum(x, grey * 1.5 + 0.5)
@@ -196,7 +205,9 @@ def run_down(liquid: np.ndarray, taps: tuple[float, ...] = (0.2, 0.8)) -> np.nda
 def _spatter(frames: _Frames, p: Mapping, rng: np.random.Generator) -> np.ndarray:
     clean = frames.clean
     x = clean.astype(np.float32) / 255.0
-    liquid = kernels.gaussian_filter_hw(rng.normal(p["loc"], p["scale"], size=(1, *clean.shape[:2])), p["sigma"])
+    liquid = kernels.gaussian_filter_hw(
+        rng.normal(p["loc"], p["scale"], size=(1, *clean.shape[:2])), p["sigma"]
+    )
     liquid = liquid[0]
     liquid[liquid < p["threshold"]] = 0
     out = []
@@ -216,7 +227,9 @@ def _brightness(frames: _Frames, p: Mapping, rng: np.random.Generator) -> np.nda
 def _gaussian_blur(frames: _Frames, p: Mapping, rng: np.random.Generator) -> np.ndarray:
     x = frames.clean[None] / 255.0
     sigmas = [p["start"] + p["step"] * i for i in range(31)]
-    return np.concatenate([kernels.to_uint8(kernels.gaussian_filter_hw(x, s, truncate=p["truncate"])) for s in sigmas])
+    return np.concatenate(
+        [kernels.to_uint8(kernels.gaussian_filter_hw(x, s, truncate=p["truncate"])) for s in sigmas]
+    )
 
 
 def _geometric(transform: Callable[[np.ndarray, int, Mapping], np.ndarray], count: Callable[[Mapping], int]):
@@ -234,9 +247,16 @@ def _tilt(image: np.ndarray, i: int, p: Mapping) -> np.ndarray:
     project = np.array([[f, 0, w / 2, 0], [0, f, h / 2, 0], [0, 0, 1, 0]])
     phi = theta = np.deg2rad(p["step"] * (i - 15))
     rot_x = np.array(
-        [[1, 0, 0, 0], [0, np.cos(theta), -np.sin(theta), 0], [0, np.sin(theta), np.cos(theta), 0], [0, 0, 0, 1]]
+        [
+            [1, 0, 0, 0],
+            [0, np.cos(theta), -np.sin(theta), 0],
+            [0, np.sin(theta), np.cos(theta), 0],
+            [0, 0, 0, 1],
+        ]
     )
-    rot_y = np.array([[np.cos(phi), 0, -np.sin(phi), 0], [0, 1, 0, 0], [np.sin(phi), 0, np.cos(phi), 0], [0, 0, 0, 1]])
+    rot_y = np.array(
+        [[np.cos(phi), 0, -np.sin(phi), 0], [0, 1, 0, 0], [np.sin(phi), 0, np.cos(phi), 0], [0, 0, 0, 1]]
+    )
     return cv2.warpPerspective(image, project @ push @ rot_x @ rot_y @ to_centre, (w, h))
 
 
@@ -251,13 +271,20 @@ _KERNELS: dict[str, Callable[[_Frames, Mapping, np.random.Generator], np.ndarray
     "spatter": _spatter,
     "brightness": _brightness,
     "gaussian_blur": _gaussian_blur,
-    "translate": _geometric(lambda im, i, p: legacy_affine(im, translate=(i - p["offset"], 0)), lambda p: p["frames"]),
-    "rotate": _geometric(lambda im, i, p: legacy_affine(im, angle=(i - 15) * p["step"], resample=_BILINEAR), _THIRTY_ONE),
+    "translate": _geometric(
+        lambda im, i, p: legacy_affine(im, translate=(i - p["offset"], 0)), lambda p: p["frames"]
+    ),
+    "rotate": _geometric(
+        lambda im, i, p: legacy_affine(im, angle=(i - 15) * p["step"], resample=_BILINEAR), _THIRTY_ONE
+    ),
     "tilt": _geometric(_tilt, _THIRTY_ONE),
     "scale": _geometric(
-        lambda im, i, p: legacy_affine(im, scale=(i * p["step"] + p["start"]) / 100.0, resample=_BILINEAR), _THIRTY_ONE
+        lambda im, i, p: legacy_affine(im, scale=(i * p["step"] + p["start"]) / 100.0, resample=_BILINEAR),
+        _THIRTY_ONE,
     ),
-    "shear": _geometric(lambda im, i, p: legacy_affine(im, shear=(i - 15) * p["step"], resample=_BILINEAR), _THIRTY_ONE),
+    "shear": _geometric(
+        lambda im, i, p: legacy_affine(im, shear=(i - 15) * p["step"], resample=_BILINEAR), _THIRTY_ONE
+    ),
 }
 
 
