@@ -97,7 +97,7 @@ def frames(img: PILImage.Image, name: str, rng) -> list[np.ndarray]:
             z = center_crop(img)
             output = BytesIO()
             z.save(output, format="PNG")
-            z = c_ref.wand_motion_blur_png(np.asarray(PILImage.open(output)), 10, 3, (i - 30) * 4)
+            z = c_ref.wand_motion_blur_png(output.getvalue(), 10, 3, (i - 30) * 4)
             z = np.clip(z[..., [2, 1, 0]], 0, 255) if z.shape != (SIZE, SIZE) else np.stack([z] * 3, axis=-1)
             out.append(z)
     elif name == "zoom_blur":
@@ -114,9 +114,11 @@ def frames(img: PILImage.Image, name: str, rng) -> list[np.ndarray]:
         snow_layer = rng.normal(size=(SIZE, SIZE), loc=0.05, scale=0.3)
         snow_layer = c_ref.clipped_zoom(snow_layer[..., np.newaxis], 3)
         snow_layer[snow_layer < 0.5] = 0
-        layer = (np.clip(snow_layer.squeeze(), 0, 1) * 255).astype(np.uint8)
+        layer = PILImage.fromarray((np.clip(snow_layer.squeeze(), 0, 1) * 255).astype(np.uint8), mode="L")
+        output = BytesIO()
+        layer.save(output, format="PNG")
         for i in range(0, 31):
-            moving = c_ref.wand_motion_blur_png(layer, 14, 4, i * 4 - 150) / 255.0
+            moving = c_ref.wand_motion_blur_png(output.getvalue(), 14, 4, i * 4 - 150) / 255.0
             moving = moving[..., np.newaxis]
             grey = cv2.cvtColor(np.float32(x), cv2.COLOR_RGB2GRAY).reshape(SIZE, SIZE, 1)
             z = 0.85 * x + (1 - 0.85) * np.maximum(x, grey * 1.5 + 0.5)

@@ -11,8 +11,9 @@ compared on the same seed. Sources:
 
 Departures, all forced: ``skimage.filters.gaussian(multichannel=True)`` is spelled
 ``channel_axis=-1``; ``np.fromstring`` is ``np.frombuffer``; the Wand / ImageMagick motion blur
-(motion_blur, snow) cannot run here and is ipmix's re-implementation
-(``kernels.magick_motion_blur_uint8``), so those two check everything but that kernel; glass
+(motion_blur, snow) is not installed for the tests and is ipmix's re-implementation
+(``kernels.magick_motion_blur_uint8``), so there those two check everything but that kernel
+(``use_wand`` switches to the real one, as ``benchmarks/corruptions.py`` does); glass
 blur's per-pixel ``randint(-d, d, size=2)`` draws are taken from one block drawn up front in the
 layout ipmix uses (``[2, H - 2d, W - 2d]``: dx then dy per target pixel), the walk itself is
 literal.
@@ -49,10 +50,43 @@ def disk(radius, alias_blur=0.1, dtype=np.float32):
     return cv2.GaussianBlur(aliased_disk, ksize=ksize, sigmaX=alias_blur)
 
 
-def wand_motion_blur_png(png_array: np.ndarray, radius, sigma, angle) -> np.ndarray:
-    """Stand-in for ``MotionImage(blob=png).motion_blur(...)`` + ``cv2.imdecode``: BGR (or grey)."""
-    blurred = kernels.magick_motion_blur_uint8(png_array[None], radius, sigma, np.array([angle]))[0]
+def _stand_in_motion_blur(png: bytes, radius, sigma, angle) -> np.ndarray:
+    picture = np.asarray(PILImage.open(BytesIO(png)))
+    blurred = kernels.magick_motion_blur_uint8(picture[None], radius, sigma, np.array([angle]))[0]
     return blurred[..., ::-1] if blurred.ndim == 3 else blurred
+
+
+_MOTION_BLUR = {"run": _stand_in_motion_blur, "by": "ipmix's re-implementation (Wand not installed)"}
+
+
+def use_wand() -> str:
+    """Switch the transcriptions to the real Wand / ImageMagick motion blur (benchmark only:
+    neither is an ipmix dependency). Returns the ImageMagick version."""
+    import ctypes
+
+    from wand.api import library
+    from wand.image import Image as WandImage
+    from wand.version import MAGICK_VERSION
+
+    library.MagickMotionBlurImage.argtypes = (ctypes.c_void_p, ctypes.c_double, ctypes.c_double, ctypes.c_double)
+
+    class MotionImage(WandImage):
+        def motion_blur(self, radius=0.0, sigma=0.0, angle=0.0):
+            library.MagickMotionBlurImage(self.wand, radius, sigma, angle)
+
+    def run(png: bytes, radius, sigma, angle) -> np.ndarray:
+        with MotionImage(blob=png) as x:
+            x.motion_blur(radius=radius, sigma=sigma, angle=angle)
+            return cv2.imdecode(np.frombuffer(x.make_blob(), np.uint8), cv2.IMREAD_UNCHANGED)
+
+    _MOTION_BLUR.update(run=run, by=MAGICK_VERSION)
+    return MAGICK_VERSION
+
+
+def wand_motion_blur_png(png: bytes, radius, sigma, angle) -> np.ndarray:
+    """``MotionImage(blob=png).motion_blur(...)`` then ``cv2.imdecode``: BGR (or grey) uint8,
+    by ipmix's re-implementation unless `use_wand` switched to the real one."""
+    return _MOTION_BLUR["run"](png, radius, sigma, angle)
 
 
 def plasma_fractal(rng, mapsize=256, wibbledecay=3):
@@ -138,14 +172,19 @@ def gaussian_blur(x, severity, rng, **_):
     return np.clip(x, 0, 1) * 255
 
 
-def glass_blur(x, severity, rng, **_):
+def glass_blur(x, severity, rng, per_pixel_draws=False, **_):
+    """With `per_pixel_draws` the draws are the reference's own, one call per pixel (for timing;
+    the stream then differs from ipmix's block draws)."""
     c = [(0.7, 1, 2), (0.9, 2, 1), (1, 2, 3), (1.1, 3, 2), (1.5, 4, 2)][severity - 1]
     x = np.uint8(gaussian(np.array(x) / 255.0, sigma=c[0], channel_axis=-1) * 255)
     for _ in range(c[2]):
         draws = rng.integers(-c[1], c[1], size=(2, SIZE - 2 * c[1], SIZE - 2 * c[1]))
         for h in range(SIZE - c[1], c[1], -1):
             for w in range(SIZE - c[1], c[1], -1):
-                dx, dy = draws[:, h - c[1] - 1, w - c[1] - 1]
+                if per_pixel_draws:
+                    dx, dy = rng.integers(-c[1], c[1], size=(2,))
+                else:
+                    dx, dy = draws[:, h - c[1] - 1, w - c[1] - 1]
                 h_prime, w_prime = h + dy, w + dx
                 x[h, w], x[h_prime, w_prime] = x[h_prime, w_prime], x[h, w]
     return np.clip(gaussian(x / 255.0, sigma=c[0], channel_axis=-1), 0, 1) * 255
@@ -164,8 +203,7 @@ def motion_blur(x, severity, rng, **_):
     c = [(10, 3), (15, 5), (15, 8), (15, 12), (20, 15)][severity - 1]
     output = BytesIO()
     PILImage.fromarray(x).save(output, format="PNG")
-    png = np.asarray(PILImage.open(output))
-    x = wand_motion_blur_png(png, c[0], c[1], rng.uniform(-45, 45))
+    x = wand_motion_blur_png(output.getvalue(), c[0], c[1], rng.uniform(-45, 45))
     if x.shape != (SIZE, SIZE):
         return np.clip(x[..., [2, 1, 0]], 0, 255)
     return np.clip(np.array([x, x, x]).transpose((1, 2, 0)), 0, 255)
@@ -220,8 +258,7 @@ def snow(x, severity, rng, **_):
     snow_layer = PILImage.fromarray((np.clip(snow_layer.squeeze(), 0, 1) * 255).astype(np.uint8), mode="L")
     output = BytesIO()
     snow_layer.save(output, format="PNG")
-    png = np.asarray(PILImage.open(output))
-    snow_layer = wand_motion_blur_png(png, c[4], c[5], rng.uniform(-135, -45)) / 255.0
+    snow_layer = wand_motion_blur_png(output.getvalue(), c[4], c[5], rng.uniform(-135, -45)) / 255.0
     snow_layer = snow_layer[..., np.newaxis]
     grey = cv2.cvtColor(x, cv2.COLOR_RGB2GRAY).reshape(SIZE, SIZE, 1)
     x = c[6] * x + (1 - c[6]) * np.maximum(x, grey * 1.5 + 0.5)
@@ -377,9 +414,9 @@ IMAGENET_C = {
 }
 
 
-def imagenet_c(image: np.ndarray, name: str, severity: int, rng, frost_dir=None) -> np.ndarray:
+def imagenet_c(image: np.ndarray, name: str, severity: int, rng, frost_dir=None, **options) -> np.ndarray:
     """The reference's stored result for one uint8 224 x 224 image: ``np.uint8(method(x, s))``."""
-    return np.uint8(IMAGENET_C[name](image.copy(), severity, rng, frost_dir=frost_dir))
+    return np.uint8(IMAGENET_C[name](image.copy(), severity, rng, frost_dir=frost_dir, **options))
 
 
 def photos(count: int = 3, size: int = SIZE) -> np.ndarray:
