@@ -68,7 +68,8 @@ def use_wand() -> str:
     from wand.image import Image as WandImage
     from wand.version import MAGICK_VERSION
 
-    library.MagickMotionBlurImage.argtypes = (ctypes.c_void_p, ctypes.c_double, ctypes.c_double, ctypes.c_double)
+    double = ctypes.c_double
+    library.MagickMotionBlurImage.argtypes = (ctypes.c_void_p, double, double, double)
 
     class MotionImage(WandImage):
         def motion_blur(self, radius=0.0, sigma=0.0, angle=0.0):
