@@ -71,3 +71,9 @@ def cifar_writers():
 @pytest.fixture
 def npz_root(tmp_path: Path) -> tuple[Path, dict[str, np.ndarray]]:
     return tmp_path, write_npz(tmp_path / "cifar100.npz", classes=100)
+
+
+@pytest.fixture(autouse=True)
+def _private_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch):
+    """Folder listings are cached under $IPMIX_CACHE: keep each test's cache to itself."""
+    monkeypatch.setenv("IPMIX_CACHE", str(tmp_path_factory.mktemp("cache")))

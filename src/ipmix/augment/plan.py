@@ -96,6 +96,20 @@ class IPMixOptions:
         object.__setattr__(self, "mixing_ops", validate_mixing_ops(self.mixing_ops))
         object.__setattr__(self, "op_names", resolve_ops(self.ops, self.all_ops))
 
+    @classmethod
+    def preset(cls, name: str, **changes: object) -> IPMixOptions:
+        """The named settings (`IPMIX_PRESETS`), with `changes` on top.
+
+        ``"cifar"``: the defaults (the authors' CIFAR script). ``"imagenet"``: the authors'
+        ``imagenet.py`` and the paper's Appendix A.2: op severity 1, mixing severity 4, all 15
+        ops, patch sizes 4-64 and the whole image (the paper's "256", the code's 224), and
+        mixing pictures resized to 8/7 of the image size before the random crop (their
+        ``Resize(256)``, ``RandomCrop(224)``).
+        """
+        if name not in IPMIX_PRESETS:
+            raise ValueError(f"IPMix: unknown preset {name!r}; choose one of {', '.join(IPMIX_PRESETS)}")
+        return cls(**{**IPMIX_PRESETS[name], **changes})  # type: ignore[arg-type]
+
     def replace(self, **changes: object) -> IPMixOptions:
         """A copy with some options changed (validated again)."""
         current = {f.name: getattr(self, f.name) for f in fields(self) if f.init}
@@ -132,6 +146,19 @@ class IPMixOptions:
             if not nominal:
                 raise ValueError("IPMix: pixel_level=False leaves no patch size smaller than the image")
         return np.asarray(nominal, dtype=np.int64)
+
+
+#: Named IPMix settings (`IPMixOptions.preset`): options that differ from the defaults.
+IPMIX_PRESETS: dict[str, dict[str, object]] = {
+    "cifar": {},
+    "imagenet": {
+        "op_severity": 1.0,
+        "mixing_severity": 4.0,
+        "all_ops": True,
+        "patch_sizes": (4, 8, 16, 32, 64, FULL),
+        "picture_scale": 256 / 224,
+    },
+}
 
 
 @dataclass

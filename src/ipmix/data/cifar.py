@@ -37,6 +37,14 @@ class CifarArrays:
     def __len__(self) -> int:
         return len(self.labels)
 
+    def __getitem__(self, index: int) -> tuple[np.ndarray, int]:
+        """``(uint8 [32, 32, 3] image, label)``: CIFAR arrays are a `LabelledImages` source."""
+        return self.images[index], int(self.labels[index])
+
+    @property
+    def classes(self) -> tuple[str, ...]:
+        return self.class_names
+
     def subset(self, count: int | None) -> CifarArrays:
         """The first `count` images (all of them when `count` is None)."""
         if count is None or count >= len(self):

@@ -1,8 +1,13 @@
-"""Torch datasets over CIFAR arrays: the authors' preprocessing, augmentation and JSD views.
+"""Torch datasets for training and evaluation over any `LabelledImages` source.
 
-Training pipeline per sample (as the IPMix/AugMix/PixMix CIFAR scripts): random crop 32 with
-4-pixel zero padding, horizontal flip, then the method's augmentation on the PIL image, then
-conversion to a float tensor in [0, 1]. Normalisation (mean = std = 0.5) lives in the models.
+A source is a map-style dataset of ``(image, label)`` pairs, where the image is a uint8
+``[H, W, 3]`` array or an RGB PIL image, with a ``classes`` tuple: `ipmix.data.CifarArrays`
+(CIFAR in memory) and `ipmix.data.folders.ImageFolderDataset` (image folders) are the two.
+Training and the robustness suite see sources only, never file layouts.
+
+Training pipeline per sample (as the IPMix/AugMix/PixMix scripts): a crop and flip
+(`ipmix.data.transforms`), then the method's augmentation on the PIL image, then a tensor
+(float in [0, 1] or uint8). Normalisation lives in the models.
 
 With the JSD loss a sample becomes three images: the preprocessed clean image and two augmented
 views of it (`JSDViews`). Randomness is per sample and per epoch (`ipmix.data.seeding`).
@@ -11,7 +16,7 @@ views of it (`JSDViews`). Randomness is per sample and per epoch (`ipmix.data.se
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import torch
@@ -21,45 +26,16 @@ from torch.utils.data import Dataset, Sampler
 from ipmix.data.cifar import CifarArrays
 from ipmix.data.seeding import derive_seed, reseed, sample_seed
 
-#: The authors' CIFAR preprocessing: RandomCrop(32, padding=4) and RandomHorizontalFlip().
-CROP_PADDING = 4
 
+class LabelledImages(Protocol):
+    """``(image, label)`` by index, with the class names: the interface of every data source."""
 
-class RandomCropFlip:
-    """Random crop back to the input size after zero padding, then a horizontal flip (p = 0.5).
+    @property
+    def classes(self) -> tuple[str, ...]: ...
 
-    Takes a PIL image or a uint8 ``[H, W, 3]`` array and returns a PIL image. Draws from its own
-    numpy Generator (``reseed`` restarts it).
-    """
+    def __len__(self) -> int: ...
 
-    def __init__(self, padding: int = CROP_PADDING, flip: bool = True, seed: int = 0) -> None:
-        if padding < 0:
-            raise ValueError(f"padding must be >= 0, got {padding}")
-        self.padding = padding
-        self.flip = flip
-        self.rng = np.random.default_rng(seed)
-
-    def reseed(self, seed: int) -> None:
-        self.rng = np.random.default_rng(seed)
-
-    def __call__(self, image: Image.Image | np.ndarray) -> Image.Image:
-        array = np.asarray(image.convert("RGB")) if isinstance(image, Image.Image) else image
-        if array.dtype != np.uint8 or array.ndim != 3:
-            raise ValueError(f"expected a uint8 [H, W, C] image, got {array.dtype} {array.shape}")
-        height, width = array.shape[:2]
-        pad = self.padding
-        if pad:
-            padded = np.zeros((height + 2 * pad, width + 2 * pad, array.shape[2]), np.uint8)
-            padded[pad : pad + height, pad : pad + width] = array
-            top, left = self.rng.integers(0, 2 * pad + 1, size=2)
-            array = padded[top : top + height, left : left + width]
-        if self.flip and self.rng.random() < 0.5:
-            array = array[:, ::-1]
-        return Image.fromarray(np.ascontiguousarray(array))
-
-    def __repr__(self) -> str:
-        return f"RandomCropFlip(padding={self.padding}, flip={self.flip})"
-
+    def __getitem__(self, index: int) -> tuple[Any, int]: ...
 
 class JSDViews:
     """Clean image plus two augmented views, for the JSD consistency loss.
@@ -95,36 +71,52 @@ def to_tensor(image: Image.Image | np.ndarray | torch.Tensor) -> torch.Tensor:
         if tensor.dtype == torch.uint8:
             return tensor.float().div_(255)
         return tensor.float()
+    return to_uint8_tensor(image).float().div_(255)
+
+
+def to_uint8_tensor(image: Image.Image | np.ndarray | torch.Tensor) -> torch.Tensor:
+    """A PIL image, uint8 HWC array or uint8 CHW tensor as uint8 ``[C, H, W]``."""
+    if isinstance(image, torch.Tensor):
+        if image.dtype != torch.uint8:
+            raise ValueError(f"expected uint8 image data, got {image.dtype}")
+        return image
     array = np.asarray(image.convert("RGB") if isinstance(image, Image.Image) else image)
     if array.dtype != np.uint8:
         raise ValueError(f"expected uint8 image data, got {array.dtype}")
-    return torch.from_numpy(np.ascontiguousarray(array.transpose(2, 0, 1))).float().div_(255)
+    return torch.from_numpy(np.ascontiguousarray(array.transpose(2, 0, 1)))
 
 
-class AugmentedCifar(Dataset):
+class AugmentedImages(Dataset):
     """Training dataset: ``(image, label)`` or, with JSD, ``((clean, view1, view2), label)``.
 
-    `transforms` run in order on each sample (typically `RandomCropFlip`, then the method's
-    augmentation, optionally wrapped in `JSDViews`); every seedable part is reseeded from
+    `source` is any `LabelledImages` (CIFAR arrays, an image folder). `transforms` run in
+    order on each sample (typically a crop and flip, then the method's augmentation,
+    optionally wrapped in `JSDViews`); every seedable part is reseeded from
     ``sample_seed(seed, epoch, index)`` before each sample. The epoch comes with the key
     (``dataset[(epoch, index)]``, see `EpochSampler`, which works with persistent workers) or
-    from `set_epoch` for plain integer keys.
+    from `set_epoch` for plain integer keys. Images come out as float tensors in [0, 1], or
+    as uint8 tensors with ``dtype=torch.uint8`` (a quarter of the bytes to move; scale them on
+    the device).
     """
 
-    def __init__(self, arrays: CifarArrays, transforms: Sequence[Any], seed: int = 0) -> None:
+    def __init__(self, source: LabelledImages, transforms: Sequence[Any], seed: int = 0,
+                 dtype: torch.dtype = torch.float32) -> None:
         if seed < 0:
             raise ValueError(f"seed must be >= 0, got {seed}")
-        self.arrays = arrays
+        if dtype not in (torch.float32, torch.uint8):
+            raise ValueError(f"dtype must be torch.float32 or torch.uint8, got {dtype}")
+        self.source = source
         self.transforms = list(transforms)
         self.seed = seed
         self.epoch = 0
+        self._convert = to_tensor if dtype == torch.float32 else to_uint8_tensor
 
     def set_epoch(self, epoch: int) -> None:
         """Select the epoch whose augmentation streams the next iteration uses."""
         self.epoch = epoch
 
     def __len__(self) -> int:
-        return len(self.arrays)
+        return len(self.source)
 
     def __getitem__(self, key: int | tuple[int, int]) -> tuple[Any, int]:
         """Sample `key` = index (in the epoch of `set_epoch`) or ``(epoch, index)``."""
@@ -133,12 +125,16 @@ class AugmentedCifar(Dataset):
         seed = sample_seed(self.seed, int(epoch), index)
         for position, transform in enumerate(self.transforms):
             reseed(transform, derive_seed(seed, position))
-        item: Any = self.arrays.images[index]
+        item, label = self.source[index]
         for transform in self.transforms:
             item = transform(item)
         if isinstance(item, tuple | list):
-            return tuple(to_tensor(view) for view in item), int(self.arrays.labels[index])
-        return to_tensor(item), int(self.arrays.labels[index])
+            return tuple(self._convert(view) for view in item), int(label)
+        return self._convert(item), int(label)
+
+
+#: The CIFAR-era name of `AugmentedImages` (CIFAR arrays are a `LabelledImages` source).
+AugmentedCifar = AugmentedImages
 
 
 class EpochSampler(Sampler):
@@ -170,3 +166,29 @@ def eval_tensors(arrays: CifarArrays) -> tuple[torch.Tensor, torch.Tensor]:
     """Clean evaluation data: uint8 ``[N, 3, H, W]`` images (scale on the device) and labels."""
     images = torch.from_numpy(np.ascontiguousarray(arrays.images.transpose(0, 3, 1, 2)))
     return images, torch.from_numpy(arrays.labels.astype(np.int64))
+
+
+class EvalImages(Dataset):
+    """``(uint8 [3, H, W] tensor, label)`` of a source, through `transform` when given.
+
+    `transform` maps the source's image to a uint8 tensor (e.g.
+    `ipmix.data.transforms.eval_transform`); without one, the image is converted as it is
+    (CIFAR arrays are evaluated at their own size).
+    """
+
+    def __init__(self, source: LabelledImages, transform: Callable[[Any], Any] | None = None):
+        self.source = source
+        self.transform = transform
+
+    @property
+    def classes(self) -> tuple[str, ...]:
+        return self.source.classes
+
+    def __len__(self) -> int:
+        return len(self.source)
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, int]:
+        image, label = self.source[int(index)]
+        if self.transform is not None:
+            image = self.transform(image)
+        return to_uint8_tensor(image), int(label)

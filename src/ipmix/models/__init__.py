@@ -1,9 +1,12 @@
-"""CIFAR classifiers by name, and loading them back from ipmix checkpoints.
+"""Classifiers by name (the paper's CIFAR models, torchvision's and timm's), and loading them
+back from ipmix checkpoints.
 
-Every model takes [0, 1] images ``[B, 3, H, W]`` and normalises inside (mean = std = 0.5 by
-default), returns logits, and exposes `forward_features` (penultimate-layer embedding).
+Every model takes [0, 1] images ``[B, 3, H, W]`` and normalises inside (mean = std = 0.5 for
+the CIFAR models, ImageNet's for torchvision/timm ones), returns logits, and exposes
+`forward_features` (penultimate-layer embedding).
 
-- `build_model(name, num_classes, **kwargs)` builds one of `MODEL_NAMES`.
+- `build_model(name, num_classes, **kwargs)` builds one of `MODEL_NAMES` or any
+  ``torchvision:NAME`` / ``timm:NAME`` (`ipmix.models.external`; ``resnet50`` is torchvision's).
 - `make_checkpoint(...)` returns the keys every ipmix checkpoint has (format
   ``ipmix-checkpoint/1``); trainers add their own keys (epoch, optimiser state, ...).
 - `load_classifier(path_or_run_dir)` rebuilds the model in eval mode from such a file.
@@ -21,6 +24,14 @@ import torch
 from torch import nn
 
 from ipmix.models.base import DEFAULT_MEAN, DEFAULT_STD, ImageClassifier, Normalize
+from ipmix.models.external import (
+    ALIASES,
+    ExternalModelError,
+    PretrainedWeightsError,
+    WrappedClassifier,
+    build_external,
+    is_external,
+)
 from ipmix.models.resnet import CifarResNet
 from ipmix.models.resnext import CifarResNeXt
 from ipmix.models.small import SmallResNet
@@ -45,7 +56,8 @@ _REGISTRY: dict[str, tuple[type[ImageClassifier], dict[str, Any]]] = {
     "small": (SmallResNet, {}),
 }
 
-#: Names `build_model` accepts.
+#: The paper's CIFAR models by name; `build_model` also accepts ``resnet50`` and any
+#: ``torchvision:NAME`` / ``timm:NAME``.
 MODEL_NAMES: tuple[str, ...] = tuple(_REGISTRY)
 
 
@@ -61,25 +73,52 @@ class CheckpointFormatError(ValueError):
     """A file that is not a readable, consistent ipmix checkpoint."""
 
 
+def is_known_model(name: str) -> bool:
+    """Whether `build_model` accepts the name (torchvision/timm names are checked when built)."""
+    return name in _REGISTRY or is_external(name)
+
+
 def model_options(name: str) -> tuple[str, ...]:
-    """Keyword options `build_model(name, ...)` accepts besides `num_classes`."""
+    """Keyword options `build_model(name, ...)` accepts besides `num_classes` (for
+    torchvision/timm models: ``mean``, ``std``; their builders check the rest)."""
+    if is_external(name):
+        return ("mean", "std")
     cls, fixed = _REGISTRY[name]
     params = inspect.signature(cls.__init__).parameters
     return tuple(p for p in params if p not in {"self", "num_classes"} and p not in fixed)
 
 
 def build_model(
-    name: str, num_classes: int, seed: int | None = None, **kwargs: Any
+    name: str, num_classes: int, seed: int | None = None, pretrained: str | None = None,
+    **kwargs: Any,
 ) -> ImageClassifier:
-    """The model `name` (one of `MODEL_NAMES`) with `num_classes` outputs.
+    """The model `name` (one of `MODEL_NAMES`, ``torchvision:NAME``, ``timm:NAME``).
 
     `kwargs` are the architecture's options (e.g. ``dropout`` for the WRNs, ``width`` for
-    `small`, ``mean``/``std`` of the input normalisation); an unknown one is an error. With a
-    `seed`, the initial weights depend on it alone: they are drawn from a forked torch RNG
-    seeded with it, leaving the caller's global RNG state untouched.
+    `small`, ``mean``/``std`` of the input normalisation; a torchvision/timm builder's own
+    keywords); an unknown one is an error. With a `seed`, the initial weights depend on it
+    alone: they are drawn from a forked torch RNG seeded with it, leaving the caller's global
+    RNG state untouched. `pretrained` (torchvision/timm models): ``"default"``, a weights tag
+    or a local file, see `ipmix.models.external`.
     """
+    if is_external(name):
+        try:
+            if seed is None:
+                return build_external(name, num_classes, pretrained, **kwargs)
+            with torch.random.fork_rng(devices=[]):
+                torch.manual_seed(seed)
+                return build_external(name, num_classes, pretrained, **kwargs)
+        except ExternalModelError as error:
+            raise UnknownModelError(str(error)) from error
+    if pretrained is not None:
+        raise UnknownModelError(
+            f"pretrained weights exist for torchvision/timm models, not for {name!r}"
+        )
     if name not in _REGISTRY:
-        raise UnknownModelError(f"unknown model {name!r}; choose one of {', '.join(MODEL_NAMES)}")
+        raise UnknownModelError(
+            f"unknown model {name!r}; choose one of {', '.join((*MODEL_NAMES, *ALIASES))}, "
+            "torchvision:NAME or timm:NAME"
+        )
     unknown = set(kwargs) - set(model_options(name))
     if unknown:
         raise UnknownModelError(
@@ -112,12 +151,12 @@ def make_checkpoint(
     Trainers add their training-only keys (``epoch``, ``optimizer_state``, ...) to the dict.
     `model` may be wrapped (DDP, `torch.compile`): its state is stored unwrapped.
     """
-    if model_name not in _REGISTRY:
+    if not is_known_model(model_name):
         raise UnknownModelError(
             f"unknown model {model_name!r}; choose one of {', '.join(MODEL_NAMES)}"
         )
     unknown = set(model_kwargs or {}) - set(model_options(model_name))
-    if unknown:
+    if unknown and not is_external(model_name):
         raise UnknownModelError(
             f"model {model_name!r} has no option(s) {', '.join(sorted(unknown))}; the "
             "checkpoint could not be loaded back"
@@ -193,7 +232,7 @@ def load_classifier(
     if missing:
         raise CheckpointFormatError(f"{path}: checkpoint lacks the key(s) {', '.join(missing)}")
     name = checkpoint["model_name"]
-    if name not in _REGISTRY:
+    if not is_known_model(name):
         raise UnknownModelError(
             f"{path}: checkpoint names unknown model {name!r}; known: {', '.join(MODEL_NAMES)}"
         )
@@ -230,12 +269,15 @@ __all__ = [
     "ImageClassifier",
     "MODEL_NAMES",
     "Normalize",
+    "PretrainedWeightsError",
+    "WrappedClassifier",
     "SmallResNet",
     "UnknownModelError",
     "VisionTransformer",
     "WideResNet",
     "build_model",
     "count_parameters",
+    "is_known_model",
     "load_classifier",
     "make_checkpoint",
     "model_options",

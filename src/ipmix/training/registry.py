@@ -1,30 +1,53 @@
-"""Augmentation methods by name: per-image transforms, batch-level label mixing, JSD defaults.
+"""Augmentation methods by name or config string: presets per dataset, label mixing, JSD.
 
-Each name resolves to an `Augmentation`: a per-image transform applied after the authors'
-preprocessing (random crop with 4-pixel padding, horizontal flip), an optional batch-level
-label mixer (MixUp / CutMix and the Appendix F combinations, which produce soft labels), and
-whether the JSD consistency loss is on.
+Each name (or config string such as ``ipmix-k3-t3-a1``, `ipmix.augment.config_strings`)
+resolves to an `Augmentation`: a per-image transform applied after the crop and flip, an
+optional batch-level label mixer (MixUp / CutMix and the Appendix F combinations, which produce
+soft labels), an optional per-batch transform (``--batched``), and whether the JSD consistency
+loss is on.
 
-Settings (paper Appendix A and the methods' own code): CutOut 16x16 on CIFAR-10, 8x8 on
-CIFAR-100; CutMix alpha 1 applied with probability 0.5; MixUp alpha 1; torchvision's AugMix with
-k = 3 and ``all_ops=False`` (the other ops overlap the test corruptions); PixMix with its
-authors' k = 4, beta = 3 (the IPMix paper's text says k = 3, beta = 4; see docs/training.md);
-torchvision's AutoAugment (CIFAR-10 policy), RandAugment (2 ops, magnitude 9) and
-TrivialAugmentWide with their defaults.
+The settings of every method live in `PRESETS`, one per dataset family, chosen by
+`preset_name` (ImageNet's for images larger than 32 px); a config string's settings override
+them:
+
+- ``cifar10`` / ``cifar100`` (paper Appendix A.1 and the methods' CIFAR code): CutOut 16 / 8 px;
+  MixUp alpha 1; CutMix alpha 1 with probability 0.5; torchvision's AugMix with severity 3,
+  k = 3, ``all_ops=False`` (the other ops overlap the test corruptions); PixMix with its
+  authors' k = 4, beta = 3 (the IPMix paper's text says k = 3, beta = 4; see docs/training.md);
+  IPMix `IPMixOptions.preset("cifar")`.
+- ``imagenet`` (Appendix A.2 and the methods' ImageNet scripts): CutOut 56 px; MixUp and CutMix
+  alpha 0.2 (CutMix probability 0.5 as on CIFAR: A.2 gives none); AugMix severity 1 (AugMix's
+  ``imagenet.py``); PixMix k = 4, beta = 4, severity 1, the 9 base ops (PixMix's
+  ``imagenet.py``); IPMix `IPMixOptions.preset("imagenet")`.
+
+torchvision's AutoAugment (CIFAR-10 policy on CIFAR, ImageNet policy above 32 px),
+RandAugment (2 ops, magnitude 9) and TrivialAugmentWide run with their defaults.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import torch
 from torchvision.transforms import v2
 
-from ipmix.data.cifar import CIFAR_LAYOUTS
-from ipmix.data.datasets import JSDViews, RandomCropFlip
-from ipmix.data.seeding import TorchRandom, derive_seed
+from ipmix.augment.config_strings import (
+    IPMIX_VARIANTS,
+    SCHEMAS,
+    ConfigString,
+    ConfigStringError,
+    create_transform,
+    format_config_string,
+    parse_config_string,
+)
+from ipmix.augment.plan import IPMixOptions
+from ipmix.data.datasets import JSDViews
+from ipmix.data.seeding import TorchRandom
+from ipmix.data.splits import DATASETS
+from ipmix.data.transforms import RandomCropFlip
+from ipmix.training.mixers import LabelMixer, MixerByEpoch, MixerChain, MixerChoice
 
 #: Every registered name, in the order of the paper's tables.
 AUGMENTATION_NAMES: tuple[str, ...] = (
@@ -57,119 +80,64 @@ JSD_DEFAULTS: dict[str, bool] = {
     "ipmix-no-image": True,
 }
 
-#: IPMix ablation switches (paper Table 7: "w/o patch", "w/o pixel", "w/o image").
-_IPMIX_LEVELS: dict[str, dict[str, bool]] = {
-    "ipmix": {},
-    "ipmix-no-patch": {"patch_level": False},
-    "ipmix-no-pixel": {"pixel_level": False},
-    "ipmix-no-image": {"image_level": False},
+_AUGMIX_CIFAR = {"severity": 3, "mixture_width": 3, "chain_depth": -1, "alpha": 1.0, "all_ops": False}
+
+#: preset -> method -> options: the settings of every method, in one place (module docstring).
+PRESETS: dict[str, dict[str, Any]] = {
+    "cifar10": {
+        "mixup": {"alpha": 1.0},
+        "cutmix": {"alpha": 1.0, "p": 0.5},
+        "cutout": {"size": 16},
+        "augmix": _AUGMIX_CIFAR,
+        "pixmix": {"k": 4, "beta": 3.0, "severity": 3.0, "all_ops": True},
+        "ipmix": IPMixOptions.preset("cifar"),
+        "autoaugment": v2.AutoAugmentPolicy.CIFAR10,
+    },
+    "cifar100": {
+        "mixup": {"alpha": 1.0},
+        "cutmix": {"alpha": 1.0, "p": 0.5},
+        "cutout": {"size": 8},
+        "augmix": _AUGMIX_CIFAR,
+        "pixmix": {"k": 4, "beta": 3.0, "severity": 3.0, "all_ops": True},
+        "ipmix": IPMixOptions.preset("cifar"),
+        "autoaugment": v2.AutoAugmentPolicy.CIFAR10,
+    },
+    "imagenet": {
+        "mixup": {"alpha": 0.2},
+        "cutmix": {"alpha": 0.2, "p": 0.5},
+        "cutout": {"size": 56},
+        "augmix": {**_AUGMIX_CIFAR, "severity": 1},
+        "pixmix": {"k": 4, "beta": 4.0, "severity": 1.0, "all_ops": False},
+        "ipmix": IPMixOptions.preset("imagenet"),
+        "autoaugment": v2.AutoAugmentPolicy.IMAGENET,
+    },
 }
 
-MIXUP_ALPHA = 1.0
-CUTMIX_ALPHA = 1.0
-CUTMIX_PROBABILITY = 0.5
-PIXMIX_K = 4
-PIXMIX_BETA = 3.0
+
+def preset_name(dataset: str, image_size: int | None = None) -> str:
+    """The preset of `dataset` at `image_size`: ``imagenet`` above 32 px, else the CIFAR one."""
+    if dataset not in DATASETS:
+        raise ValueError(f"unknown dataset {dataset!r}; choose from {', '.join(DATASETS)}")
+    if image_size is not None and image_size > 32:
+        return "imagenet"
+    return dataset if dataset in ("cifar10", "cifar100") else "cifar10"
 
 
 class UnknownAugmentationError(ValueError):
     """An augmentation name (or option combination) the registry does not know."""
 
 
-class LabelMixer:
-    """A torchvision batch mixer (MixUp or CutMix) that works on soft labels, with probability `p`.
-
-    torchvision's mixers take integer labels only. This runs one with the labels
-    ``0..B-1`` (``num_classes = B``), which returns the batch's label-mixing matrix ``L``
-    (``L[i, j]`` = the share of sample ``j`` in mixed sample ``i``), and applies it to the
-    incoming soft labels: ``y_out = L @ y_in``. That makes chains such as MixUp then CutMix
-    exact. Randomness comes from a private generator (``reseed``).
-    """
-
-    def __init__(self, kind: str, alpha: float, p: float = 1.0, seed: int = 0) -> None:
-        if kind not in ("mixup", "cutmix"):
-            raise ValueError(f"kind must be 'mixup' or 'cutmix', got {kind!r}")
-        if not 0.0 <= p <= 1.0:
-            raise ValueError(f"probability must lie in [0, 1], got {p}")
-        if alpha <= 0:
-            raise ValueError(f"alpha must be positive, got {alpha}")
-        self.kind, self.alpha, self.p = kind, alpha, p
-        self.generator = torch.Generator().manual_seed(seed)
-        self._mixers: dict[int, TorchRandom] = {}
-
-    def reseed(self, seed: int) -> None:
-        self.generator.manual_seed(seed)
-
-    def __call__(
-        self, images: torch.Tensor, targets: torch.Tensor, epoch: int = 0
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Mix a float batch ``[B, C, H, W]`` and its soft labels ``[B, K]``."""
-        if self.p < 1.0 and torch.rand((), generator=self.generator).item() >= self.p:
-            return images, targets
-        batch = images.shape[0]
-        mixer = self._mixers.get(batch)
-        if mixer is None:
-            cls = v2.MixUp if self.kind == "mixup" else v2.CutMix
-            mixer = TorchRandom(cls(alpha=self.alpha, num_classes=batch))
-            self._mixers[batch] = mixer
-        mixer.generator.set_state(self.generator.get_state())
-        mixed, shares = mixer(images, torch.arange(batch, device=images.device))
-        self.generator.set_state(mixer.generator.get_state())
-        return mixed, shares.to(targets.dtype) @ targets
-
-    def __repr__(self) -> str:
-        return f"LabelMixer({self.kind}, alpha={self.alpha}, p={self.p})"
-
-
-class MixerChain:
-    """Apply mixers one after the other (Appendix F: AugMix -> MixUp -> CutMix and reverse)."""
-
-    def __init__(self, mixers: Sequence[Any]) -> None:
-        self.transforms = list(mixers)  # walked by ipmix.data.seeding.reseed
-
-    def __call__(
-        self, images: torch.Tensor, targets: torch.Tensor, epoch: int = 0
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        for mixer in self.transforms:
-            images, targets = mixer(images, targets, epoch)
-        return images, targets
-
-
-class MixerChoice:
-    """Apply one mixer per batch, chosen uniformly at random (Appendix F, random combination)."""
-
-    def __init__(self, mixers: Sequence[Any], seed: int = 0) -> None:
-        self.mixers = list(mixers)
-        self.generator = torch.Generator().manual_seed(seed)
-
-    def reseed(self, seed: int) -> None:
-        self.generator.manual_seed(seed)
-        for position, mixer in enumerate(self.mixers):
-            mixer.reseed(derive_seed(seed, position + 1))
-
-    def __call__(
-        self, images: torch.Tensor, targets: torch.Tensor, epoch: int = 0
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        choice = int(torch.randint(len(self.mixers), (), generator=self.generator))
-        return self.mixers[choice](images, targets, epoch)
-
-
-class MixerByEpoch:
-    """`first` for epochs before `switch_epoch`, `second` from then on (Appendix F).
-
-    The paper's best epoch-dependent run used MixUp for the first 50 of 100 epochs and CutMix
-    for the rest; the registry switches at half of the run's epochs.
-    """
-
-    def __init__(self, first: Any, second: Any, switch_epoch: int) -> None:
-        self.first, self.second, self.switch_epoch = first, second, switch_epoch
-        self.transforms = [first, second]
-
-    def __call__(
-        self, images: torch.Tensor, targets: torch.Tensor, epoch: int = 0
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        mixer = self.first if epoch < self.switch_epoch else self.second
-        return mixer(images, targets, epoch)
+def parse_augmentation(spec: str) -> ConfigString:
+    """A registry name or config string (``ipmix-k3-t3-a1``) as name and options."""
+    try:
+        parsed = parse_config_string(spec, AUGMENTATION_NAMES)
+    except ConfigStringError as error:
+        raise UnknownAugmentationError(str(error)) from error
+    if parsed.name not in AUGMENTATION_NAMES:
+        raise UnknownAugmentationError(
+            f"unknown augmentation {spec!r}; choose one of {', '.join(AUGMENTATION_NAMES)}"
+        )
+    return parsed
 
 
 BatchMixer = Callable[[torch.Tensor, torch.Tensor, int], tuple[torch.Tensor, torch.Tensor]]
@@ -180,7 +148,7 @@ class Augmentation:
     """A resolved augmentation method.
 
     Attributes:
-        name: the registry name.
+        name: the registry name (without config-string settings).
         image_transform: PIL -> PIL transform after crop and flip (None: preprocessing only).
         batch_mixer: ``(images, soft_labels, epoch) -> (images, soft_labels)`` on the device
             (None: hard labels).
@@ -194,15 +162,17 @@ class Augmentation:
     batch_mixer: BatchMixer | None
     jsd: bool
     batch_transform: Any = None
+    description: str = ""  # every setting, as config strings (printed in the run's config)
 
     @property
     def soft_labels(self) -> bool:
         """Whether targets are soft (label-mixing methods)."""
         return self.batch_mixer is not None
 
-    def dataset_transforms(self) -> list[Any]:
-        """The per-sample pipeline for `ipmix.data.AugmentedCifar`."""
-        transforms: list[Any] = [RandomCropFlip()]
+    def dataset_transforms(self, crop: Any = None) -> list[Any]:
+        """The per-sample pipeline for `ipmix.data.AugmentedImages`: `crop` (default: the
+        CIFAR ``RandomCropFlip``), then the method unless it runs per batch."""
+        transforms: list[Any] = [RandomCropFlip() if crop is None else crop]
         if self.batch_transform is not None:  # the method runs on the device, per batch
             return transforms
         if self.jsd:
@@ -214,53 +184,36 @@ class Augmentation:
         return transforms
 
 
-def _mixup() -> LabelMixer:
-    return LabelMixer("mixup", MIXUP_ALPHA)
+def _settings(method: str, preset: dict[str, Any], options: dict[str, Any]) -> dict[str, Any]:
+    defaults = preset[method]
+    if isinstance(defaults, IPMixOptions):
+        return dict(options)
+    return {**defaults, **options}
 
 
-def _cutmix() -> LabelMixer:
-    return LabelMixer("cutmix", CUTMIX_ALPHA, p=CUTMIX_PROBABILITY)
+def _mixer(kind: str, preset: dict[str, Any], options: dict[str, Any] | None = None) -> LabelMixer:
+    settings = _settings(kind, preset, options or {})
+    return LabelMixer(kind, settings["alpha"], p=settings.get("p", 1.0))
 
 
-def _augmix() -> TorchRandom:
-    # chain_depth=-1: depth drawn in 1..3 per chain, as AugMix's code.
-    return TorchRandom(
-        v2.AugMix(severity=3, mixture_width=3, chain_depth=-1, alpha=1.0, all_ops=False)
-    )
-
-
-def _ipmix(name: str, mixing_set: Any, seed: int) -> Any:
-    from ipmix.augment.ipmix import IPMix
-
-    transform = IPMix(mixing_set=mixing_set, seed=seed, **_IPMIX_LEVELS[name])
-    # Streams restart for every sample (ipmix.data.seeding), so buffering plans would only
-    # waste draws; and load the mixing set once here so that workers inherit it.
-    transform.plan_block = 1
-    if transform.options.uses_p_level:
-        len(transform.mixing_set)
-    return transform
-
-
-def _pixmix(mixing_set: Any, seed: int) -> Any:
-    from ipmix.augment.baselines import PixMix
-
-    transform = PixMix(mixing_set, k=PIXMIX_K, beta=PIXMIX_BETA, seed=seed)
-    len(transform.mixing_set)  # load the set once here, so that workers inherit it
-    return transform
-
-
-def _cutout(dataset: str, seed: int) -> Any:
-    from ipmix.augment.baselines import CUTOUT_SIZES, CutOut
-
-    return CutOut(size=CUTOUT_SIZES[dataset], seed=seed)
+def _describe(name: str, options: dict[str, Any]) -> str:
+    """A config string holding every setting of `name` (extra IPMix options in brackets)."""
+    if name in IPMIX_VARIANTS:
+        ipmix: IPMixOptions = options["ipmix"]
+        keys = {"width": ipmix.width, "depth": ipmix.depth, "alpha": ipmix.alpha,
+                "op_severity": ipmix.op_severity, "mixing_severity": ipmix.mixing_severity,
+                "all_ops": ipmix.all_ops}
+        sizes = ",".join(str(s) for s in ipmix.patch_sizes) if ipmix.patch_sizes else "auto"
+        text = format_config_string(name, keys)
+        return f"{text} [mode {ipmix.mode}, patch sizes {sizes}, pictures x{ipmix.picture_scale:.4g}]"
+    if name in SCHEMAS:
+        return format_config_string(name, options)
+    return name
 
 
 def resolve_jsd(name: str, jsd: bool | None) -> bool:
     """The JSD setting for `name`: its default when `jsd` is None; an error where unsupported."""
-    if name not in AUGMENTATION_NAMES:
-        raise UnknownAugmentationError(
-            f"unknown augmentation {name!r}; choose one of {', '.join(AUGMENTATION_NAMES)}"
-        )
+    name = parse_augmentation(name).name
     if jsd is None:
         return JSD_DEFAULTS.get(name, False)
     if jsd and name not in JSD_DEFAULTS:
@@ -278,57 +231,89 @@ def build_augmentation(
     epochs: int = 100,
     seed: int = 0,
     batched: bool = False,
+    preset: str | None = None,
 ) -> Augmentation:
-    """Resolve `name` (one of `AUGMENTATION_NAMES`) for `dataset` ("cifar10"/"cifar100").
+    """Resolve `name` (one of `AUGMENTATION_NAMES`, or a config string of one) for `dataset`.
 
-    `mixing_set` (a `MixingSet`, a folder, an array; None = the built-in generated set) feeds
-    IPMix and PixMix. `epochs` places the switch of ``augmix+epoch(mixup,cutmix)``. `seed`
-    only sets the initial streams: training reseeds them per sample and per step. `batched`
-    (IPMix variants only) applies IPMix per batch on the device with `ipmix.IPMixBatch`.
+    `preset` (a key of `PRESETS`; default: `preset_name(dataset)`) gives the settings, which
+    the config string's settings override. `mixing_set` (a `MixingSet`, a folder, an array;
+    None = the built-in generated set) feeds IPMix and PixMix. `epochs` places the switch of
+    ``augmix+epoch(mixup,cutmix)``. `seed` only sets the initial streams: training reseeds
+    them per sample and per step. `batched` (IPMix variants only) applies IPMix per batch on
+    the device with `ipmix.IPMixBatch`.
     """
-    use_jsd = resolve_jsd(name, jsd)
-    if batched:
-        if name not in _IPMIX_LEVELS:
-            raise UnknownAugmentationError(
-                f"--batched applies to {', '.join(_IPMIX_LEVELS)}, not {name!r}"
-            )
-        from ipmix.augment.batched import IPMixBatch
-
-        batch = IPMixBatch(mixing_set, seed=seed, views=2 if use_jsd else 1, **_IPMIX_LEVELS[name])
-        return Augmentation(name=name, image_transform=None, batch_mixer=None, jsd=use_jsd,
-                            batch_transform=batch)
-    if dataset not in CIFAR_LAYOUTS:
-        raise ValueError(f"unknown dataset {dataset!r}; choose from {', '.join(CIFAR_LAYOUTS)}")
+    parsed = parse_augmentation(name)
+    base = parsed.name
+    use_jsd = resolve_jsd(base, jsd)
+    if preset is None:
+        preset = preset_name(dataset)
+    elif dataset not in DATASETS:
+        raise ValueError(f"unknown dataset {dataset!r}; choose from {', '.join(DATASETS)}")
+    if preset not in PRESETS:
+        raise ValueError(f"unknown preset {preset!r}; choose from {', '.join(PRESETS)}")
     if epochs < 1:
         raise ValueError(f"epochs must be >= 1, got {epochs}")
+    settings = PRESETS[preset]
+    if batched and base not in IPMIX_VARIANTS:
+        raise UnknownAugmentationError(f"--batched applies to {', '.join(IPMIX_VARIANTS)}, not {base!r}")
+    if base in IPMIX_VARIANTS:
+        transform = create_transform(parsed, settings["ipmix"], mixing_set, seed, batched=batched,
+                                     views=2 if use_jsd else 1)
+        description = _describe(base, {"ipmix": transform.options})
+        if batched:
+            return Augmentation(base, None, None, use_jsd, batch_transform=transform,
+                                description=description)
+        # Streams restart for every sample (ipmix.data.seeding), so buffering plans would only
+        # waste draws; and load the mixing set once here so that workers inherit it.
+        transform.plan_block = 1
+        if transform.options.uses_p_level:
+            len(transform.mixing_set)
+        return Augmentation(base, transform, None, use_jsd, description=description)
     image: Callable[[Any], Any] | None = None
     mixer: BatchMixer | None = None
-    if name == "mixup":
-        mixer = _mixup()
-    elif name == "cutmix":
-        mixer = _cutmix()
-    elif name == "cutout":
-        image = _cutout(dataset, seed)
-    elif name == "augmix":
-        image = _augmix()
-    elif name == "pixmix":
-        image = _pixmix(mixing_set, seed)
-    elif name == "autoaugment":
-        image = TorchRandom(v2.AutoAugment(v2.AutoAugmentPolicy.CIFAR10))
-    elif name == "randaugment":
+    options = _settings(base, settings, parsed.options) if base in settings and base in SCHEMAS \
+        else dict(parsed.options)
+    if base in ("mixup", "cutmix"):
+        mixer = _mixer(base, settings, parsed.options)
+    elif base in ("cutout", "augmix", "pixmix"):
+        image = create_transform(base, options, mixing_set, seed)
+        if base == "augmix":
+            image = TorchRandom(image)
+        if base == "pixmix":
+            len(image.mixing_set)  # load the set once here, so that workers inherit it
+    elif base == "autoaugment":
+        image = TorchRandom(v2.AutoAugment(settings["autoaugment"]))
+    elif base == "randaugment":
         image = TorchRandom(v2.RandAugment())
-    elif name == "trivialaugment":
+    elif base == "trivialaugment":
         image = TorchRandom(v2.TrivialAugmentWide())
-    elif name in _IPMIX_LEVELS:
-        image = _ipmix(name, mixing_set, seed)
-    elif name.startswith("augmix+"):
-        image = _augmix()
-        if name == "augmix+mixup+cutmix":
-            mixer = MixerChain([_mixup(), _cutmix()])
-        elif name == "augmix+cutmix+mixup":
-            mixer = MixerChain([_cutmix(), _mixup()])
-        elif name == "augmix+random(mixup,cutmix)":
-            mixer = MixerChoice([_mixup(), _cutmix()])
+    elif base.startswith("augmix+"):
+        image = TorchRandom(create_transform("augmix", settings["augmix"]))
+        mixup, cutmix = _mixer("mixup", settings), _mixer("cutmix", settings)
+        if base == "augmix+mixup+cutmix":
+            mixer = MixerChain([mixup, cutmix])
+        elif base == "augmix+cutmix+mixup":
+            mixer = MixerChain([cutmix, mixup])
+        elif base == "augmix+random(mixup,cutmix)":
+            mixer = MixerChoice([mixup, cutmix])
         else:
-            mixer = MixerByEpoch(_mixup(), _cutmix(), switch_epoch=epochs // 2)
-    return Augmentation(name=name, image_transform=image, batch_mixer=mixer, jsd=use_jsd)
+            mixer = MixerByEpoch(mixup, cutmix, switch_epoch=epochs // 2)
+    description = _describe(base, options) if base in SCHEMAS else base
+    return Augmentation(base, image, mixer, use_jsd, description=description)
+
+
+__all__ = [
+    "AUGMENTATION_NAMES",
+    "JSD_DEFAULTS",
+    "PRESETS",
+    "Augmentation",
+    "LabelMixer",
+    "MixerByEpoch",
+    "MixerChain",
+    "MixerChoice",
+    "UnknownAugmentationError",
+    "build_augmentation",
+    "parse_augmentation",
+    "preset_name",
+    "resolve_jsd",
+]

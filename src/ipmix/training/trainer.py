@@ -1,42 +1,35 @@
-"""The CIFAR trainer: `train(TrainConfig) -> run directory`.
+"""The trainer: `train(TrainConfig) -> run directory`, for CIFAR and image folders alike.
 
-Follows the authors' CIFAR script (and AugMix/PixMix before it): SGD with Nesterov momentum
-0.9, lr 0.1, weight decay 5e-4, batch 128, a per-step cosine schedule from the base lr down to
-1e-6, cross-entropy (soft-label for MixUp/CutMix) or the JSD loss. Mixed precision on CUDA,
+Follows the authors' scripts (and AugMix/PixMix before them): SGD with Nesterov momentum 0.9,
+a per-step cosine schedule from the base lr down to 1e-6, cross-entropy (soft-label for
+MixUp/CutMix) or the JSD loss; the recipe (`ipmix.training.config`) sets lr, weight decay,
+batch, epochs and model. Autocast on CUDA (float16, or bfloat16 for folders where supported),
 float32 on CPU; channels-last memory format on CUDA.
 
 A run directory holds ``config.json``, ``checkpoint.pt`` (rewritten atomically after every
 epoch; epoch 0 = before training), ``log.jsonl`` (one JSON object per finished epoch) and, at
-the end, ``final.pt``. ``resume=True`` continues from ``checkpoint.pt`` exactly: data order,
-augmentation streams and label mixing are pure functions of (seed, epoch, rank, index/step),
-and the model, optimiser, scheduler, scaler and torch's generators are restored, so a resumed
-float32 run ends with the same weights as an uninterrupted one. SIGINT/SIGTERM stop the run at
-the next step; ``checkpoint.pt`` then holds the last finished epoch.
+the end, ``final.pt``; ``.lock`` while a process trains in it (`ipmix.training.rundir`).
+``resume=True`` continues from ``checkpoint.pt`` exactly: data order, augmentation streams and
+label mixing are pure functions of (seed, epoch, rank, index/step), and the model, optimiser,
+scheduler, scaler and torch's generators are restored, so a resumed float32 run ends with the
+same weights as an uninterrupted one. SIGINT/SIGTERM (to the process or its whole group)
+stop the run at the next step; ``checkpoint.pt`` then holds the last finished epoch.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import math
-import signal
-import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager, nullcontext
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import torch
 from torch import nn
-from torch.utils.data import DataLoader, DistributedSampler
 from tqdm.auto import tqdm
 
-from ipmix.data.cifar import CIFAR_LAYOUTS, load_cifar
-from ipmix.data.datasets import AugmentedCifar, EpochSampler, eval_tensors
 from ipmix.data.seeding import derive_seed, reseed
-from ipmix.models import MODEL_NAMES, build_model, make_checkpoint
+from ipmix.models import build_model, make_checkpoint
 from ipmix.training import distributed
 from ipmix.training.checkpoint import (
     CHECKPOINT_NAME,
@@ -46,32 +39,26 @@ from ipmix.training.checkpoint import (
     rng_states,
     save_checkpoint,
 )
-from ipmix.training.losses import JSD_WEIGHT, cross_entropy, jsd_loss
-from ipmix.training.registry import (
-    AUGMENTATION_NAMES,
-    Augmentation,
-    build_augmentation,
-    resolve_jsd,
+from ipmix.training.config import (
+    DEFAULT_EPOCHS,
+    ConfigError,
+    TrainConfig,
+    config_dict,
+    describe_run,
+    epochs_change_message,
+    resume_differences,
 )
+from ipmix.training.distributed import resolve_device
+from ipmix.training.evaluation import autocast, evaluate, to_device
+from ipmix.training.losses import cross_entropy, jsd_loss
+from ipmix.training.pipeline import TrainingData, build_training_data
+from ipmix.training.registry import Augmentation, build_augmentation
+from ipmix.training.rundir import RunLock, prepare_run_dir, release_run_dir
+from ipmix.training.signals import stop_on_signals
 from ipmix.utils.io import atomic_write_bytes, atomic_write_json
 
-#: Appendix A: 100 epochs for the Wide ResNets, 200 for ResNet-18 and ResNeXt-29; Appendix K:
-#: 300 for the small ViT. `small` (not in the paper) gets the WRN budget.
-DEFAULT_EPOCHS = {
-    "wrn40_4": 100,
-    "wrn28_10": 100,
-    "resnext29_32x4d": 200,
-    "resnet18": 200,
-    "vit_small": 300,
-    "small": 100,
-}
-
-#: Options that may differ between a run and its resumption (they do not change the result).
-RESUME_FREE_KEYS = frozenset({"resume", "workers", "progress", "tensorboard", "device"})
-
-
-class ConfigError(ValueError):
-    """An invalid training option or combination of options."""
+__all__ = ["DEFAULT_EPOCHS", "ConfigError", "TrainConfig", "TrainingDiverged",
+           "TrainingInterrupted", "evaluate", "train"]
 
 
 class TrainingDiverged(ValueError):
@@ -89,172 +76,32 @@ class TrainingInterrupted(Exception):
         self.run_dir, self.epoch, self.signal_name = run_dir, epoch, signal_name
 
 
-@dataclass
-class TrainConfig:
-    """Every option of a training run (saved as ``config.json`` and inside checkpoints)."""
-
-    out: str
-    dataset: str = "cifar10"
-    model: str = "wrn40_4"
-    model_kwargs: dict[str, Any] = field(default_factory=dict)
-    aug: str = "ipmix"
-    batched: bool = False  # IPMix per batch on the device (ipmix.IPMixBatch), not per image
-    jsd: bool | None = None  # None: the method's default (on for augmix/ipmix, off for pixmix)
-    jsd_weight: float = JSD_WEIGHT
-    epochs: int | None = None  # None: DEFAULT_EPOCHS[model]
-    batch_size: int = 128
-    lr: float = 0.1
-    min_lr: float = 1e-6
-    momentum: float = 0.9
-    nesterov: bool = True
-    weight_decay: float = 5e-4
-    data: str | None = None  # None: $IPMIX_DATA
-    subset: int | None = None
-    test_subset: int | None = None
-    mixing_set: str | None = None  # None: the built-in generated set
-    seed: int = 0
-    device: str = "auto"
-    workers: int = 4
-    amp: bool | None = None  # None: on for CUDA, off elsewhere
-    channels_last: bool | None = None  # None: on for CUDA, off elsewhere
-    eval_every: int = 1  # test-set evaluation every N epochs (and always after the last)
-    resume: bool = False
-    tensorboard: bool = False
-    progress: bool = True
-
-    def resolved(self) -> TrainConfig:
-        """A copy with defaults filled in and every option checked."""
-        config = dataclasses.replace(self, model_kwargs=dict(self.model_kwargs))
-        if config.dataset not in CIFAR_LAYOUTS:
-            raise ConfigError(f"unknown dataset {config.dataset!r}; choose cifar10 or cifar100")
-        if config.model not in MODEL_NAMES:
-            raise ConfigError(f"unknown model {config.model!r}; choose one of {', '.join(MODEL_NAMES)}")
-        if config.aug not in AUGMENTATION_NAMES:
-            raise ConfigError(
-                f"unknown augmentation {config.aug!r}; choose one of {', '.join(AUGMENTATION_NAMES)}"
-            )
-        resolve_jsd(config.aug, config.jsd)  # an unsupported --jsd fails before data loads
-        if config.epochs is None:
-            config.epochs = DEFAULT_EPOCHS[config.model]
-        positive = {"epochs": config.epochs, "batch_size": config.batch_size,
-                    "eval_every": config.eval_every}
-        for name, value in positive.items():
-            if value < 1:
-                raise ConfigError(f"{name} must be >= 1, got {value}")
-        for name in ("subset", "test_subset"):
-            value = getattr(config, name)
-            if value is not None and value < 1:
-                raise ConfigError(f"{name} must be a positive number of images, got {value}")
-        if config.lr <= 0 or config.min_lr < 0 or config.min_lr > config.lr:
-            raise ConfigError(f"need 0 <= min_lr <= lr and lr > 0, got lr={config.lr}, "
-                              f"min_lr={config.min_lr}")
-        if config.weight_decay < 0 or config.jsd_weight < 0 or config.workers < 0:
-            raise ConfigError("weight_decay, jsd_weight and workers must be >= 0")
-        if config.seed < 0:
-            raise ConfigError(f"seed must be >= 0, got {config.seed}")
-        return config
-
-
-def resolve_device(name: str, local_rank: int = 0) -> torch.device:
-    """``auto`` -> this rank's CUDA device if any, else CPU; otherwise the named device."""
-    if name == "auto":
-        name = f"cuda:{local_rank}" if torch.cuda.is_available() else "cpu"
-    elif name == "cuda":
-        name = f"cuda:{local_rank}"
-    try:
-        device = torch.device(name)
-    except RuntimeError as error:
-        raise ConfigError(f"unknown device {name!r}: {error}") from error
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise ConfigError(f"device {name!r} requested but CUDA is not available")
-    return device
-
-
 def cosine_factor(step: int, total_steps: int, base_lr: float, min_lr: float) -> float:
     """lr(step) / base_lr for the per-step cosine schedule from `base_lr` to `min_lr`."""
     ratio = min_lr / base_lr
     return ratio + (1 - ratio) * 0.5 * (1 + math.cos(math.pi * step / total_steps))
 
 
-@contextmanager
-def _stop_on_signals() -> Iterator[dict[str, str | None]]:
-    """Turn the first SIGINT/SIGTERM into a flag the loop checks (a second one acts as usual)."""
-    flag: dict[str, str | None] = {"signal": None}
-    if threading.current_thread() is not threading.main_thread():
-        yield flag
-        return
-    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
-
-    def handler(signum: int, frame: Any) -> None:
-        flag["signal"] = signal.Signals(signum).name
-        for sig, old in previous.items():
-            signal.signal(sig, old)
-
-    for sig in previous:
-        signal.signal(sig, handler)
-    try:
-        yield flag
-    finally:
-        for sig, old in previous.items():
-            signal.signal(sig, old)
-
-
-def _to_device(images: Any, device: torch.device, channels_last: bool) -> torch.Tensor:
-    if isinstance(images, list | tuple):  # JSD: clean + views, stacked along the batch
-        images = torch.cat(list(images))
-    images = images.to(device, non_blocking=True)
-    if channels_last:
-        images = images.contiguous(memory_format=torch.channels_last)
-    return images
-
-
-@torch.no_grad()
-def evaluate(
-    model: nn.Module,
-    images: torch.Tensor,
-    labels: torch.Tensor,
-    device: torch.device,
-    info: distributed.DistInfo,
-    batch_size: int = 500,
-    amp: bool = False,
-    channels_last: bool = False,
-) -> dict[str, float]:
-    """Clean test loss and accuracy (uint8 images; each rank takes every world_size-th image)."""
-    was_training = model.training
-    model.eval()
-    shard = slice(info.rank, None, info.world_size)
-    images, labels = images[shard], labels[shard]
-    totals = torch.zeros(3, dtype=torch.float64, device=device)
-    autocast = torch.autocast(device.type, dtype=torch.float16) if amp else nullcontext()
-    for start in range(0, len(labels), batch_size):
-        x = _to_device(images[start : start + batch_size], device, channels_last).float().div_(255)
-        y = labels[start : start + batch_size].to(device)
-        with autocast:
-            logits = model(x)
-        totals[0] += nn.functional.cross_entropy(logits.float(), y, reduction="sum")
-        totals[1] += (logits.argmax(1) == y).sum()
-        totals[2] += len(y)
-    totals = distributed.all_reduce_sum(totals, info)
-    model.train(was_training)
-    count = max(totals[2].item(), 1.0)
-    return {"test_loss": totals[0].item() / count, "test_acc": totals[1].item() / count}
-
-
 class _Run:
     """The state of one training run (built once, then `fit` runs the remaining epochs)."""
 
     def __init__(self, config: TrainConfig) -> None:
-        self.config = config = config.resolved()
-        self.run_dir = Path(config.out)
+        self.lock: RunLock | None = None
+        self.created_dir = False
         wants_cuda = config.device.startswith("cuda") or (
             config.device == "auto" and torch.cuda.is_available()
         )
         self.dist = distributed.setup("cuda" if wants_cuda else "cpu")
         self.device = resolve_device(config.device, self.dist.local_rank)
+        self.config = config = config.resolved(self.device.type)
+        self.run_dir = Path(config.out)
         cuda = self.device.type == "cuda"
-        self.amp = cuda if config.amp is None else config.amp
-        if self.amp and not cuda:
+        amp = cuda if config.amp is None else config.amp
+        if amp and not cuda:
             raise ConfigError("mixed precision (--amp) needs a CUDA device; CPU runs in float32")
+        if config.sync_bn and self.dist.enabled and not cuda:
+            raise ConfigError("--sync-bn needs CUDA devices (SyncBatchNorm has no CPU kernels)")
+        self.amp_dtype = getattr(torch, config.amp_dtype) if amp else None  # type: ignore[arg-type]
         self.channels_last = cuda if config.channels_last is None else config.channels_last
         self.writer_class: Any = None
         if config.tensorboard:  # checked before anything is written to the run directory
@@ -265,50 +112,48 @@ class _Run:
                     "--tensorboard needs the tensorboard package (pip install 'ipmix[tensorboard]')"
                 ) from error
             self.writer_class = SummaryWriter
-        num_classes = CIFAR_LAYOUTS[config.dataset][2]
-        self.num_classes = num_classes
+        self.writer: Any = None
+        self._claim()
+        if config.resume:
+            self._check_saved_config()
+        try:
+            self._build()
+        except BaseException:
+            if hasattr(self, "data"):
+                self.data.close()
+            release_run_dir(self.lock, self.run_dir if self.created_dir else None)
+            raise
 
-        train_arrays = load_cifar(config.dataset, config.data, "train", config.subset)
-        test_arrays = load_cifar(config.dataset, config.data, "test", config.test_subset)
-        self.test_images, self.test_labels = eval_tensors(test_arrays)
+    def _build(self) -> None:
+        """Augmentation, data, model, optimiser: everything after the run folder is claimed."""
+        config, cuda = self.config, self.device.type == "cuda"
+        assert config.epochs is not None and config.model is not None and config.lr is not None
         self.augmentation: Augmentation = build_augmentation(
             config.aug, config.dataset, config.jsd, config.mixing_set, config.epochs, config.seed,
-            batched=config.batched,
+            batched=bool(config.batched), preset=config.preset,
         )
-        rank_seed = derive_seed(config.seed, "rank", self.dist.rank)
-        self.dataset = AugmentedCifar(
-            train_arrays, self.augmentation.dataset_transforms(), seed=derive_seed(rank_seed, "data")
-        )
-        self.sampler = EpochSampler(DistributedSampler(
-            self.dataset, num_replicas=self.dist.world_size, rank=self.dist.rank,
-            shuffle=True, seed=config.seed, drop_last=False,
-        ))
-        self.rank_seed = rank_seed
-        # Samples carry their epoch (EpochSampler), so workers persist across epochs and keep
-        # their caches (e.g. rendered mixing pictures).
-        self.loader = DataLoader(
-            self.dataset, batch_size=config.batch_size, sampler=self.sampler,
-            num_workers=config.workers, pin_memory=self.device.type == "cuda", drop_last=False,
-            persistent_workers=config.workers > 0,
-            generator=torch.Generator().manual_seed(derive_seed(rank_seed, "loader")),
-        )
-        self.steps_per_epoch = math.ceil(len(self.sampler) / config.batch_size)
+        self.rank_seed = derive_seed(config.seed, "rank", self.dist.rank)
+        self.data: TrainingData = build_training_data(
+            config, self.augmentation, self.dist, self.device, self.rank_seed)
+        self.num_classes = len(self.data.classes)
+        self.steps_per_epoch = self.data.steps_per_epoch
         self.total_steps = self.steps_per_epoch * config.epochs
 
         # Model init from a private stream (the same on every rank).
+        pretrained = None if config.pretrained == "none" else config.pretrained
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(derive_seed(config.seed, "init"))
-            model = build_model(config.model, num_classes, **config.model_kwargs)
+            model = build_model(config.model, self.num_classes, pretrained=pretrained,
+                                **config.model_kwargs)
+        if config.sync_bn and self.dist.enabled:
+            model = nn.SyncBatchNorm.convert_sync_batchnorm(model)
         model.to(self.device)
         if self.channels_last:
             model.to(memory_format=torch.channels_last)
         self.model = model
         self.ddp: nn.Module = (
-            nn.parallel.DistributedDataParallel(
-                model, device_ids=[self.device.index] if cuda else None
-            )
-            if self.dist.enabled
-            else model
+            nn.parallel.DistributedDataParallel(model, device_ids=[self.device.index] if cuda else None)
+            if self.dist.enabled else model
         )
         self.optimizer = torch.optim.SGD(
             model.parameters(), lr=config.lr, momentum=config.momentum,
@@ -318,14 +163,50 @@ class _Run:
             self.optimizer,
             lambda step: cosine_factor(step, self.total_steps, config.lr, config.min_lr),
         )
-        self.scaler = torch.amp.GradScaler(self.device.type, enabled=self.amp)
+        self.scaler = torch.amp.GradScaler(self.device.type, enabled=self.amp_dtype == torch.float16)
         self.epoch = 0
         self.log: list[dict[str, Any]] = []
-        self.writer: Any = None
 
-    # ---- persistence -------------------------------------------------------------------
+    # ---- the run folder ----------------------------------------------------------------
+    def _claim(self) -> None:
+        """Rank 0 creates and locks the run folder; every rank fails if it could not."""
+        failure: ConfigError | None = None
+        if self.dist.is_main:
+            try:
+                self.created_dir = prepare_run_dir(self.run_dir)
+                self.lock = RunLock(self.run_dir)
+                self.lock.acquire()
+            except ConfigError as error:
+                failure = error
+        if distributed.any_rank(failure is not None, self.dist, self.device):
+            raise failure or ConfigError(f"rank 0 could not claim the run folder {self.run_dir}")
+
     def config_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self.config)
+        return config_dict(self.config)
+
+    def _check_resumable(self, saved: dict[str, Any]) -> None:
+        """Refuse to resume with options that would change the run (the epochs first)."""
+        mine = self.config_dict()
+        if "epochs" in saved and saved["epochs"] != mine["epochs"]:
+            raise ConfigError(epochs_change_message(self.run_dir, saved["epochs"], mine["epochs"]))
+        changed = resume_differences(saved, mine)
+        if changed:
+            raise ConfigError(
+                f"cannot resume {self.run_dir} with different options ({', '.join(changed)})")
+
+    def _check_saved_config(self) -> None:
+        """Before any data is read: compare with config.json (the checkpoint is checked again)."""
+        path = self.run_dir / "config.json"
+        try:
+            saved = json.loads(path.read_text()) if path.is_file() else None
+        except (OSError, ValueError):
+            saved = None
+        if isinstance(saved, dict):
+            try:
+                self._check_resumable(saved)
+            except BaseException:
+                release_run_dir(self.lock, self.run_dir if self.created_dir else None)
+                raise
 
     def checkpoint(self, metrics: dict[str, Any] | None = None) -> dict[str, Any]:
         state = make_checkpoint(
@@ -333,6 +214,7 @@ class _Run:
             self.config.model_kwargs, self.config_dict(),
         )
         state.update(
+            classes=list(self.data.classes),
             epoch=self.epoch,
             optimizer_state=self.optimizer.state_dict(),
             scheduler_state=self.scheduler.state_dict(),
@@ -354,15 +236,7 @@ class _Run:
         path = self.run_dir / CHECKPOINT_NAME
         if self.config.resume:
             state = load_training_checkpoint(path, map_location=self.device)
-            saved = dict(state.get("config") or {})
-            mine = self.config_dict()
-            changed = sorted(
-                key for key in set(saved) | set(mine)
-                if key not in RESUME_FREE_KEYS and saved.get(key) != mine.get(key)
-            )
-            if changed:
-                detail = ", ".join(f"{k}: {saved.get(k)!r} -> {mine.get(k)!r}" for k in changed)
-                raise ConfigError(f"cannot resume {self.run_dir} with different options ({detail})")
+            self._check_resumable(dict(state.get("config") or {}))
             self.model.load_state_dict(state["model_state"])
             self.optimizer.load_state_dict(state["optimizer_state"])
             self.scheduler.load_state_dict(state["scheduler_state"])
@@ -370,6 +244,8 @@ class _Run:
             restore_rng_states(state["rng_states"])
             self.epoch = int(state["epoch"])
             self.log = self._read_log()[: self.epoch]
+            if self.dist.is_main:  # the folder may have moved: record where it is now
+                atomic_write_json(self.run_dir / "config.json", self.config_dict())
         else:
             if path.exists() or (self.run_dir / FINAL_NAME).exists():
                 raise ConfigError(
@@ -378,7 +254,6 @@ class _Run:
                 )
             distributed.barrier(self.dist)  # every rank has looked before rank 0 writes
             if self.dist.is_main:
-                self.run_dir.mkdir(parents=True, exist_ok=True)
                 atomic_write_json(self.run_dir / "config.json", self.config_dict())
             self.save()
 
@@ -401,20 +276,17 @@ class _Run:
         totals = torch.zeros(3, dtype=torch.float64, device=self.device)
         start = time.perf_counter()
         mixer = self.augmentation.batch_mixer
-        autocast = (
-            torch.autocast(self.device.type, dtype=torch.float16) if self.amp else nullcontext()
-        )
-        self.sampler.set_epoch(epoch)
+        self.data.sampler.set_epoch(epoch)
         bar = tqdm(
-            self.loader, total=self.steps_per_epoch, leave=False,
+            self.data.loader, total=self.steps_per_epoch, leave=False,
             desc=f"epoch {epoch + 1}/{config.epochs}",
             disable=not (config.progress and self.dist.is_main),
         )
-        for step, (images, labels) in enumerate(bar):
+        for step, (batch, labels) in enumerate(bar):
             if distributed.any_rank(stop["signal"] is not None, self.dist, self.device):
                 bar.close()
                 return None
-            images = _to_device(images, self.device, self.channels_last)
+            images = self._images(batch)
             batch_transform = self.augmentation.batch_transform
             if batch_transform is not None:
                 reseed(batch_transform, derive_seed(self.rank_seed, "ipmix", epoch, step))
@@ -429,7 +301,7 @@ class _Run:
                 reseed(mixer, derive_seed(self.rank_seed, "mix", epoch, step))
                 soft = nn.functional.one_hot(labels, self.num_classes).float()
                 images, targets = mixer(images, soft, epoch)
-            with autocast:
+            with autocast(self.device, self.amp_dtype):
                 logits = self.ddp(images)
             if self.augmentation.jsd:
                 views = logits.float().chunk(3)
@@ -437,9 +309,9 @@ class _Run:
                 logits = views[0]
             else:
                 loss = cross_entropy(logits.float(), targets)
-            # Under AMP the scaler skips steps with overflowing gradients; in float32 a
+            # Under float16 the scaler skips steps with overflowing gradients; otherwise a
             # non-finite loss would silently poison the weights, so stop with a clear message.
-            if not self.amp and not torch.isfinite(loss.detach()):
+            if not self.scaler.is_enabled() and not torch.isfinite(loss.detach()):
                 raise TrainingDiverged(
                     f"loss is {loss.item()} at epoch {epoch + 1}, step {step + 1}: training "
                     f"diverged (try a lower --lr than {config.lr}); checkpoint.pt holds epoch "
@@ -474,15 +346,27 @@ class _Run:
             "images_per_s": count / seconds,
         }
 
+    def _images(self, batch: Any) -> torch.Tensor:
+        """A loader batch as float [0, 1] images on the device (decoded there with --decode cuda)."""
+        if self.config.decode == "cuda":
+            from ipmix.training.gpu_decode import decode_batch
+
+            assert self.config.image_size is not None
+            batch = decode_batch(batch, self.config.image_size, self.device)
+        return to_device(batch, self.device, self.channels_last)
+
     def fit(self) -> Path:
         config = self.config
         self.start_or_resume()
+        if self.dist.is_main and config.progress:
+            tqdm.write(describe_run(config, self.data.describe(), self.augmentation, self.device,
+                                    self.dist.world_size, self.amp_dtype is not None))
         if self.writer_class is not None and self.dist.is_main:
             self.writer = self.writer_class(
                 str(self.run_dir / "tensorboard"), purge_step=self.epoch
             )
         metrics: dict[str, Any] = dict(self.log[-1]) if self.log else {}
-        with _stop_on_signals() as stop:
+        with stop_on_signals() as stop:
             while self.epoch < config.epochs:
                 lr = self.optimizer.param_groups[0]["lr"]
                 result = self.train_epoch(stop)
@@ -491,10 +375,8 @@ class _Run:
                 self.epoch += 1
                 metrics = {"epoch": self.epoch, "lr": lr, **result}
                 if self.epoch % config.eval_every == 0 or self.epoch == config.epochs:
-                    metrics.update(
-                        evaluate(self.model, self.test_images, self.test_labels, self.device,
-                                 self.dist, amp=self.amp, channels_last=self.channels_last)
-                    )
+                    metrics.update(evaluate(self.model, self.data.eval_loader, self.device,
+                                            self.dist, self.amp_dtype, self.channels_last))
                 self.log.append(metrics)
                 self.save(metrics)
                 self._report(metrics)
@@ -523,6 +405,8 @@ class _Run:
     def close(self) -> None:
         if self.writer is not None:
             self.writer.close()
+        self.data.close()
+        release_run_dir(self.lock, self.run_dir if self.created_dir else None)
         distributed.teardown()
 
 
