@@ -10,6 +10,8 @@ import pytest
 from PIL import Image
 
 from ipmix.cli import main as cli_main
+from ipmix.data.cifar import DataNotFoundError
+from ipmix.data.folders import FolderDataError
 from ipmix.robustness import benchmark_files
 from ipmix.robustness.benchmark_files import BenchmarkFileError, load_cifar_c, make_cifar_c
 from ipmix.robustness.cbar import CIFAR_CBAR, corrupt_bar
@@ -21,13 +23,19 @@ from ipmix.robustness.folder_c import (
     jpeg_bytes,
     make_c_folder,
     output_name,
+    prepare_image,
 )
-from ipmix.robustness.folder_inputs import FolderInputError, list_image_folder, load_prepared
+
+
+@pytest.fixture(autouse=True)
+def private_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch) -> None:
+    """Folder listings are cached under $IPMIX_CACHE: keep them out of the user's cache."""
+    monkeypatch.setenv("IPMIX_CACHE", str(tmp_path_factory.mktemp("cache")))
 
 
 @pytest.fixture(scope="module")
 def folder(tmp_path_factory: pytest.TempPathFactory):
-    """A tiny ImageFolder: two classes, a PNG, a JPEG and one image in a sub-folder."""
+    """A tiny ImageFolder: two classes, a PNG, JPEGs and one image in a sub-folder."""
     root = tmp_path_factory.mktemp("images")
     photos = ref.photos(3, size=300)
     (root / "n01" / "more").mkdir(parents=True)
@@ -35,7 +43,6 @@ def folder(tmp_path_factory: pytest.TempPathFactory):
     Image.fromarray(photos[0][:, :260]).save(root / "n01" / "a.png")
     Image.fromarray(photos[1]).save(root / "n01" / "more" / "b.JPEG", quality=95)
     Image.fromarray(photos[2][:280]).save(root / "n02" / "c.jpg", quality=95)
-    (root / "n02" / "notes.txt").write_text("not an image")
     return root
 
 
@@ -52,12 +59,12 @@ def test_layout_contents_and_seeding(folder, tmp_path) -> None:
     meta = json.loads((tmp_path / "ipmix-meta.json").read_text())
     assert meta == {"kind": "folder-c", "preset": "imagenet", "seed": 7, "jpeg_quality": JPEG_QUALITY}
     # each file: the corruption of the Resize(256) + CenterCrop(224) image, own stream, JPEG 85
-    image = load_prepared(folder / "n01" / "more" / "b.JPEG", 224, 256)
+    image = prepare_image(folder / "n01" / "more" / "b.JPEG", 224, 256)
     rng = image_stream(7, "gaussian_noise", 3, "n01/more/b.JPEG")
     expected = corrupt(image[None], "gaussian_noise", 3, rng, preset="imagenet")[0]
     assert (tmp_path / "gaussian_noise/3/n01/b.JPEG").read_bytes() == jpeg_bytes(expected)
     rng = image_stream(7, "sparkles", 3, "n02/c.jpg")
-    expected = corrupt_bar(load_prepared(folder / "n02" / "c.jpg", 224, 256)[None], "sparkles", 3, rng,
+    expected = corrupt_bar(prepare_image(folder / "n02" / "c.jpg", 224, 256)[None], "sparkles", 3, rng,
                            preset="imagenet")[0]  # fmt: skip
     assert (tmp_path / "sparkles/3.00/n02/c.jpg").read_bytes() == jpeg_bytes(expected)
     with Image.open(tmp_path / "contrast/1/n01/a.jpg") as picture:
@@ -98,27 +105,33 @@ def test_cifar_preset_on_a_folder(folder, tmp_path) -> None:
 
 
 def test_input_errors(folder, tmp_path) -> None:
-    with pytest.raises(FolderInputError, match="does not exist"):
-        list_image_folder(tmp_path / "missing")
-    with pytest.raises(FolderInputError, match="no class folders"):
-        list_image_folder(tmp_path)
-    (tmp_path / "empty_class").mkdir()
-    with pytest.raises(FolderInputError, match="no images"):
-        list_image_folder(tmp_path)
+    with pytest.raises(DataNotFoundError, match="image folder not found"):
+        make_c_folder(tmp_path / "missing", tmp_path / "o", corruptions=["contrast"], progress=False)
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(FolderDataError, match="no class folders"):
+        make_c_folder(tmp_path / "empty", tmp_path / "o", corruptions=["contrast"], progress=False)
     clash = tmp_path / "clash"
     (clash / "c").mkdir(parents=True)
     for name in ("x.png", "x.jpg"):
         Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(clash / "c" / name)
-    with pytest.raises(FolderInputError, match=r"x\.jpg and .*x\.png would both be written as c/x\.jpg"):
+    with pytest.raises(FolderDataError, match=r"x\.jpg and .*x\.png would both be written as c/x\.jpg"):
         make_c_folder(clash, tmp_path / "out", corruptions=["contrast"], progress=False)
-    broken = tmp_path / "broken"
-    (broken / "c").mkdir(parents=True)
-    (broken / "c" / "bad.jpg").write_bytes(b"not a jpeg")
-    with pytest.raises(FolderInputError, match="cannot decode image .*bad.jpg"):
-        make_c_folder(broken, tmp_path / "out2", corruptions=["contrast"], progress=False)
     with pytest.raises(CorruptionError, match="unknown corruption.*lines for preset 'imagenet'"):
         make_c_folder(folder, tmp_path / "out3", corruptions=["lines"], progress=False)
     assert output_name(folder / "n01" / "a.png") == "a.jpg"
+
+
+def test_unreadable_files_are_skipped_with_a_warning_naming_them(tmp_path) -> None:
+    root = tmp_path / "images"
+    (root / "c").mkdir(parents=True)
+    Image.fromarray(np.zeros((40, 40, 3), np.uint8)).save(root / "c" / "good.png")
+    (root / "c" / "bad.jpg").write_bytes(b"not a jpeg")
+    (root / "c" / "notes.txt").write_text("not an image")
+    with pytest.warns(UserWarning, match="2 file.*unusable"):
+        summary = make_c_folder(
+            root, tmp_path / "out", corruptions=["contrast"], severities=[1], progress=False
+        )
+    assert summary.images == 1 and (tmp_path / "out/contrast/1/c/good.jpg").is_file()
 
 
 def test_frost_is_skipped_without_textures(folder, tmp_path, monkeypatch) -> None:
@@ -139,7 +152,7 @@ def test_cli_make_c(folder, tmp_path, capsys) -> None:
     code = cli_main(["make-c", "--images", str(folder), "--out", str(tmp_path), "--severities", "0,9"])
     assert code == 2 and "--severities must be comma-separated integers in 1..5" in capsys.readouterr().err
     code = cli_main(["make-c", "--images", str(tmp_path / "nowhere"), "--out", str(tmp_path / "o")])
-    assert code == 2 and "does not exist" in capsys.readouterr().err
+    assert code == 2 and "image folder not found" in capsys.readouterr().err
 
 
 def test_make_cifar_c_writes_cbar_in_the_reference_layout(tmp_path) -> None:

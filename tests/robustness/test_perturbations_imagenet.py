@@ -16,8 +16,7 @@ from torchvision.transforms import functional as tvf
 
 from ipmix.cli import main as cli_main
 from ipmix.robustness.benchmark_files import BenchmarkFileError
-from ipmix.robustness.folder_c import image_stream
-from ipmix.robustness.folder_inputs import load_prepared
+from ipmix.robustness.folder_c import image_stream, prepare_image
 from ipmix.robustness.folder_p import make_p_folder
 from ipmix.robustness.perturbation_presets import IMAGENET_P
 from ipmix.robustness.perturbations import (
@@ -94,6 +93,11 @@ def test_lossless_video_round_trip_with_pyav_and_opencv(tmp_path) -> None:
         encode_video(frames, crf=80)
 
 
+@pytest.fixture(autouse=True)
+def private_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch) -> None:
+    monkeypatch.setenv("IPMIX_CACHE", str(tmp_path_factory.mktemp("cache")))
+
+
 @pytest.fixture(scope="module")
 def folder(tmp_path_factory: pytest.TempPathFactory):
     root = tmp_path_factory.mktemp("p_images")
@@ -112,7 +116,7 @@ def test_make_p_layout_frames_and_resume(folder, tmp_path) -> None:
     files = sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*.mp4"))
     assert files == ["gaussian_noise_2/n01/x_1.mp4", "gaussian_noise_2/n02/y.mp4",
                      "translate/n01/x_1.mp4", "translate/n02/y.mp4"]  # fmt: skip
-    image = load_prepared(folder / "n01" / "x_1.JPEG", 224, 256, crop=False)
+    image = prepare_image(folder / "n01" / "x_1.JPEG", 224, 256, crop=False)
     assert (
         min(image.shape[:2]) == 256 and max(image.shape[:2]) > 256
     )  # Resize(256) only: perturbed, then cropped

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import sys
 import time
+import warnings
 
 from ipmix.cli.make_cifar_c import _name_list
 
@@ -59,10 +61,14 @@ def run(args: argparse.Namespace) -> int:
         groups = {"test": PERTURBATIONS, "all": PERTURBATIONS}
     names = _name_list(args.perturbations, groups, known)
     start = time.perf_counter()
-    summary = make_p_folder(
-        args.images, args.out, preset=args.preset, perturbations=names, workers=args.workers,
-        seed=args.seed, crf=args.crf, progress=not args.no_progress,
-    )  # fmt: skip
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        summary = make_p_folder(
+            args.images, args.out, preset=args.preset, perturbations=names, workers=args.workers,
+            seed=args.seed, crf=args.crf, progress=not args.no_progress,
+        )  # fmt: skip
+    for warning in caught:
+        print(f"ipmix make-p: note: {warning.message}", file=sys.stderr)
     print(
         f"{summary.written} video(s) written, {summary.skipped} already there, from {summary.images} "
         f"source image(s), in {args.out} ({time.perf_counter() - start:.1f} s)"

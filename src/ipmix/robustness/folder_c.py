@@ -6,7 +6,8 @@ facebookresearch/augmentation-corruption's ``make_imagenet_c_bar.py``,
 ``<out>/<corruption>/<level:.2f>/<class>/<file>`` (e.g. ``sparkles/3.00/n01440764/x.JPEG``).
 Images are JPEG, quality 85 with ``optimize=True``, as both reference scripts save them; a
 file keeps its name when it ends in .jpg/.jpeg and gets ``.jpg`` in place of its suffix
-otherwise.
+otherwise. The input folder is listed and checked by ``ipmix.data.folders`` (files that are not
+readable images are skipped with a warning naming them) and decoded by ``ipmix.data.images``.
 
 Every output image has its own random stream, seeded from (seed, corruption, severity, the
 image's path under its class folder), so the result does not depend on the number of workers,
@@ -29,6 +30,9 @@ import numpy as np
 from PIL import Image
 from tqdm import tqdm
 
+from ipmix.data.folders import FolderDataError, ImageFolderIndex, scan_image_folder
+from ipmix.data.images import load_rgb
+from ipmix.data.transforms import eval_resize, resize_shorter
 from ipmix.robustness.benchmark_files import _claim_folder
 from ipmix.robustness.cbar import cbar_level, cbar_names, corrupt_bar
 from ipmix.robustness.corruption_presets import CorruptionError, get_preset
@@ -41,7 +45,6 @@ from ipmix.robustness.corruptions import (
     corrupt,
     find_frost_dir,
 )
-from ipmix.robustness.folder_inputs import FolderImage, FolderInputError, list_image_folder, load_prepared
 from ipmix.utils.io import atomic_write_bytes
 
 JPEG_QUALITY = 85
@@ -62,9 +65,26 @@ def output_name(path: Path) -> str:
     return path.name if path.suffix.lower() in (".jpg", ".jpeg") else path.stem + ".jpg"
 
 
-def image_key(image: FolderImage, root: Path) -> str:
-    """The image's path under its class folder (``<class>/<sub>/<file>``), POSIX separators."""
-    return image.path.relative_to(root).as_posix()
+def prepare_image(path: Path, size: int, resize: int | None, *, crop: bool = True) -> np.ndarray:
+    """Decode `path` as RGB and bring it to ``size x size`` (uint8 ``[size, size, 3]``).
+
+    ``resize`` given: Resize(resize) (shorter side, bilinear, torchvision's PIL path) then
+    CenterCrop(size), as the ImageNet scripts; without `crop` the resized image is returned
+    (ImageNet-P perturbs it before cropping). None: images already ``size x size`` are used as
+    they are, others get the eval transform, Resize(round(size * 256 / 224)) and CenterCrop.
+    """
+    from torchvision.transforms.functional import center_crop
+
+    image = load_rgb(path)
+    if resize is None and image.size == (size, size):
+        return np.asarray(image)
+    image = resize_shorter(image, resize or eval_resize(size))
+    return np.asarray(center_crop(image, [size]) if crop or resize is None else image)
+
+
+def list_inputs(images_dir: str | Path, progress: bool) -> ImageFolderIndex:
+    """The checked listing of an ImageFolder (``ipmix.data.folders``)."""
+    return scan_image_folder(images_dir, check="header", progress=progress)
 
 
 def image_stream(seed: int, name: str, severity: int, key: str) -> np.random.Generator:
@@ -79,20 +99,20 @@ def jpeg_bytes(image: np.ndarray, quality: int = JPEG_QUALITY) -> bytes:
     return buffer.getvalue()
 
 
-def output_paths(
-    images: Sequence[FolderImage], name_of: Callable[[Path], str] = output_name
-) -> list[str]:
+def output_paths(index: ImageFolderIndex, name_of: Callable[[Path], str] = output_name) -> list[str]:
     """``<class>/<name_of(file)>`` of every image (sub-folders flattened, as the reference
-    scripts do); FolderInputError naming both files when two images would share one output."""
-    seen: dict[str, Path] = {}
+    scripts do); FolderDataError naming both files when two images would share one output."""
+    seen: dict[str, str] = {}
     out = []
-    for image in images:
-        relative = f"{image.class_name}/{name_of(image.path)}"
+    for i in range(len(index)):
+        key = index.relative_path(i)
+        relative = f"{index.classes[index.labels[i]]}/{name_of(Path(key))}"
         if relative in seen:
-            raise FolderInputError(
-                f"{seen[relative]} and {image.path} would both be written as {relative}; rename one"
+            raise FolderDataError(
+                f"{index.root / seen[relative]} and {index.root / key} would both be written as "
+                f"{relative}; rename one"
             )
-        seen[relative] = image.path
+        seen[relative] = key
         out.append(relative)
     return out
 
@@ -144,7 +164,7 @@ class _ImageTask:
 
 def _corrupt_one(task: _ImageTask) -> int:
     preset = get_preset(task.preset)
-    image = load_prepared(task.path, preset.size, preset.resize)[None]
+    image = prepare_image(task.path, preset.size, preset.resize)[None]
     for name, severity, path in task.outputs:
         rng = image_stream(task.seed, name, severity, task.key)
         if name in ALL_CORRUPTIONS:
@@ -200,15 +220,15 @@ def make_c_folder(
                 raise
             warnings.warn(f"skipping frost: {error}", stacklevel=2)
             names.remove("frost")
-    root, out_dir = Path(images_dir), Path(out_dir)
-    images = list_image_folder(root)
-    relatives = output_paths(images)
+    out_dir = Path(out_dir)
+    index = list_inputs(images_dir, progress)
+    relatives = output_paths(index)
     out_dir.mkdir(parents=True, exist_ok=True)
     _claim_folder(
         out_dir, {"kind": "folder-c", "preset": spec.name, "seed": int(seed), "jpeg_quality": JPEG_QUALITY}
     )
     tasks, skipped = [], 0
-    for image, relative in zip(images, relatives, strict=True):
+    for i, relative in enumerate(relatives):
         outputs = []
         for name in names:
             for severity in levels:
@@ -218,8 +238,7 @@ def make_c_folder(
                 else:
                     outputs.append((name, severity, path))
         if outputs:
-            tasks.append(
-                _ImageTask(image.path, image_key(image, root), tuple(outputs), spec.name, int(seed), frost)
-            )
+            key = index.relative_path(i)
+            tasks.append(_ImageTask(index.path(i), key, tuple(outputs), spec.name, int(seed), frost))
     written = sum(run_tasks(tasks, _corrupt_one, workers, progress, desc="make-c"))
-    return GenerationSummary(written=written, skipped=skipped, images=len(images))
+    return GenerationSummary(written=written, skipped=skipped, images=len(index))

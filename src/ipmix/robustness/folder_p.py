@@ -18,8 +18,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ipmix.robustness.benchmark_files import _claim_folder
-from ipmix.robustness.folder_c import GenerationSummary, image_key, image_stream, output_paths, run_tasks
-from ipmix.robustness.folder_inputs import list_image_folder, load_prepared
+from ipmix.robustness.folder_c import (
+    GenerationSummary,
+    image_stream,
+    list_inputs,
+    output_paths,
+    prepare_image,
+    run_tasks,
+)
 from ipmix.robustness.perturbations import (
     IMAGENET_PERTURBATIONS,
     PerturbationError,
@@ -47,7 +53,7 @@ class _VideoTask:
 
 def _perturb_one(task: _VideoTask) -> int:
     spec = get_p_preset(task.preset)
-    image = load_prepared(task.path, spec.size, spec.resize, crop=False)
+    image = prepare_image(task.path, spec.size, spec.resize, crop=False)
     for name, path in task.outputs:
         frames = perturb_sequence(image, name, image_stream(task.seed, name, 0, task.key), preset=spec)
         atomic_write_bytes(path, encode_video(frames, crf=task.crf, grain="noise" in name))
@@ -78,16 +84,16 @@ def make_p_folder(
     if workers < 1:
         raise ValueError(f"workers must be >= 1, got {workers}")
     settings = codec_settings(crf)
-    root, out_dir = Path(images_dir), Path(out_dir)
-    images = list_image_folder(root)
-    relatives = output_paths(images, video_name)
+    out_dir = Path(out_dir)
+    index = list_inputs(images_dir, progress)
+    relatives = output_paths(index, video_name)
     out_dir.mkdir(parents=True, exist_ok=True)
     _claim_folder(
         out_dir,
         {"kind": "folder-p", "preset": spec.name, "seed": int(seed), "codec": settings["codec"], "crf": crf},
     )
     tasks, skipped = [], 0
-    for image, relative in zip(images, relatives, strict=True):
+    for i, relative in enumerate(relatives):
         outputs = []
         for name in names:
             path = out_dir / name / relative
@@ -96,8 +102,7 @@ def make_p_folder(
             else:
                 outputs.append((name, path))
         if outputs:
-            tasks.append(
-                _VideoTask(image.path, image_key(image, root), tuple(outputs), spec.name, int(seed), crf)
-            )
+            key = index.relative_path(i)
+            tasks.append(_VideoTask(index.path(i), key, tuple(outputs), spec.name, int(seed), crf))
     written = sum(run_tasks(tasks, _perturb_one, workers, progress, desc="make-p"))
-    return GenerationSummary(written=written, skipped=skipped, images=len(images))
+    return GenerationSummary(written=written, skipped=skipped, images=len(index))
