@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import sys
 import time
-import warnings
 
-from ipmix.cli.make_cifar_c import _name_list
+from ipmix.cli.make_cifar_c import _name_list, warnings_as_notes
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -65,15 +63,12 @@ def run(args: argparse.Namespace) -> int:
     }
     names = _name_list(args.corruptions, groups, ALL_CORRUPTIONS + cbar)
     start = time.perf_counter()
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
+    with warnings_as_notes("make-c"):
         summary = make_c_folder(
             args.images, args.out, preset=args.preset, corruptions=names,
             severities=severity_list(args.severities), workers=args.workers, seed=args.seed,
             frost_dir=args.frost, require_frost=args.require_frost, progress=not args.no_progress,
         )  # fmt: skip
-    for warning in caught:
-        print(f"ipmix make-c: note: {warning.message}", file=sys.stderr)
     print(
         f"{summary.written} image(s) written, {summary.skipped} already there, from {summary.images} "
         f"source image(s), in {args.out} ({time.perf_counter() - start:.1f} s)"

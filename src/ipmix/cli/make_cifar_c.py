@@ -3,10 +3,22 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 import time
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
+
+
+@contextlib.contextmanager
+def warnings_as_notes(command: str) -> Iterator[None]:
+    """Run the block, then print its warnings as ``ipmix COMMAND: note: ...`` lines on stderr."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        yield
+    for warning in caught:
+        print(f"ipmix {command}: note: {warning.message}", file=sys.stderr)
 
 
 def _name_list(value: str, groups: dict[str, tuple[str, ...]], known: tuple[str, ...]) -> list:
@@ -108,8 +120,7 @@ def run_c(args: argparse.Namespace) -> int:
     if frost is None and args.data is not None:
         frost = Path(args.data) / "frost"
     start = time.perf_counter()
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
+    with warnings_as_notes("make-cifar-c"):
         written = make_cifar_c(
             test.images,
             test.labels,
@@ -120,8 +131,6 @@ def run_c(args: argparse.Namespace) -> int:
             progress=not args.no_progress,
             require_frost=args.require_frost,
         )
-    for warning in caught:
-        print(f"ipmix make-cifar-c: note: {warning.message}", file=sys.stderr)
     print(
         f"{len(written)} corruption file(s) of {len(test)} images x 5 severities in {args.out} "
         f"({time.perf_counter() - start:.1f} s)"

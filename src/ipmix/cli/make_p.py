@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import sys
 import time
-import warnings
 
-from ipmix.cli.make_cifar_c import _name_list
+from ipmix.cli.make_cifar_c import _name_list, warnings_as_notes
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -61,14 +59,11 @@ def run(args: argparse.Namespace) -> int:
         groups = {"test": PERTURBATIONS, "all": PERTURBATIONS}
     names = _name_list(args.perturbations, groups, known)
     start = time.perf_counter()
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
+    with warnings_as_notes("make-p"):
         summary = make_p_folder(
             args.images, args.out, preset=args.preset, perturbations=names, workers=args.workers,
             seed=args.seed, crf=args.crf, progress=not args.no_progress,
         )  # fmt: skip
-    for warning in caught:
-        print(f"ipmix make-p: note: {warning.message}", file=sys.stderr)
     print(
         f"{summary.written} video(s) written, {summary.skipped} already there, from {summary.images} "
         f"source image(s), in {args.out} ({time.perf_counter() - start:.1f} s)"

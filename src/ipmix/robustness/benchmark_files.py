@@ -21,7 +21,6 @@ import io
 import json
 import re
 import shutil
-import warnings
 import zlib
 from collections.abc import Sequence
 from pathlib import Path
@@ -35,10 +34,9 @@ from ipmix.robustness.corruptions import (
     BENCHMARK_CORRUPTIONS,
     SEVERITIES,
     CorruptionError,
-    FrostTexturesNotFoundError,
     check_images,
     corrupt,
-    find_frost_dir,
+    frost_for,
 )
 from ipmix.robustness.perturbations import (
     FRAME_COUNTS,
@@ -202,14 +200,7 @@ def make_cifar_c(
     labels = _check_labels(labels, n, required=True)
     known = ALL_CORRUPTIONS + CIFAR_CBAR
     names = _requested(corruptions, known, CorruptionError, "corruption")
-    if "frost" in names:
-        try:
-            frost_dir = find_frost_dir(frost_dir)
-        except FrostTexturesNotFoundError as error:
-            if require_frost:
-                raise
-            warnings.warn(f"skipping frost: {error}", stacklevel=2)
-            names.remove("frost")
+    frost_dir = frost_for(names, frost_dir, require_frost)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     tiled = np.tile(labels, len(SEVERITIES))

@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import io
 import os
+import warnings
 from pathlib import Path
 
 import cv2
@@ -49,6 +50,21 @@ def find_frost_dir(frost_dir: str | Path | None = None) -> Path:
         "holding them (they ship with hendrycks/robustness ImageNet-C/create_c/) or set "
         "IPMIX_DATA to a folder with a frost/ subfolder"
     )
+
+
+def frost_for(names: list[str], frost_dir: str | Path | None, require: bool) -> Path | None:
+    """The frost folder when `names` asks for frost; without textures frost is dropped from
+    `names` (in place) with a warning, or FrostTexturesNotFoundError when `require`."""
+    if "frost" not in names:
+        return None
+    try:
+        return find_frost_dir(frost_dir)
+    except FrostTexturesNotFoundError as error:
+        if require:
+            raise
+        warnings.warn(f"skipping frost: {error}", stacklevel=3)
+        names.remove("frost")
+        return None
 
 
 @functools.lru_cache(maxsize=8)

@@ -32,6 +32,7 @@ from ipmix.robustness.corruption_weather_digital import (
     FROST_FILES,
     FrostTexturesNotFoundError,
     find_frost_dir,
+    frost_for,
     plasma_fractal,
 )
 
@@ -49,6 +50,7 @@ __all__ = [
     "check_images",
     "corrupt",
     "find_frost_dir",
+    "frost_for",
     "glass_shuffle",
     "glass_shuffle_sequential",
     "plasma_fractal",

@@ -19,7 +19,6 @@ folder made with others is refused.
 from __future__ import annotations
 
 import multiprocessing
-import warnings
 import zlib
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -40,10 +39,9 @@ from ipmix.robustness.corruptions import (
     ALL_CORRUPTIONS,
     BENCHMARK_CORRUPTIONS,
     SEVERITIES,
-    FrostTexturesNotFoundError,
     check_severity,
     corrupt,
-    find_frost_dir,
+    frost_for,
 )
 from ipmix.utils.io import atomic_write_bytes
 
@@ -211,15 +209,8 @@ def make_c_folder(
     levels = sorted({check_severity(s) for s in severities})
     if workers < 1:
         raise ValueError(f"workers must be >= 1, got {workers}")
-    frost = None
-    if "frost" in names:
-        try:
-            frost = str(find_frost_dir(frost_dir))
-        except FrostTexturesNotFoundError as error:
-            if require_frost:
-                raise
-            warnings.warn(f"skipping frost: {error}", stacklevel=2)
-            names.remove("frost")
+    found = frost_for(names, frost_dir, require_frost)
+    frost = None if found is None else str(found)
     out_dir = Path(out_dir)
     index = list_inputs(images_dir, progress)
     relatives = output_paths(index)
