@@ -69,8 +69,5 @@ def run(args: argparse.Namespace) -> int:
             severities=severity_list(args.severities), workers=args.workers, seed=args.seed,
             frost_dir=args.frost, require_frost=args.require_frost, progress=not args.no_progress,
         )  # fmt: skip
-    print(
-        f"{summary.written} image(s) written, {summary.skipped} already there, from {summary.images} "
-        f"source image(s), in {args.out} ({time.perf_counter() - start:.1f} s)"
-    )
+    print(summary.describe("image", args.out, time.perf_counter() - start))
     return 0

@@ -64,8 +64,5 @@ def run(args: argparse.Namespace) -> int:
             args.images, args.out, preset=args.preset, perturbations=names, workers=args.workers,
             seed=args.seed, crf=args.crf, progress=not args.no_progress,
         )  # fmt: skip
-    print(
-        f"{summary.written} video(s) written, {summary.skipped} already there, from {summary.images} "
-        f"source image(s), in {args.out} ({time.perf_counter() - start:.1f} s)"
-    )
+    print(summary.describe("video", args.out, time.perf_counter() - start))
     return 0

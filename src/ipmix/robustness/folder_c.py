@@ -57,6 +57,13 @@ class GenerationSummary:
     skipped: int
     images: int
 
+    def describe(self, unit: str, where: str | Path, seconds: float) -> str:
+        """One line for the command's output, e.g. ``12 image(s) written, 0 already there, ...``."""
+        return (
+            f"{self.written} {unit}(s) written, {self.skipped} already there, from {self.images} "
+            f"source image(s), in {where} ({seconds:.1f} s)"
+        )
+
 
 def output_name(path: Path) -> str:
     """The file name an image is stored under: its own if it is a JPEG name, else ``.jpg``."""
