@@ -54,51 +54,111 @@ def gaussian_filter_hw(
     return ndimage.gaussian_filter(np.asarray(images, dtype=np.float64), sigmas, mode=mode, truncate=truncate)
 
 
-def rgb_to_hsv(images01: np.ndarray) -> np.ndarray:
-    """RGB to HSV with skimage's conventions (hue in [0, 1), hue 0 for grey pixels)."""
-    r, g, b = images01[..., 0], images01[..., 1], images01[..., 2]
-    value = images01.max(axis=-1)
-    delta = value - images01.min(axis=-1)
-    safe_delta = np.where(delta == 0.0, 1.0, delta)
-    saturation = np.where(value == 0.0, 0.0, delta / np.where(value == 0.0, 1.0, value))
-    hue = np.where(r == value, (g - b) / safe_delta, 0.0)
-    hue = np.where(g == value, 2.0 + (b - r) / safe_delta, hue)
-    hue = np.where(b == value, 4.0 + (r - g) / safe_delta, hue)
-    hue = np.where(delta == 0.0, 0.0, (hue / 6.0) % 1.0)
-    return np.stack([hue, saturation, value], axis=-1)
+@numba.njit(cache=True, nogil=True)
+def _rgb_to_hsv_pixel(r: float, g: float, b: float) -> tuple[float, float, float]:
+    """skimage's ``rgb2hsv`` for one pixel: hue in [0, 1), hue 0 for grey, blue > green > red
+    where two channels tie for the maximum."""
+    value = max(r, g, b)
+    delta = value - min(r, g, b)
+    saturation = 0.0 if value == 0.0 else delta / value
+    if delta == 0.0:
+        return 0.0, saturation, value
+    if b == value:
+        hue = 4.0 + (r - g) / delta
+    elif g == value:
+        hue = 2.0 + (b - r) / delta
+    else:
+        hue = (g - b) / delta
+    return (hue / 6.0) % 1.0, saturation, value
 
 
-def hsv_to_rgb(hsv: np.ndarray) -> np.ndarray:
-    """HSV (skimage conventions) back to RGB."""
-    h, s, v = hsv[..., 0], hsv[..., 1], hsv[..., 2]
-    sector = np.floor(h * 6.0)
+@numba.njit(cache=True, nogil=True)
+def _hsv_to_rgb_pixel(h: float, s: float, v: float) -> tuple[float, float, float]:
+    """skimage's ``hsv2rgb`` for one pixel."""
+    sector = math.floor(h * 6.0)
     frac = h * 6.0 - sector
     p = v * (1.0 - s)
     q = v * (1.0 - frac * s)
     t = v * (1.0 - (1.0 - frac) * s)
-    sector = sector.astype(np.int64) % 6
-    cases = [sector == k for k in range(6)]
-    red = np.select(cases, [v, q, p, p, t, v])
-    green = np.select(cases, [t, v, v, q, p, p])
-    blue = np.select(cases, [p, p, t, v, v, q])
-    return np.stack([red, green, blue], axis=-1)
+    k = int(sector) % 6
+    if k == 0:
+        return v, t, p
+    if k == 1:
+        return q, v, p
+    if k == 2:
+        return p, v, t
+    if k == 3:
+        return p, q, v
+    if k == 4:
+        return t, p, v
+    return v, p, q
+
+
+@numba.njit(cache=True, nogil=True)
+def _hsv_adjust(pixels, value_shift, factor, offset, out) -> None:
+    """Per frame f: HSV value + value_shift[f] (clipped), saturation * factor + offset (clipped)."""
+    for f in range(pixels.shape[0]):
+        for i in range(pixels.shape[1]):
+            h, s, v = _rgb_to_hsv_pixel(pixels[f, i, 0], pixels[f, i, 1], pixels[f, i, 2])
+            if factor != 1.0 or offset != 0.0:
+                s = min(max(s * factor + offset, 0.0), 1.0)
+            if value_shift[f] != 0.0:
+                v = min(max(v + value_shift[f], 0.0), 1.0)
+            out[f, i, 0], out[f, i, 1], out[f, i, 2] = _hsv_to_rgb_pixel(h, s, v)
+
+
+@numba.njit(cache=True, nogil=True)
+def _to_hsv(pixels, out) -> None:
+    for i in range(pixels.shape[0]):
+        out[i, 0], out[i, 1], out[i, 2] = _rgb_to_hsv_pixel(pixels[i, 0], pixels[i, 1], pixels[i, 2])
+
+
+@numba.njit(cache=True, nogil=True)
+def _to_rgb(pixels, out) -> None:
+    for i in range(pixels.shape[0]):
+        out[i, 0], out[i, 1], out[i, 2] = _hsv_to_rgb_pixel(pixels[i, 0], pixels[i, 1], pixels[i, 2])
+
+
+def _pixels(images: np.ndarray) -> np.ndarray:
+    return np.ascontiguousarray(images, dtype=np.float64).reshape(-1, 3)
+
+
+def rgb_to_hsv(images01: np.ndarray) -> np.ndarray:
+    """RGB to HSV with skimage's conventions (hue in [0, 1), hue 0 for grey pixels)."""
+    out = np.empty((images01.size // 3, 3))
+    _to_hsv(_pixels(images01), out)
+    return out.reshape(images01.shape)
+
+
+def hsv_to_rgb(hsv: np.ndarray) -> np.ndarray:
+    """HSV (skimage conventions) back to RGB."""
+    out = np.empty((hsv.size // 3, 3))
+    _to_rgb(_pixels(hsv), out)
+    return out.reshape(hsv.shape)
+
+
+def _adjust(images01: np.ndarray, shift: np.ndarray, factor: float, offset: float) -> np.ndarray:
+    frames = shift.shape[0]
+    pixels = np.ascontiguousarray(images01, dtype=np.float64).reshape(frames, -1, 3)
+    out = np.empty_like(pixels)
+    _hsv_adjust(pixels, np.ascontiguousarray(shift, dtype=np.float64), float(factor), float(offset), out)
+    return out.reshape(images01.shape)
 
 
 def shift_value(images01: np.ndarray, delta: float | np.ndarray) -> np.ndarray:
     """Brightness of the benchmarks: add `delta` to the HSV value channel, clipped to [0, 1].
 
-    `delta` is a number or an array broadcastable to ``images01.shape[:-1]`` (one per frame).
+    `images01` is ``[N, H, W, 3]``; `delta` a number or N numbers (one per frame of a P
+    sequence, any shape such as ``[N, 1, 1]``).
     """
-    hsv = rgb_to_hsv(images01)
-    hsv[..., 2] = np.clip(hsv[..., 2] + delta, 0.0, 1.0)
-    return hsv_to_rgb(hsv)
+    shift = np.broadcast_to(np.asarray(delta, dtype=np.float64).reshape(-1), (images01.shape[0],))
+    return _adjust(images01, shift, 1.0, 0.0)
 
 
 def scale_saturation(images01: np.ndarray, factor: float, offset: float) -> np.ndarray:
-    """Saturate: ``s * factor + offset`` on the HSV saturation channel, clipped to [0, 1]."""
-    hsv = rgb_to_hsv(images01)
-    hsv[..., 1] = np.clip(hsv[..., 1] * factor + offset, 0.0, 1.0)
-    return hsv_to_rgb(hsv)
+    """Saturate: ``s * factor + offset`` on the HSV saturation channel, clipped to [0, 1]
+    (`images01` ``[N, H, W, 3]``)."""
+    return _adjust(images01, np.zeros(images01.shape[0]), factor, offset)
 
 
 def magick_motion_blur(images: np.ndarray, radius: float, sigma: float, angles_deg: np.ndarray) -> np.ndarray:

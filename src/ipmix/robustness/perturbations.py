@@ -147,18 +147,24 @@ class _Frames:
 
 
 def _noise(frames: _Frames, p: Mapping, rng: np.random.Generator) -> np.ndarray:
+    """Frame 0 clean, then 30 independent noisy copies, drawn frame after frame."""
     clean = frames.clean
+    out = np.empty((31, *clean.shape), dtype=np.uint8)
+    out[0] = clean
     if p["kind"] == "gaussian":
         x = clean.astype(np.float32) / np.float32(255)  # ToTensor
-        noise = (np.float32(p["sigma"]) * rng.standard_normal((30, *x.shape))).astype(np.float32)
-        noisy = (np.clip(x + noise, 0, 1) * np.float32(255)).astype(np.uint8)
-    elif p["kind"] == "shot":
-        x = np.broadcast_to(clean / 255.0, (30, *clean.shape))
-        noisy = kernels.to_uint8(kernels.add_shot_noise(x, p["photons"], rng))
-    else:  # speckle
+        sigma = np.float32(p["sigma"])
+        for i in range(1, 31):
+            noise = (sigma * rng.standard_normal(x.shape)).astype(np.float32)
+            out[i] = (np.clip(x + noise, 0, 1) * np.float32(255)).astype(np.uint8)
+    else:
         x = clean / 255.0
-        noisy = kernels.to_uint8(x + x * rng.normal(0.0, p["sigma"], size=(30, *x.shape)))
-    return np.concatenate([clean[None], noisy])
+        for i in range(1, 31):
+            if p["kind"] == "shot":
+                out[i] = kernels.to_uint8(kernels.add_shot_noise(x, p["photons"], rng))
+            else:  # speckle
+                out[i] = kernels.to_uint8(x + x * rng.normal(0.0, p["sigma"], size=x.shape))
+    return out
 
 
 def _motion_blur(frames: _Frames, p: Mapping, rng: np.random.Generator) -> np.ndarray:
