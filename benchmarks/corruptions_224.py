@@ -158,7 +158,8 @@ def run(photos_count: int, cbar_photos: int, frost_dir: str, wand_dir: str | Non
 
     pictures = [tvf.resize(Image.fromarray(getattr(skimage.data, n)()), 256) for n in ("coffee", "chelsea")]
     p_rows = imagenet_p_rows(pictures[:photos_count])
-    misses = [r["name"] for r in c_rows + bar_rows + p_rows if r["ratio"] < 5]
+    groups = (("ImageNet-C", c_rows), ("C-bar", bar_rows), ("ImageNet-P", p_rows))
+    misses = [f"{label}: " + ", ".join(r["name"] for r in rows if r["ratio"] < 5) for label, rows in groups]
     return [
         f"Reference motion blur (ImageNet-C motion_blur, snow; ImageNet-P motion_blur, snow): {motion}.",
         "",
@@ -176,7 +177,7 @@ def run(photos_count: int, cbar_photos: int, frost_dir: str, wand_dir: str | Non
         "",
         *table(p_rows, "sequence"),
         "",
-        f"- Below the 5x target: {', '.join(misses) if misses else 'none'}.",
+        f"- Below the 5x target: {'; '.join(misses)}.",
         "- 'max level diff' / 'values differing': ipmix against the reference on the same seeds, all "
         "rows' images and severities (glass blur: the reference with ipmix's block of draws).",
         "",
