@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 
+import numba
 import numpy as np
 from scipy.ndimage import gaussian_filter, rotate, zoom
 
@@ -101,6 +102,7 @@ def checkerboard_cutout(image: np.ndarray, level: float, rng: np.random.Generato
     return np.where(keep[..., None], image, np.uint8(128)).astype(np.uint8)
 
 
+@numba.njit(cache=True)
 def line_aa(r0: int, c0: int, r1: int, c1: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """skimage's anti-aliased line (Zingl's algorithm), as ``skimage.draw.line_aa``."""
     dc, dr = abs(c0 - c1), abs(r0 - r1)
@@ -108,7 +110,10 @@ def line_aa(r0: int, c0: int, r1: int, c1: int) -> tuple[np.ndarray, np.ndarray,
     sign_c = 1 if c0 < c1 else -1
     sign_r = 1 if r0 < r1 else -1
     ed = 1.0 if dc + dr == 0 else math.sqrt(dc * dc + dr * dr)
-    rr, cc, val = [], [], []
+    rr, cc, val = [0], [0], [0.0]  # typed lists for numba; the seeds are dropped below
+    rr.pop()
+    cc.pop()
+    val.pop()
     c, r = c0, r0
     while True:
         cc.append(c)
@@ -133,7 +138,7 @@ def line_aa(r0: int, c0: int, r1: int, c1: int) -> tuple[np.ndarray, np.ndarray,
                 val.append(abs(dc - err_prime) / ed)
             err += dc
             r += sign_r
-    return np.array(rr, dtype=np.intp), np.array(cc, dtype=np.intp), 1.0 - np.array(val, dtype=float)
+    return np.array(rr), np.array(cc), 1.0 - np.array(val)
 
 
 def lines(image: np.ndarray, level: float, rng: np.random.Generator) -> np.ndarray:
