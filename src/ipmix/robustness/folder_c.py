@@ -125,7 +125,7 @@ def output_paths(index: ImageFolderIndex, name_of: Callable[[Path], str] = outpu
 def run_tasks(
     tasks: Sequence, work: Callable, workers: int, progress: bool, desc: str, unit: str = "img"
 ) -> Iterable:
-    """Run `work` on every task, in `workers` spawned processes (one BLAS thread each) or in
+    """Run `work` on every task, in `workers` processes (one BLAS thread each) or in
     this one; yields the results in completion order under a progress bar."""
     bar = tqdm(total=len(tasks), desc=desc, unit=unit, disable=not progress)
     if workers <= 1 or len(tasks) <= 1:
@@ -133,7 +133,9 @@ def run_tasks(
             yield work(task)
             bar.update(1)
     else:
-        context = multiprocessing.get_context("spawn")
+        # fork where there is one (as ipmix.data.folders): workers start without re-importing
+        method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
+        context = multiprocessing.get_context(method)
         with context.Pool(workers, initializer=_one_blas_thread) as pool:
             for result in pool.imap_unordered(work, tasks, chunksize=1):
                 yield result
