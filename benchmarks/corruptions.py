@@ -2,6 +2,11 @@
 
     IPMIX_DATA=/path/to/data python benchmarks/corruptions.py --n 10000 \
         --out benchmarks/results/corruptions.md
+    IPMIX_DATA=/path/to/data python benchmarks/corruptions.py --part 224 --wand DIR
+
+`--part cifar` (default) is the CIFAR-10 test-set run below; `--part 224` the 224 px rows of
+``corruptions_224.py`` (ipmix against the reference implementations, speed and bytes). Each part
+rewrites its own section of the results file and keeps the other's.
 
 Generates every requested corruption into a fresh temporary folder with `make_cifar_c` (the
 same code path as `ipmix make-cifar-c`), timing each one, then times a second call (all
@@ -130,7 +135,13 @@ def main(argv: list[str] | None = None) -> int:
         help="also compare motion blur with ImageMagick and HSV / Gaussian with scikit-image "
         "on K test images (when installed)",
     )
+    parser.add_argument("--part", default="cifar", choices=("cifar", "224"))
+    parser.add_argument("--photos", type=int, default=2, help="224 px part: photos per row")
+    parser.add_argument("--cbar-photos", type=int, default=1, help="224 px part: photos per C-bar row")
+    parser.add_argument("--wand", default=None, metavar="DIR", help="224 px part: folder holding Wand")
     args = parser.parse_args(argv)
+    if args.part == "224":
+        return main_224(args)
 
     from ipmix.data.cifar import data_root, load_cifar
     from ipmix.robustness.benchmark_files import (
@@ -141,7 +152,6 @@ def main(argv: list[str] | None = None) -> int:
     )
     from ipmix.robustness.corruptions import ALL_CORRUPTIONS, BENCHMARK_CORRUPTIONS
     from ipmix.robustness.perturbations import PERTURBATIONS
-    from ipmix.utils.io import atomic_write_bytes
 
     groups = {"all": ALL_CORRUPTIONS, "benchmark": BENCHMARK_CORRUPTIONS}
     names = list(groups.get(args.corruptions, args.corruptions.split(",")))
@@ -228,8 +238,66 @@ def main(argv: list[str] | None = None) -> int:
     ]
     if args.reference_check:
         lines += reference_check(test.images[: args.reference_check])
-    atomic_write_bytes(args.out, "\n".join(lines).encode())
-    print(f"wrote {args.out}")
+    write_section(args.out, "cifar", lines)
+    return 0
+
+
+SECTION = "<!-- section {name}: written by benchmarks/corruptions.py --part {name} -->"
+
+
+def write_section(out: str, name: str, lines: list[str]) -> None:
+    """Replace section `name` of the results file with `lines`, keeping the other sections."""
+    from ipmix.utils.io import atomic_write_bytes
+
+    path = Path(out)
+    sections: dict[str, str] = {}
+    if path.is_file():
+        current = None
+        for line in path.read_text().splitlines():
+            for key in ("cifar", "224"):
+                if line == SECTION.format(name=key):
+                    current = key
+                    sections[key] = ""
+            if current is not None and line != SECTION.format(name=current):
+                sections[current] += line + "\n"
+        if not sections:  # a file written before sections existed: it is the CIFAR part
+            sections["cifar"] = path.read_text()
+    sections[name] = "\n".join(lines) + "\n"
+    present = [key for key in ("cifar", "224") if key in sections]
+    text = "".join(SECTION.format(name=key) + "\n" + sections[key] for key in present)
+    atomic_write_bytes(path, text.encode())
+    print(f"wrote section {name} of {out}")
+
+
+def main_224(args: argparse.Namespace) -> int:
+    import corruptions_224
+
+    from ipmix.data.cifar import data_root
+
+    frost = args.frost or str(data_root(args.data) / "frost")
+    load_start = os.getloadavg()
+    start = time.perf_counter()
+    body = corruptions_224.run(args.photos, args.cbar_photos, frost, args.wand)
+    load_end = os.getloadavg()
+    lines = [
+        "# 224 px corruptions: ipmix against the reference implementations",
+        "",
+        f"Machine: {args.machine} ({platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
+        f"shared with other jobs); date {dt.date.today().isoformat()}; Python {platform.python_version()}, "
+        f"numpy {np.__version__}; one thread for both (threadpoolctl); 1-minute load average "
+        f"{load_start[0]:.1f} at the start, {load_end[0]:.1f} at the end; "
+        f"{time.perf_counter() - start:.0f} s.",
+        "",
+        f"Command: `python benchmarks/corruptions.py --part 224 --photos {args.photos} --cbar-photos "
+        f"{args.cbar_photos}" + (" --wand DIR`" if args.wand else "`"),
+        "",
+        "Times are per image (per sequence for ImageNet-P), the corruption alone (no decoding or "
+        "JPEG writing), ipmix and reference alternating on the same inputs; the speed-up is the ratio "
+        "of their totals in this one run.",
+        "",
+        *body,
+    ]
+    write_section(args.out, "224", lines)
     return 0
 
 

@@ -92,9 +92,9 @@ def test_official_cifar_p_files_are_checked(tmp_path):
 
 
 def test_cifar_c_bar(tmp_path):
-    from ipmix.robustness.benchmarks.cifar import CIFAR_C_BAR_CORRUPTIONS
+    from ipmix.robustness.cbar_levels import CIFAR_CBAR
 
-    _official_c(tmp_path / "bar", names=CIFAR_C_BAR_CORRUPTIONS)
+    _official_c(tmp_path / "bar", names=CIFAR_CBAR)
     results = evaluate(MeanModel(), suite="clean", data=_test_set(), cifar_c_bar_dir=tmp_path / "bar",
                        progress=False)
     # black images: the model predicts class 0 (ties to the first), right for labels 0 only

@@ -21,6 +21,8 @@ COMMANDS = {
     "report": "report",
     "make-cifar-c": "make_cifar_c",
     "make-cifar-p": "make_cifar_c",
+    "make-c": "make_c",
+    "make-p": "make_p",
 }
 
 

@@ -3,10 +3,22 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 import time
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
+
+
+@contextlib.contextmanager
+def warnings_as_notes(command: str) -> Iterator[None]:
+    """Run the block, then print its warnings as ``ipmix COMMAND: note: ...`` lines on stderr."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        yield
+    for warning in caught:
+        print(f"ipmix {command}: note: {warning.message}", file=sys.stderr)
 
 
 def _name_list(value: str, groups: dict[str, tuple[str, ...]], known: tuple[str, ...]) -> list:
@@ -32,14 +44,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "make-cifar-c",
         help="generate CIFAR-C-style corruptions of the CIFAR test set (official file layout)",
         description="Write <corruption>.npy (5 x N images, severities 1..5) and labels.npy, with "
-        "the CIFAR parameters of Hendrycks & Dietterich's make_cifar_c.py. Finished files are "
-        "kept; an interrupted run resumes.",
+        "the CIFAR parameters of Hendrycks & Dietterich's make_cifar_c.py, and the CIFAR-10-C-bar "
+        "corruptions of Mintun et al. in the same form (as make_cifar10_c_bar.py writes them; put "
+        "them in their own folder, e.g. CIFAR-10-C-Bar/, as the reference does). Finished files "
+        "are kept; an interrupted run resumes.",
     )
     c_parser.add_argument("--out", required=True, help="folder to write")
     c_parser.add_argument(
         "--corruptions",
         default="benchmark",
-        help="comma-separated names, or 'benchmark' (the 15), 'extra' (the 4), 'all' (default: benchmark)",
+        help="comma-separated names, or 'benchmark' (the 15), 'extra' (the 4), 'all' (the 19), 'cbar' "
+        "(the 10 CIFAR-10-C-bar corruptions) (default: benchmark)",
     )
     c_parser.add_argument(
         "--frost", default=None, metavar="DIR", help="frost textures folder (default: $IPMIX_DATA/frost)"
@@ -86,21 +101,26 @@ def _test_images(args: argparse.Namespace):
 
 def run_c(args: argparse.Namespace) -> int:
     from ipmix.robustness.benchmark_files import make_cifar_c
+    from ipmix.robustness.cbar_levels import CIFAR_CBAR
     from ipmix.robustness.corruptions import (
         ALL_CORRUPTIONS,
         BENCHMARK_CORRUPTIONS,
         EXTRA_CORRUPTIONS,
     )
 
-    groups = {"benchmark": BENCHMARK_CORRUPTIONS, "extra": EXTRA_CORRUPTIONS, "all": ALL_CORRUPTIONS}
-    names = _name_list(args.corruptions, groups, ALL_CORRUPTIONS)
+    groups = {
+        "benchmark": BENCHMARK_CORRUPTIONS,
+        "extra": EXTRA_CORRUPTIONS,
+        "all": ALL_CORRUPTIONS,
+        "cbar": CIFAR_CBAR,
+    }
+    names = _name_list(args.corruptions, groups, ALL_CORRUPTIONS + CIFAR_CBAR)
     test = _test_images(args)
     frost = args.frost
     if frost is None and args.data is not None:
         frost = Path(args.data) / "frost"
     start = time.perf_counter()
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
+    with warnings_as_notes("make-cifar-c"):
         written = make_cifar_c(
             test.images,
             test.labels,
@@ -111,8 +131,6 @@ def run_c(args: argparse.Namespace) -> int:
             progress=not args.no_progress,
             require_frost=args.require_frost,
         )
-    for warning in caught:
-        print(f"ipmix make-cifar-c: note: {warning.message}", file=sys.stderr)
     print(
         f"{len(written)} corruption file(s) of {len(test)} images x 5 severities in {args.out} "
         f"({time.perf_counter() - start:.1f} s)"

@@ -21,7 +21,6 @@ import io
 import json
 import re
 import shutil
-import warnings
 import zlib
 from collections.abc import Sequence
 from pathlib import Path
@@ -29,15 +28,16 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
+from ipmix.robustness.cbar import corrupt_bar
+from ipmix.robustness.cbar_levels import CIFAR_CBAR
 from ipmix.robustness.corruptions import (
     ALL_CORRUPTIONS,
     BENCHMARK_CORRUPTIONS,
     SEVERITIES,
     CorruptionError,
-    FrostTexturesNotFoundError,
     check_images,
     corrupt,
-    find_frost_dir,
+    frost_for,
 )
 from ipmix.robustness.perturbations import (
     FRAME_COUNTS,
@@ -188,23 +188,20 @@ def make_cifar_c(
     """Write a CIFAR-C-style set of `images` (uint8 ``[N, H, W, 3]``) to `out_dir`.
 
     One ``<name>.npy`` per corruption (``[5 * N, H, W, 3]``, severities 1..5 stacked) plus
-    ``labels.npy`` (``[5 * N]``), as the official release. Finished files are skipped; an
-    interrupted run resumes per (corruption, severity). Without frost textures (see
-    `find_frost_dir`) frost is skipped with a warning, or FrostTexturesNotFoundError is raised
-    when `require_frost`. Returns ``{name: path}`` of the files present for the requested names.
+    ``labels.npy`` (``[5 * N]``), as the official release. `corruptions` may also name the ten
+    CIFAR-10-C-bar corruptions (`cbar.CIFAR_CBAR`): the same ``<name>.npy`` form, their five
+    published levels stacked in increasing order, as augmentation-corruption's
+    ``make_cifar10_c_bar.py`` writes them (its names never clash with CIFAR-C's). Finished files
+    are skipped; an interrupted run resumes per (corruption, severity). Without frost textures
+    (see `find_frost_dir`) frost is skipped with a warning, or FrostTexturesNotFoundError is
+    raised when `require_frost`. Returns ``{name: path}`` of the files present for the requested names.
     """
     images = check_images(images)
     n = images.shape[0]
     labels = _check_labels(labels, n, required=True)
-    names = _requested(corruptions, ALL_CORRUPTIONS, CorruptionError, "corruption")
-    if "frost" in names:
-        try:
-            frost_dir = find_frost_dir(frost_dir)
-        except FrostTexturesNotFoundError as error:
-            if require_frost:
-                raise
-            warnings.warn(f"skipping frost: {error}", stacklevel=2)
-            names.remove("frost")
+    known = ALL_CORRUPTIONS + CIFAR_CBAR
+    names = _requested(corruptions, known, CorruptionError, "corruption")
+    frost_dir = frost_for(names, frost_dir, require_frost)
     out_dir = Path(out_dir)
     make_dirs(out_dir)
     tiled = np.tile(labels, len(SEVERITIES))
@@ -240,7 +237,10 @@ def make_cifar_c(
         for index, start in enumerate(chunks):
             rng = _stream(seed, name, severity, index)
             batch = images[start : start + CHUNK]
-            pieces.append(corrupt(batch, name, severity, rng, frost_dir=frost_dir))
+            if name in CIFAR_CBAR:
+                pieces.append(corrupt_bar(batch, name, severity, rng, preset="cifar"))
+            else:
+                pieces.append(corrupt(batch, name, severity, rng, frost_dir=frost_dir))
             bar.update(1)
         atomic_write_bytes(part, _npy_bytes(np.concatenate(pieces)))
     bar.close()

@@ -12,11 +12,14 @@ passed in.
 
 from __future__ import annotations
 
+import functools
 import math
 
 import cv2
+import numba
 import numpy as np
 from scipy import ndimage
+from threadpoolctl import ThreadpoolController
 
 
 def to_uint8(images01: np.ndarray) -> np.ndarray:
@@ -51,51 +54,111 @@ def gaussian_filter_hw(
     return ndimage.gaussian_filter(np.asarray(images, dtype=np.float64), sigmas, mode=mode, truncate=truncate)
 
 
-def rgb_to_hsv(images01: np.ndarray) -> np.ndarray:
-    """RGB to HSV with skimage's conventions (hue in [0, 1), hue 0 for grey pixels)."""
-    r, g, b = images01[..., 0], images01[..., 1], images01[..., 2]
-    value = images01.max(axis=-1)
-    delta = value - images01.min(axis=-1)
-    safe_delta = np.where(delta == 0.0, 1.0, delta)
-    saturation = np.where(value == 0.0, 0.0, delta / np.where(value == 0.0, 1.0, value))
-    hue = np.where(r == value, (g - b) / safe_delta, 0.0)
-    hue = np.where(g == value, 2.0 + (b - r) / safe_delta, hue)
-    hue = np.where(b == value, 4.0 + (r - g) / safe_delta, hue)
-    hue = np.where(delta == 0.0, 0.0, (hue / 6.0) % 1.0)
-    return np.stack([hue, saturation, value], axis=-1)
+@numba.njit(cache=True, nogil=True)
+def _rgb_to_hsv_pixel(r: float, g: float, b: float) -> tuple[float, float, float]:
+    """skimage's ``rgb2hsv`` for one pixel: hue in [0, 1), hue 0 for grey, blue > green > red
+    where two channels tie for the maximum."""
+    value = max(r, g, b)
+    delta = value - min(r, g, b)
+    saturation = 0.0 if value == 0.0 else delta / value
+    if delta == 0.0:
+        return 0.0, saturation, value
+    if b == value:
+        hue = 4.0 + (r - g) / delta
+    elif g == value:
+        hue = 2.0 + (b - r) / delta
+    else:
+        hue = (g - b) / delta
+    return (hue / 6.0) % 1.0, saturation, value
 
 
-def hsv_to_rgb(hsv: np.ndarray) -> np.ndarray:
-    """HSV (skimage conventions) back to RGB."""
-    h, s, v = hsv[..., 0], hsv[..., 1], hsv[..., 2]
-    sector = np.floor(h * 6.0)
+@numba.njit(cache=True, nogil=True)
+def _hsv_to_rgb_pixel(h: float, s: float, v: float) -> tuple[float, float, float]:
+    """skimage's ``hsv2rgb`` for one pixel."""
+    sector = math.floor(h * 6.0)
     frac = h * 6.0 - sector
     p = v * (1.0 - s)
     q = v * (1.0 - frac * s)
     t = v * (1.0 - (1.0 - frac) * s)
-    sector = sector.astype(np.int64) % 6
-    cases = [sector == k for k in range(6)]
-    red = np.select(cases, [v, q, p, p, t, v])
-    green = np.select(cases, [t, v, v, q, p, p])
-    blue = np.select(cases, [p, p, t, v, v, q])
-    return np.stack([red, green, blue], axis=-1)
+    k = int(sector) % 6
+    if k == 0:
+        return v, t, p
+    if k == 1:
+        return q, v, p
+    if k == 2:
+        return p, v, t
+    if k == 3:
+        return p, q, v
+    if k == 4:
+        return t, p, v
+    return v, p, q
+
+
+@numba.njit(cache=True, nogil=True)
+def _hsv_adjust(pixels, value_shift, factor, offset, out) -> None:
+    """Per frame f: HSV value + value_shift[f] (clipped), saturation * factor + offset (clipped)."""
+    for f in range(pixels.shape[0]):
+        for i in range(pixels.shape[1]):
+            h, s, v = _rgb_to_hsv_pixel(pixels[f, i, 0], pixels[f, i, 1], pixels[f, i, 2])
+            if factor != 1.0 or offset != 0.0:
+                s = min(max(s * factor + offset, 0.0), 1.0)
+            if value_shift[f] != 0.0:
+                v = min(max(v + value_shift[f], 0.0), 1.0)
+            out[f, i, 0], out[f, i, 1], out[f, i, 2] = _hsv_to_rgb_pixel(h, s, v)
+
+
+@numba.njit(cache=True, nogil=True)
+def _to_hsv(pixels, out) -> None:
+    for i in range(pixels.shape[0]):
+        out[i, 0], out[i, 1], out[i, 2] = _rgb_to_hsv_pixel(pixels[i, 0], pixels[i, 1], pixels[i, 2])
+
+
+@numba.njit(cache=True, nogil=True)
+def _to_rgb(pixels, out) -> None:
+    for i in range(pixels.shape[0]):
+        out[i, 0], out[i, 1], out[i, 2] = _hsv_to_rgb_pixel(pixels[i, 0], pixels[i, 1], pixels[i, 2])
+
+
+def _pixels(images: np.ndarray) -> np.ndarray:
+    return np.ascontiguousarray(images, dtype=np.float64).reshape(-1, 3)
+
+
+def rgb_to_hsv(images01: np.ndarray) -> np.ndarray:
+    """RGB to HSV with skimage's conventions (hue in [0, 1), hue 0 for grey pixels)."""
+    out = np.empty((images01.size // 3, 3))
+    _to_hsv(_pixels(images01), out)
+    return out.reshape(images01.shape)
+
+
+def hsv_to_rgb(hsv: np.ndarray) -> np.ndarray:
+    """HSV (skimage conventions) back to RGB."""
+    out = np.empty((hsv.size // 3, 3))
+    _to_rgb(_pixels(hsv), out)
+    return out.reshape(hsv.shape)
+
+
+def _adjust(images01: np.ndarray, shift: np.ndarray, factor: float, offset: float) -> np.ndarray:
+    frames = shift.shape[0]
+    pixels = np.ascontiguousarray(images01, dtype=np.float64).reshape(frames, -1, 3)
+    out = np.empty_like(pixels)
+    _hsv_adjust(pixels, np.ascontiguousarray(shift, dtype=np.float64), float(factor), float(offset), out)
+    return out.reshape(images01.shape)
 
 
 def shift_value(images01: np.ndarray, delta: float | np.ndarray) -> np.ndarray:
     """Brightness of the benchmarks: add `delta` to the HSV value channel, clipped to [0, 1].
 
-    `delta` is a number or an array broadcastable to ``images01.shape[:-1]`` (one per frame).
+    `images01` is ``[N, H, W, 3]``; `delta` a number or N numbers (one per frame of a P
+    sequence, any shape such as ``[N, 1, 1]``).
     """
-    hsv = rgb_to_hsv(images01)
-    hsv[..., 2] = np.clip(hsv[..., 2] + delta, 0.0, 1.0)
-    return hsv_to_rgb(hsv)
+    shift = np.broadcast_to(np.asarray(delta, dtype=np.float64).reshape(-1), (images01.shape[0],))
+    return _adjust(images01, shift, 1.0, 0.0)
 
 
 def scale_saturation(images01: np.ndarray, factor: float, offset: float) -> np.ndarray:
-    """Saturate: ``s * factor + offset`` on the HSV saturation channel, clipped to [0, 1]."""
-    hsv = rgb_to_hsv(images01)
-    hsv[..., 1] = np.clip(hsv[..., 1] * factor + offset, 0.0, 1.0)
-    return hsv_to_rgb(hsv)
+    """Saturate: ``s * factor + offset`` on the HSV saturation channel, clipped to [0, 1]
+    (`images01` ``[N, H, W, 3]``)."""
+    return _adjust(images01, np.zeros(images01.shape[0]), factor, offset)
 
 
 def magick_motion_blur(images: np.ndarray, radius: float, sigma: float, angles_deg: np.ndarray) -> np.ndarray:
@@ -107,7 +170,9 @@ def magick_motion_blur(images: np.ndarray, radius: float, sigma: float, angles_d
     edge pixels repeated outside the image (its default virtual-pixel method). `images` is
     ``[N, H, W, C]`` or ``[N, H, W]`` in any range; one angle per image. Returns float64.
     """
-    images = np.asarray(images, dtype=np.float64)
+    images = np.asarray(images)
+    if images.dtype != np.uint8:  # uint8 is read as it is (exactly), anything else as float64
+        images = images.astype(np.float64)
     angles = np.broadcast_to(np.asarray(angles_deg, dtype=np.float64), (images.shape[0],))
     width = int(2 * math.ceil(radius) + 1)
     taps = np.arange(width, dtype=np.float64)
@@ -119,16 +184,28 @@ def magick_motion_blur(images: np.ndarray, radius: float, sigma: float, angles_d
     norm = np.hypot(point_x, point_y)[:, None]
     dx = np.ceil(taps[None, :] * point_y[:, None] / norm - 0.5).astype(np.int64)
     dy = np.ceil(taps[None, :] * point_x[:, None] / norm - 0.5).astype(np.int64)
-    n, h, w = images.shape[:3]
-    batch = np.arange(n)[:, None, None]
-    rows = np.arange(h)[None, :, None]
-    cols = np.arange(w)[None, None, :]
-    out = np.zeros_like(images)
-    for i in range(width):
-        r = np.clip(rows + dy[:, i, None, None], 0, h - 1)
-        c = np.clip(cols + dx[:, i, None, None], 0, w - 1)
-        out += kernel[i] * images[batch, r, c]
-    return out
+    flat = np.ascontiguousarray(images).reshape(*images.shape[:3], -1)
+    out = np.zeros(flat.shape, dtype=np.float64)
+    _motion_taps(flat, kernel, np.ascontiguousarray(dy), np.ascontiguousarray(dx), out)
+    return out.reshape(images.shape)
+
+
+@numba.njit(cache=True, nogil=True)
+def _motion_taps(images, kernel, dy, dx, out) -> None:
+    """``out[b, r, c] = sum_i kernel[i] * images[b, clip(r + dy[b, i]), clip(c + dx[b, i])]``,
+    summed from 0 in tap order (the order of the numpy version this replaced: the same bytes)."""
+    n, h, w, channels = images.shape
+    total = np.zeros(channels)
+    for b in range(n):
+        for r in range(h):
+            for c in range(w):
+                total[:] = 0.0
+                for i in range(kernel.shape[0]):
+                    rr = min(max(r + dy[b, i], 0), h - 1)
+                    cc = min(max(c + dx[b, i], 0), w - 1)
+                    for k in range(channels):
+                        total[k] += kernel[i] * images[b, rr, cc, k]
+                out[b, r, c, :] = total
 
 
 def magick_motion_blur_uint8(
@@ -144,6 +221,17 @@ def magick_motion_blur_uint8(
     blurred = magick_motion_blur(images, radius, sigma, angles_deg)
     quantum = np.clip(np.rint(blurred * 257.0), 0, 65535)
     return (quantum // 257).astype(np.uint8)
+
+
+@functools.lru_cache(maxsize=1)
+def _blas_controller() -> ThreadpoolController:
+    return ThreadpoolController()
+
+
+def single_thread_blas():
+    """A context in which BLAS runs on one thread: the zoom's small matrix products are several
+    times slower multi-threaded (and parallel generation already uses one process per core)."""
+    return _blas_controller().limit(limits=1, user_api="blas")
 
 
 def linear_zoom_matrix(size: int, factor: float) -> np.ndarray:
@@ -180,7 +268,8 @@ def clipped_zoom(images: np.ndarray, factor: float) -> np.ndarray:
     trim = (matrix.shape[0] - h) // 2
     matrix = matrix[trim : trim + h]
     centre = images[:, top : top + crop, top : top + crop].astype(np.float64)
-    zoomed = matrix @ np.moveaxis(centre, -1, 1) @ matrix.T  # [N, C, H, H]
+    with single_thread_blas():
+        zoomed = matrix @ np.moveaxis(centre, -1, 1) @ matrix.T  # [N, C, H, H]
     return np.moveaxis(zoomed, 1, -1).astype(images.dtype)
 
 

@@ -1,8 +1,13 @@
-"""The CIFAR-10-P / CIFAR-100-P perturbation sequences of Hendrycks & Dietterich (ICLR 2019).
+"""The CIFAR-P and ImageNet-P perturbation sequences of Hendrycks & Dietterich (ICLR 2019).
 
-Each of the ten perturbations of ``ImageNet-P/create_p/make_cifar_p.py`` (hendrycks/robustness)
-turns one clean uint8 ``[H, W, 3]`` image into a short "video" of frames, with the same frame
-counts and parameters as that script:
+Each perturbation turns one clean uint8 ``[H, W, 3]`` image into a short "video" of frames,
+with the frame counts and constants of a reference script (``perturbation_presets.py``):
+``cifar`` (``make_cifar_p.py``) and ``imagenet`` (``make_imagenet_p.py``). One set of kernels
+serves both. For ``imagenet`` the input is the Resize(256) image (any aspect ratio): geometric
+perturbations (zoom blur, translate, rotate, tilt, scale, shear) act on it and every frame is
+then centre-cropped to 224, pixel-wise ones act on the crop, as the script does.
+
+CIFAR-P (``cifar``):
 
 | perturbation   | frames | frame i                                                      |
 |----------------|--------|--------------------------------------------------------------|
@@ -17,52 +22,66 @@ counts and parameters as that script:
 | tilt           | 31     | perspective tilt by 0.75 (i - 15) degrees on both axes       |
 | scale          | 31     | zoom by (70 + 2 i) / 100                                     |
 
-The flip probability compares each frame with frame 0 for the noise perturbations
-(`NOISE_PERTURBATIONS`) and with the previous frame for the others (``cifar-p-eval.py``).
+ImageNet-P's constants are in ``docs/corruptions.md``. The flip probability compares each frame
+with frame 0 for the noise perturbations (``'noise' in name``) and with the previous frame for
+the others (``cifar-p-eval.py``, ``ImageNet-P/test.py``).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 import cv2
 import numpy as np
 from PIL import Image
 
 from ipmix.robustness import kernels
+from ipmix.robustness.perturbation_presets import CIFAR_P, IMAGENET_P, P_PRESETS, PerturbationPreset
 
-PERTURBATIONS: tuple[str, ...] = (
+PERTURBATIONS: tuple[str, ...] = tuple(CIFAR_P.table)
+"""The ten CIFAR-P perturbations."""
+NOISE_PERTURBATIONS: tuple[str, ...] = tuple(p for p in PERTURBATIONS if "noise" in p)
+"""CIFAR-P perturbations whose frames are compared with frame 0 (``'noise' in name``)."""
+
+IMAGENET_PERTURBATIONS: tuple[str, ...] = (
     "gaussian_noise",
     "shot_noise",
     "motion_blur",
     "zoom_blur",
-    "spatter",
+    "snow",
     "brightness",
     "translate",
     "rotate",
     "tilt",
     "scale",
 )
-NOISE_PERTURBATIONS: tuple[str, ...] = tuple(p for p in PERTURBATIONS if "noise" in p)
-"""Perturbations whose frames are compared with frame 0 (``'noise' in name`` in the eval)."""
-
-FRAME_COUNTS: dict[str, int] = {
-    "gaussian_noise": 31,
-    "shot_noise": 31,
-    "motion_blur": 21,
-    "zoom_blur": 31,
-    "spatter": 31,
-    "brightness": 31,
-    "translate": 16,
-    "rotate": 31,
-    "tilt": 31,
-    "scale": 31,
-}
+"""The ten ImageNet-P test perturbations (mFR and mT5D average over these)."""
+IMAGENET_VALIDATION_PERTURBATIONS: tuple[str, ...] = ("speckle_noise", "gaussian_blur", "spatter", "shear")
+IMAGENET_HARDER_NOISE: tuple[str, ...] = tuple(name for name in IMAGENET_P.table if name[-2:] in ("_2", "_3"))
+"""Folders ``<noise>_2`` / ``<noise>_3``: the harder noise levels (``test.py --difficulty 2, 3``)."""
 
 
 class PerturbationError(ValueError):
     """An unknown perturbation name or an image of the wrong shape or dtype."""
+
+
+def get_p_preset(preset: str | PerturbationPreset) -> PerturbationPreset:
+    if isinstance(preset, PerturbationPreset):
+        return preset
+    if preset not in P_PRESETS:
+        raise PerturbationError(f"unknown perturbation preset {preset!r}; known: {', '.join(P_PRESETS)}")
+    return P_PRESETS[preset]
+
+
+def frame_count(name: str, preset: str | PerturbationPreset = "cifar") -> int:
+    """Frames of perturbation `name` in `preset`'s sequences."""
+    params = get_p_preset(preset).table[name]
+    return int(params.get("frames", 31))  # type: ignore[call-overload]
+
+
+FRAME_COUNTS: dict[str, int] = {name: frame_count(name) for name in PERTURBATIONS}
+"""CIFAR-P frame counts."""
 
 
 def legacy_affine(
@@ -71,148 +90,230 @@ def legacy_affine(
     translate: tuple[float, float] = (0.0, 0.0),
     scale: float = 1.0,
     resample: Image.Resampling = Image.Resampling.NEAREST,
+    shear: float = 0.0,
 ) -> np.ndarray:
-    """torchvision's PIL ``affine`` (no shear) as it was when CIFAR-P was made.
+    """torchvision's PIL ``affine`` as it was when CIFAR-P and ImageNet-P were made.
 
-    torchvision then rotated and scaled about ``(w / 2 + 0.5, h / 2 + 0.5)``; today's version
-    uses ``(w / 2, h / 2)``. We build the same inverse matrix and let PIL apply it, filling
-    outside pixels with black.
+    torchvision then rotated and scaled about ``(w / 2 + 0.5, h / 2 + 0.5)`` (today's version
+    uses ``(w / 2, h / 2)``) and took one shear angle on the x axis. We build the same inverse
+    matrix (torchvision 0.2's ``_get_inverse_affine_matrix``; without shear in the scaling that
+    leaves CIFAR-P's files unchanged) and let PIL apply it, filling outside pixels with black.
     """
     h, w = image.shape[:2]
     cx, cy = w * 0.5 + 0.5, h * 0.5 + 0.5
     tx, ty = translate
     rot = math.radians(angle)
-    m = [
-        math.cos(rot) / scale,
-        math.sin(rot) / scale,
-        0.0,
-        -math.sin(rot) / scale,
-        math.cos(rot) / scale,
-        0.0,
-    ]
+    if shear:
+        sh = math.radians(shear)
+        d = math.cos(rot + sh) * math.cos(rot) + math.sin(rot + sh) * math.sin(rot)
+        m = [math.cos(rot + sh), math.sin(rot + sh), 0.0, -math.sin(rot), math.cos(rot), 0.0]
+        m = [(1.0 / scale) / d * value for value in m]
+    else:
+        m = [
+            math.cos(rot) / scale,
+            math.sin(rot) / scale,
+            0.0,
+            -math.sin(rot) / scale,
+            math.cos(rot) / scale,
+            0.0,
+        ]
     m[2] += m[0] * (-cx - tx) + m[1] * (-cy - ty) + cx
     m[5] += m[3] * (-cx - tx) + m[4] * (-cy - ty) + cy
     picture = Image.fromarray(image).transform((w, h), Image.Transform.AFFINE, m, resample)
     return np.asarray(picture)
 
 
-def _gaussian_noise(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    x = image.astype(np.float32) / np.float32(255)  # ToTensor
-    noise = (np.float32(0.02) * rng.standard_normal((30, *x.shape))).astype(np.float32)
-    frames = (np.clip(x + noise, 0, 1) * np.float32(255)).astype(np.uint8)
-    return np.concatenate([image[None], frames])
+# ------------------------------------------------------------------------------ kernels
 
 
-def _shot_noise(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    x = np.broadcast_to(image / 255.0, (30, *image.shape))
-    frames = kernels.to_uint8(kernels.add_shot_noise(x, 700, rng))
-    return np.concatenate([image[None], frames])
+class _Frames:
+    """The input image and the preset's crop, handed to every kernel."""
+
+    def __init__(self, image: np.ndarray, preset: PerturbationPreset):
+        self.image = image
+        self.size = preset.size if preset.resize is not None else None
+
+    def crop(self, frame: np.ndarray) -> np.ndarray:
+        """torchvision's CenterCrop(size) (identity for CIFAR-P)."""
+        if self.size is None:
+            return frame
+        h, w = frame.shape[:2]
+        top, left = int(round((h - self.size) / 2.0)), int(round((w - self.size) / 2.0))
+        return frame[top : top + self.size, left : left + self.size]
+
+    @property
+    def clean(self) -> np.ndarray:
+        return self.crop(self.image)
 
 
-def _motion_blur(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    angles = (np.arange(21) - 20) * 9.0
-    frames = np.broadcast_to(image, (21, *image.shape))
-    return kernels.magick_motion_blur_uint8(frames, 6, 1.8, angles)
+def _noise(frames: _Frames, p: Mapping, rng: np.random.Generator) -> np.ndarray:
+    """Frame 0 clean, then 30 independent noisy copies, drawn frame after frame."""
+    clean = frames.clean
+    out = np.empty((31, *clean.shape), dtype=np.uint8)
+    out[0] = clean
+    if p["kind"] == "gaussian":
+        x = clean.astype(np.float32) / np.float32(255)  # ToTensor
+        sigma = np.float32(p["sigma"])
+        for i in range(1, 31):
+            noise = (sigma * rng.standard_normal(x.shape)).astype(np.float32)
+            out[i] = (np.clip(x + noise, 0, 1) * np.float32(255)).astype(np.uint8)
+    else:
+        x = clean / 255.0
+        for i in range(1, 31):
+            if p["kind"] == "shot":
+                out[i] = kernels.to_uint8(kernels.add_shot_noise(x, p["photons"], rng))
+            else:  # speckle
+                out[i] = kernels.to_uint8(x + x * rng.normal(0.0, p["sigma"], size=x.shape))
+    return out
 
 
-def _zoom_blur(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    frames = [image]
-    total = image.astype(np.float32) / np.float32(255)
+def _motion_blur(frames: _Frames, p: Mapping, rng: np.random.Generator) -> np.ndarray:
+    count = p["frames"]
+    angles = (np.arange(count) - p["offset"]) * p["step"]
+    clean = frames.clean
+    return kernels.magick_motion_blur_uint8(np.broadcast_to(clean, (count, *clean.shape)), p["radius"],
+                                            p["sigma"], angles)  # fmt: skip
+
+
+def _zoom_blur(frames: _Frames, p: Mapping, rng: np.random.Generator) -> np.ndarray:
+    out = [frames.clean]
+    total = frames.clean.astype(np.float32) / np.float32(255)
     for i in range(1, 31):
-        zoomed = legacy_affine(image, scale=1 + 0.004 * i, resample=Image.Resampling.BILINEAR)
-        total += zoomed.astype(np.float32) / np.float32(255)
-        frames.append((total / np.float32(i + 1) * np.float32(255)).astype(np.uint8))
-    return np.stack(frames)
+        zoomed = legacy_affine(frames.image, scale=1 + p["step"] * i, resample=Image.Resampling.BILINEAR)
+        total += frames.crop(zoomed).astype(np.float32) / np.float32(255)
+        out.append((total / np.float32(i + 1) * np.float32(255)).astype(np.uint8))
+    return np.stack(out)
 
 
-def run_down(liquid: np.ndarray) -> np.ndarray:
-    """One step of the running water of CIFAR-P spatter: each column convolved with
-    ``[0.2, 0.8]`` (``np.convolve(..., mode='same')``), i.e. ``0.2 x[r] + 0.8 x[r - 1]``."""
-    moved = 0.2 * liquid
-    moved[1:] += 0.8 * liquid[:-1]
-    return moved
+def _snow(frames: _Frames, p: Mapping, rng: np.random.Generator) -> np.ndarray:
+    x = frames.clean / 255.0
+    h, w = x.shape[:2]
+    layer = rng.normal(p["loc"], p["scale"], size=(h, w))
+    layer = kernels.clipped_zoom(layer[None, ..., None], p["zoom"])[0, ..., 0]
+    layer[layer < p["threshold"]] = 0
+    layer = (np.clip(layer, 0, 1) * 255).astype(np.uint8)  # the 8-bit grey PNG
+    angles = np.arange(31) * p["step"] + p["start"]
+    moving = kernels.magick_motion_blur_uint8(
+        np.broadcast_to(layer, (31, h, w)), p["radius"], p["sigma"], angles
+    )
+    moving = (moving / 255.0)[..., None]
+    grey = cv2.cvtColor(np.float32(x), cv2.COLOR_RGB2GRAY)[..., None]
+    base = p["blend"] * x + (1 - p["blend"]) * np.maximum(x, grey * 1.5 + 0.5)
+    return kernels.to_uint8(base + moving + np.rot90(moving, k=2, axes=(1, 2)))
 
 
-def _spatter(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    x = image.astype(np.float32) / 255.0
-    liquid = kernels.gaussian_filter_hw(rng.normal(0.6, 0.265, size=(1, *image.shape[:2])), 1.75)
+def run_down(liquid: np.ndarray, taps: tuple[float, ...] = (0.2, 0.8)) -> np.ndarray:
+    """One step of the running water of the P spatter: each column convolved with `taps`
+    (``np.convolve(..., mode='same')``); CIFAR-P's ``[0.2, 0.8]`` is ``0.2 x[r] + 0.8 x[r - 1]``."""
+    return np.apply_along_axis(lambda column: np.convolve(column, taps, mode="same"), 0, liquid)
+
+
+def _spatter(frames: _Frames, p: Mapping, rng: np.random.Generator) -> np.ndarray:
+    clean = frames.clean
+    x = clean.astype(np.float32) / 255.0
+    liquid = kernels.gaussian_filter_hw(
+        rng.normal(p["loc"], p["scale"], size=(1, *clean.shape[:2])), p["sigma"]
+    )
     liquid = liquid[0]
-    liquid[liquid < 0.7] = 0
-    frames = []
+    liquid[liquid < p["threshold"]] = 0
+    out = []
     for _ in range(31):
-        frames.append(kernels.to_uint8(kernels.add_water(x, liquid, 0.6)))
-        liquid = run_down(liquid)
-    return np.stack(frames)
+        out.append(kernels.to_uint8(kernels.add_water(x, liquid, p["intensity"])))
+        liquid = run_down(liquid, p["taps"])
+    return np.stack(out)
 
 
-def _brightness(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    deltas = (np.arange(31) - 15) * 1.5 / 100
-    frames = np.broadcast_to(image / 255.0, (31, *image.shape))
-    return kernels.to_uint8(kernels.shift_value(frames, deltas[:, None, None]))
+def _brightness(frames: _Frames, p: Mapping, rng: np.random.Generator) -> np.ndarray:
+    clean = frames.clean
+    deltas = (np.arange(31) - 15) * p["step"] / 100
+    stack = np.broadcast_to(clean / 255.0, (31, *clean.shape))
+    return kernels.to_uint8(kernels.shift_value(stack, deltas[:, None, None]))
 
 
-def _translate(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    return np.stack([legacy_affine(image, translate=(i - 7, 0)) for i in range(16)])
+def _gaussian_blur(frames: _Frames, p: Mapping, rng: np.random.Generator) -> np.ndarray:
+    x = frames.clean[None] / 255.0
+    sigmas = [p["start"] + p["step"] * i for i in range(31)]
+    return np.concatenate(
+        [kernels.to_uint8(kernels.gaussian_filter_hw(x, s, truncate=p["truncate"])) for s in sigmas]
+    )
 
 
-def _rotate(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    bilinear = Image.Resampling.BILINEAR
-    return np.stack([legacy_affine(image, angle=i - 15, resample=bilinear) for i in range(31)])
+def _geometric(transform: Callable[[np.ndarray, int, Mapping], np.ndarray], count: Callable[[Mapping], int]):
+    def kernel(frames: _Frames, p: Mapping, rng: np.random.Generator) -> np.ndarray:
+        return np.stack([frames.crop(transform(frames.image, i, p)) for i in range(count(p))])
+
+    return kernel
 
 
-def _tilt(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+def _tilt(image: np.ndarray, i: int, p: Mapping) -> np.ndarray:
     h, w = image.shape[:2]
     f = np.sqrt(w**2 + h**2)
     to_centre = np.array([[1, 0, -w / 2], [0, 1, -h / 2], [0, 0, 1], [0, 0, 1]])
     push = np.array([[1, 0, 0, 0], [0, 1, 0, 0], [0, 0, 1, f], [0, 0, 0, 1]])
     project = np.array([[f, 0, w / 2, 0], [0, f, h / 2, 0], [0, 0, 1, 0]])
-    frames = []
-    for i in range(31):
-        phi = theta = np.deg2rad(0.75 * (i - 15))
-        rot_x = np.array(
-            [
-                [1, 0, 0, 0],
-                [0, np.cos(theta), -np.sin(theta), 0],
-                [0, np.sin(theta), np.cos(theta), 0],
-                [0, 0, 0, 1],
-            ]
-        )
-        rot_y = np.array(
-            [[np.cos(phi), 0, -np.sin(phi), 0], [0, 1, 0, 0], [np.sin(phi), 0, np.cos(phi), 0], [0, 0, 0, 1]]
-        )
-        matrix = project @ push @ rot_x @ rot_y @ to_centre
-        frames.append(cv2.warpPerspective(image, matrix, (w, h)))
-    return np.stack(frames)
+    phi = theta = np.deg2rad(p["step"] * (i - 15))
+    rot_x = np.array(
+        [
+            [1, 0, 0, 0],
+            [0, np.cos(theta), -np.sin(theta), 0],
+            [0, np.sin(theta), np.cos(theta), 0],
+            [0, 0, 0, 1],
+        ]
+    )
+    rot_y = np.array(
+        [[np.cos(phi), 0, -np.sin(phi), 0], [0, 1, 0, 0], [np.sin(phi), 0, np.cos(phi), 0], [0, 0, 0, 1]]
+    )
+    return cv2.warpPerspective(image, project @ push @ rot_x @ rot_y @ to_centre, (w, h))
 
 
-def _scale(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    bilinear = Image.Resampling.BILINEAR
-    return np.stack([legacy_affine(image, scale=(i * 2 + 70) / 100.0, resample=bilinear) for i in range(31)])
+_BILINEAR = Image.Resampling.BILINEAR
+_THIRTY_ONE = lambda p: 31  # noqa: E731
 
-
-_PERTURBATIONS: dict[str, Callable[[np.ndarray, np.random.Generator], np.ndarray]] = {
-    "gaussian_noise": _gaussian_noise,
-    "shot_noise": _shot_noise,
+_KERNELS: dict[str, Callable[[_Frames, Mapping, np.random.Generator], np.ndarray]] = {
+    "noise": _noise,
     "motion_blur": _motion_blur,
     "zoom_blur": _zoom_blur,
+    "snow": _snow,
     "spatter": _spatter,
     "brightness": _brightness,
-    "translate": _translate,
-    "rotate": _rotate,
-    "tilt": _tilt,
-    "scale": _scale,
+    "gaussian_blur": _gaussian_blur,
+    "translate": _geometric(
+        lambda im, i, p: legacy_affine(im, translate=(i - p["offset"], 0)), lambda p: p["frames"]
+    ),
+    "rotate": _geometric(
+        lambda im, i, p: legacy_affine(im, angle=(i - 15) * p["step"], resample=_BILINEAR), _THIRTY_ONE
+    ),
+    "tilt": _geometric(_tilt, _THIRTY_ONE),
+    "scale": _geometric(
+        lambda im, i, p: legacy_affine(im, scale=(i * p["step"] + p["start"]) / 100.0, resample=_BILINEAR),
+        _THIRTY_ONE,
+    ),
+    "shear": _geometric(
+        lambda im, i, p: legacy_affine(im, shear=(i - 15) * p["step"], resample=_BILINEAR), _THIRTY_ONE
+    ),
 }
 
 
-def perturb_sequence(image: np.ndarray, name: str, rng: np.random.Generator) -> np.ndarray:
-    """The CIFAR-P sequence `name` of one uint8 ``[H, W, 3]`` image: uint8 ``[F, H, W, 3]``.
+def perturb_sequence(
+    image: np.ndarray, name: str, rng: np.random.Generator, *, preset: str | PerturbationPreset = "cifar"
+) -> np.ndarray:
+    """The P sequence `name` of one uint8 ``[H, W, 3]`` image: uint8 ``[F, S, S, 3]``.
 
-    F is ``FRAME_COUNTS[name]``. Random perturbations (noise, spatter) draw from `rng`; the
-    others are deterministic.
+    F is `frame_count`. ``cifar``: frames keep the image's size. ``imagenet``: `image` is the
+    Resize(256) image (both sides >= 224) and frames are 224 x 224. Random perturbations (noise,
+    snow, spatter) draw from `rng`; the others are deterministic.
     """
-    if name not in _PERTURBATIONS:
-        raise PerturbationError(f"unknown perturbation {name!r}; known: {', '.join(PERTURBATIONS)}")
+    spec = get_p_preset(preset)
+    if name not in spec.table:
+        raise PerturbationError(f"unknown perturbation {name!r}; known: {', '.join(spec.table)}")
     image = np.asarray(image)
     if image.dtype != np.uint8 or image.ndim != 3 or image.shape[-1] != 3:
         raise PerturbationError(f"image must be uint8 [H, W, 3], got {image.dtype} {tuple(image.shape)}")
-    return np.ascontiguousarray(_PERTURBATIONS[name](image, rng))
+    if spec.resize is not None and min(image.shape[:2]) < spec.size:
+        raise PerturbationError(
+            f"{spec.name} sequences crop {spec.size} x {spec.size} frames; the image is {image.shape[1]} x "
+            f"{image.shape[0]} (give the Resize({spec.resize}) image)"
+        )
+    params = spec.table[name]
+    kernel = _KERNELS["noise"] if "kind" in params else _KERNELS[name]
+    return np.ascontiguousarray(kernel(_Frames(image, spec), params, rng))

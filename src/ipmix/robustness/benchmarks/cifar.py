@@ -31,23 +31,9 @@ from tqdm.auto import tqdm
 from ipmix.data.cifar import CifarArrays
 from ipmix.robustness import metrics
 from ipmix.robustness.benchmarks.common import announce, rms_percent
+from ipmix.robustness.cbar_levels import CIFAR_CBAR
 from ipmix.robustness.predict import SuiteError
 from ipmix.utils.cache import cache_root
-
-#: facebookresearch/augmentation-corruption ``imagenet_c_bar/cifar10_c_bar.csv`` (the names
-#: hzlsaber/IPMix and PixMix ``cifar.py`` list as ``CBAR_CORRUPTIONS``).
-CIFAR_C_BAR_CORRUPTIONS: tuple[str, ...] = (
-    "blue_noise_sample",
-    "brownish_noise",
-    "checkerboard_cutout",
-    "inverse_sparkles",
-    "pinch_and_twirl",
-    "ripple",
-    "circular_motion_blur",
-    "lines",
-    "sparkles",
-    "transverse_chromatic_abberation",  # sic, the release's spelling
-)
 
 Predict = Callable[[np.ndarray, str], np.ndarray]
 
@@ -181,17 +167,17 @@ def corruption_part(
 def c_bar_part(predict: Predict, arrays: CifarArrays, folder: Path, progress: bool) -> dict[str, Any]:
     """CIFAR-10/100-C-bar: error per corruption and severity and the plain mean (no generation:
     the files come from facebookresearch/augmentation-corruption or ``ipmix make-cifar-c``)."""
-    missing = _missing_files(folder, [*CIFAR_C_BAR_CORRUPTIONS, "labels"])
+    missing = _missing_files(folder, [*CIFAR_CBAR, "labels"])
     if missing or not folder.is_dir():
         if not folder.is_dir():
             raise SuiteError(f"CIFAR-C-bar folder {folder} does not exist")
         raise SuiteError(f"CIFAR-C-bar folder {folder} lacks {', '.join(missing)}")
     errors, rms = _score_corruptions(
-        predict, arrays, folder, CIFAR_C_BAR_CORRUPTIONS, "CIFAR-C-bar", progress
+        predict, arrays, folder, CIFAR_CBAR, "CIFAR-C-bar", progress
     )
     return {
         "errors": errors,
-        "mean_error": metrics.mean_corruption_error(errors, CIFAR_C_BAR_CORRUPTIONS),
+        "mean_error": metrics.mean_corruption_error(errors, CIFAR_CBAR),
         "rms": float(np.mean([v["rms"] for v in rms.values()])),
         "source": str(folder),
     }

@@ -33,6 +33,7 @@ from torchvision.models import AlexNet_Weights
 from ipmix.robustness import metrics
 from ipmix.robustness.benchmarks.common import rms_percent
 from ipmix.robustness.benchmarks.image_sets import open_folder, same_files, scan
+from ipmix.robustness.cbar_levels import CBAR_LEVELS
 from ipmix.robustness.corruptions import BENCHMARK_CORRUPTIONS, EXTRA_CORRUPTIONS, SEVERITIES
 from ipmix.robustness.predict import Streamer, SuiteError
 
@@ -64,20 +65,9 @@ def alexnet_clean_error() -> float:
     return 1 - AlexNet_Weights.IMAGENET1K_V1.meta["_metrics"]["ImageNet-1K"]["acc@1"] / 100
 
 
-#: augmentation-corruption ``imagenet_c_bar/imagenet_c_bar.csv``: corruption -> parameters of
-#: severities 1..5 (the release's severity folders are ``1``..``5`` or these, ``{:.2f}``).
-IMAGENET_C_BAR: dict[str, tuple[float, ...]] = {
-    "caustic_refraction": (2.35, 3.2, 4.9, 6.6, 9.15),
-    "inverse_sparkles": (1.0, 2.0, 4.0, 9.0, 10.0),
-    "sparkles": (1.0, 2.0, 3.0, 5.0, 6.0),
-    "perlin_noise": (4.6, 5.2, 5.8, 7.6, 8.8),
-    "blue_noise_sample": (0.8, 1.6, 2.4, 4.0, 5.6),
-    "plasma_noise": (4.75, 7.0, 8.5, 9.25, 10.0),
-    "checkerboard_cutout": (2.0, 3.0, 4.0, 5.0, 6.0),
-    "cocentric_sine_waves": (3.0, 5.0, 8.0, 9.0, 10.0),
-    "single_frequency_greyscale": (1.0, 1.5, 2.0, 4.5, 5.0),
-    "brownish_noise": (1.0, 2.0, 3.0, 4.0, 5.0),
-}
+#: ImageNet-C-bar: corruption -> levels of severities 1..5 (the release's severity folders are
+#: ``1``..``5`` or these, ``{:.2f}``).
+IMAGENET_C_BAR: Mapping[str, tuple[float, ...]] = CBAR_LEVELS["imagenet"]
 
 
 def severity_folders(corruption_dir: Path, parameters: Sequence[float] | None) -> list[Path]:

@@ -1,0 +1,239 @@
+"""Weather and digital corruptions of Hendrycks & Dietterich, for any preset.
+
+Same contract as ``corruption_noise_blur.py``: uint8 ``[N, H, W, 3]`` in, the preset's constants
+`c` for one severity, values in [0, 255] out. Size-dependent steps follow the image size
+(frost crop, fog map size, pixelate factor, elastic unit); the frost textures are resized by
+the preset's ``frost_scale`` as its script does.
+"""
+
+from __future__ import annotations
+
+import functools
+import io
+import os
+import warnings
+from pathlib import Path
+
+import cv2
+import numpy as np
+from PIL import Image
+from scipy import ndimage
+
+from ipmix.robustness import kernels
+from ipmix.robustness.corruption_presets import CorruptionContext, CorruptionError
+
+FROST_FILES: tuple[str, ...] = ("frost1.png", "frost2.png", "frost3.png", "frost4.jpg", "frost5.jpg")
+"""The frost textures the scripts draw from (``randint(5)``: their sixth file is never used)."""
+
+
+class FrostTexturesNotFoundError(FileNotFoundError):
+    """The frost corruption needs the benchmark's texture files and they were not found."""
+
+
+def find_frost_dir(frost_dir: str | Path | None = None) -> Path:
+    """Where the frost textures are: `frost_dir` if given, else ``$IPMIX_DATA/frost``.
+
+    Raises FrostTexturesNotFoundError naming the places looked at and the files needed.
+    """
+    if frost_dir is not None:
+        candidates = [Path(frost_dir)]
+    elif os.environ.get("IPMIX_DATA"):
+        candidates = [Path(os.environ["IPMIX_DATA"]) / "frost"]
+    else:
+        candidates = []
+    for folder in candidates:
+        if all((folder / name).is_file() for name in FROST_FILES):
+            return folder
+    where = ", ".join(str(c) for c in candidates) or "nowhere (no frost_dir and IPMIX_DATA unset)"
+    raise FrostTexturesNotFoundError(
+        f"frost textures {', '.join(FROST_FILES)} not found; looked in {where}. Pass a folder "
+        "holding them (they ship with hendrycks/robustness ImageNet-C/create_c/) or set "
+        "IPMIX_DATA to a folder with a frost/ subfolder"
+    )
+
+
+def frost_for(names: list[str], frost_dir: str | Path | None, require: bool) -> Path | None:
+    """The frost folder when `names` asks for frost; without textures frost is dropped from
+    `names` (in place) with a warning, or FrostTexturesNotFoundError when `require`."""
+    if "frost" not in names:
+        return None
+    try:
+        return find_frost_dir(frost_dir)
+    except FrostTexturesNotFoundError as error:
+        if require:
+            raise
+        warnings.warn(f"skipping frost: {error}", stacklevel=3)
+        names.remove("frost")
+        return None
+
+
+@functools.lru_cache(maxsize=8)
+def frost_textures(folder: str, scale: float) -> tuple[np.ndarray, ...]:
+    """The five textures, BGR as cv2 reads them, resized by `scale` as the scripts do."""
+    textures = []
+    for name in FROST_FILES:
+        texture = cv2.imread(str(Path(folder) / name))
+        if texture is None:
+            raise FrostTexturesNotFoundError(f"cannot read frost texture {Path(folder) / name}")
+        if scale != 1:
+            texture = cv2.resize(texture, (0, 0), fx=scale, fy=scale)
+        textures.append(texture)
+    return tuple(textures)
+
+
+def frost(x: np.ndarray, c: tuple, rng: np.random.Generator, ctx: CorruptionContext):
+    weight, frost_weight = c
+    textures = frost_textures(str(find_frost_dir(ctx.frost_dir)), ctx.preset.frost_scale)
+    n, h, w = x.shape[:3]
+    layers = np.empty((n, h, w, 3), dtype=np.float64)
+    for i in range(n):
+        texture = textures[int(rng.integers(len(textures)))]
+        if texture.shape[0] <= h or texture.shape[1] <= w:
+            raise CorruptionError(
+                f"frost textures of {texture.shape[1]} x {texture.shape[0]} px are too small for "
+                f"{w} x {h} images"
+            )
+        top = int(rng.integers(0, texture.shape[0] - h))
+        left = int(rng.integers(0, texture.shape[1] - w))
+        layers[i] = texture[top : top + h, left : left + w, ::-1]  # BGR -> RGB
+    return np.clip(weight * x.astype(np.float64) + frost_weight * layers, 0.0, 255.0)
+
+
+def snow(x: np.ndarray, c: tuple, rng: np.random.Generator, ctx: CorruptionContext):
+    loc, scale, zoom, threshold, radius, sigma, blend = c
+    n, h, w = x.shape[:3]
+    x = x.astype(np.float32) / 255.0
+    layer = rng.normal(loc, scale, size=(n, h, w))
+    layer = kernels.clipped_zoom(layer[..., None], zoom)[..., 0]
+    layer[layer < threshold] = 0
+    layer = (np.clip(layer, 0.0, 1.0) * 255.0).astype(np.uint8)  # the 8-bit grey PNG
+    angles = rng.uniform(-135.0, -45.0, size=n)
+    layer = kernels.magick_motion_blur_uint8(layer, radius, sigma, angles) / 255.0
+    layer = layer[..., None]
+    grey = (0.299 * x[..., 0] + 0.587 * x[..., 1] + 0.114 * x[..., 2])[..., None]
+    x = blend * x + (1 - blend) * np.maximum(x, grey * 1.5 + 0.5)
+    return np.clip(x + layer + np.rot90(layer, k=2, axes=(1, 2)), 0.0, 1.0) * 255.0
+
+
+def plasma_fractal(count: int, mapsize: int, wibble_decay: float, rng: np.random.Generator) -> np.ndarray:
+    """Diamond-square height maps in [0, 1], ``[count, mapsize, mapsize]`` (mapsize a power
+    of two), batched version of the reference's ``plasma_fractal``, its "wibble" included."""
+    if mapsize & (mapsize - 1):
+        raise CorruptionError(f"plasma fractal size must be a power of two, got {mapsize}")
+    maps = np.empty((count, mapsize, mapsize), dtype=np.float64)
+    maps[:, 0, 0] = 0.0
+    step = mapsize
+    wibble = 100.0
+
+    def wibbled_mean(total: np.ndarray) -> np.ndarray:
+        return total / 4 + wibble * rng.uniform(-wibble, wibble, size=total.shape)
+
+    while step >= 2:
+        half = step // 2
+        corners = maps[:, 0:mapsize:step, 0:mapsize:step]
+        squares = corners + np.roll(corners, -1, axis=1)
+        squares += np.roll(squares, -1, axis=2)
+        maps[:, half:mapsize:step, half:mapsize:step] = wibbled_mean(squares)
+        centres = maps[:, half:mapsize:step, half:mapsize:step]
+        corners = maps[:, 0:mapsize:step, 0:mapsize:step]
+        left = centres + np.roll(centres, 1, axis=1) + corners + np.roll(corners, -1, axis=2)
+        maps[:, 0:mapsize:step, half:mapsize:step] = wibbled_mean(left)
+        top = centres + np.roll(centres, 1, axis=2) + corners + np.roll(corners, -1, axis=1)
+        maps[:, half:mapsize:step, 0:mapsize:step] = wibbled_mean(top)
+        step //= 2
+        wibble /= wibble_decay
+    maps -= maps.min(axis=(1, 2), keepdims=True)
+    return maps / maps.max(axis=(1, 2), keepdims=True)
+
+
+def fog(x: np.ndarray, c: tuple, rng: np.random.Generator, ctx: CorruptionContext):
+    strength, decay = c
+    n, h, w = x.shape[:3]
+    mapsize = 1 << (max(h, w) - 1).bit_length()  # 32 for CIFAR, 256 for ImageNet, as the scripts
+    x = x / 255.0
+    max_val = x.max(axis=(1, 2, 3), keepdims=True)
+    x = x + strength * plasma_fractal(n, mapsize, decay, rng)[:, :h, :w, None]
+    return np.clip(x * max_val / (max_val + strength), 0.0, 1.0) * 255.0
+
+
+def spatter(x: np.ndarray, c: tuple, rng: np.random.Generator, ctx: CorruptionContext):
+    # intensity: the water mask's peak, or the mud mask's blur sigma (the reference reuses c[4])
+    loc, scale, sigma, threshold, intensity, mud = c
+    n, h, w = x.shape[:3]
+    x = x.astype(np.float32) / 255.0
+    liquid = kernels.gaussian_filter_hw(rng.normal(loc, scale, size=(n, h, w)), sigma)
+    liquid[liquid < threshold] = 0
+    if not mud:
+        out = np.stack([kernels.add_water(x[i], liquid[i], intensity) for i in range(n)])
+        return out * 255.0
+    # float32 throughout, as the reference (its blur keeps float32 inputs float32)
+    mask = kernels.gaussian_filter_hw((liquid > threshold).astype(np.float32), intensity)
+    mask = mask.astype(np.float32)
+    mask[mask < 0.8] = 0
+    mask = mask[..., None]
+    mud = kernels.MUD_COLOUR.astype(np.float32) * mask
+    return np.clip(x * (1 - mask) + mud, 0.0, 1.0) * 255.0
+
+
+# -------------------------------------------------------------------------------- digital
+
+
+def contrast(x: np.ndarray, c: float, rng: np.random.Generator, ctx: CorruptionContext):
+    x = x / 255.0
+    means = x.mean(axis=(1, 2), keepdims=True)
+    return np.clip((x - means) * c + means, 0.0, 1.0) * 255.0
+
+
+def brightness(x: np.ndarray, c: float, rng: np.random.Generator, ctx: CorruptionContext):
+    return np.clip(kernels.shift_value(x / 255.0, c), 0.0, 1.0) * 255.0
+
+
+def saturate(x: np.ndarray, c: tuple, rng: np.random.Generator, ctx: CorruptionContext):
+    factor, offset = c
+    return np.clip(kernels.scale_saturation(x / 255.0, factor, offset), 0.0, 1.0) * 255.0
+
+
+def jpeg_compression(x: np.ndarray, c: int, rng: np.random.Generator, ctx: CorruptionContext):
+    out = np.empty_like(x)
+    for i, image in enumerate(x):
+        buffer = io.BytesIO()
+        Image.fromarray(image).save(buffer, "JPEG", quality=c)
+        buffer.seek(0)
+        out[i] = np.asarray(Image.open(buffer).convert("RGB"))
+    return out
+
+
+def pixelate(x: np.ndarray, c: float, rng: np.random.Generator, ctx: CorruptionContext):
+    n, h, w = x.shape[:3]
+    small = (int(w * c), int(h * c))
+    out = np.empty_like(x)
+    for i, image in enumerate(x):
+        picture = Image.fromarray(image).resize(small, Image.Resampling.BOX)
+        out[i] = np.asarray(picture.resize((w, h), Image.Resampling.BOX))
+    return out
+
+
+def elastic_transform(x: np.ndarray, c: tuple, rng: np.random.Generator, ctx: CorruptionContext):
+    n, h, w, channels = x.shape
+    unit = ctx.preset.elastic_scale(min(h, w))  # the reference's IMSIZE (32, 64; 244 at 224 px)
+    alpha, sigma, affine = (unit * value for value in c)
+    x = x.astype(np.float32) / 255.0
+    # random affine, per image
+    centre = np.float32((h, w)) // 2
+    half = min(h, w) // 3
+    src = np.float32([centre + half, [centre[0] + half, centre[1] - half], centre - half])
+    warped = np.empty_like(x)
+    for i in range(n):
+        dst = src + rng.uniform(-affine, affine, size=src.shape).astype(np.float32)
+        matrix = cv2.getAffineTransform(src, dst)
+        warped[i] = cv2.warpAffine(x[i], matrix, (w, h), borderMode=cv2.BORDER_REFLECT_101)
+    # smooth random displacement field (dx moves along columns, dy along rows)
+    fields = rng.uniform(-1.0, 1.0, size=(2, n, h, w))
+    dx = (kernels.gaussian_filter_hw(fields[0], sigma, "reflect", 3.0) * alpha).astype(np.float32)
+    dy = (kernels.gaussian_filter_hw(fields[1], sigma, "reflect", 3.0) * alpha).astype(np.float32)
+    yy, xx, cc = np.meshgrid(np.arange(h), np.arange(w), np.arange(channels), indexing="ij")
+    out = np.empty_like(warped)
+    for i in range(n):
+        coords = np.stack([yy + dy[i, ..., None], xx + dx[i, ..., None], cc]).reshape(3, -1)
+        out[i] = ndimage.map_coordinates(warped[i], coords, order=1, mode="reflect").reshape(x.shape[1:])
+    return np.clip(out, 0.0, 1.0) * 255.0

@@ -1,0 +1,186 @@
+"""make-c: ImageNet-C / C-bar folder layouts for any ImageFolder; make-cifar-c with C-bar names."""
+
+from __future__ import annotations
+
+import json
+
+import hendrycks_reference as ref
+import numpy as np
+import pytest
+from PIL import Image
+
+from ipmix.cli import main as cli_main
+from ipmix.data.cifar import DataNotFoundError
+from ipmix.data.folders import FolderDataError
+from ipmix.robustness import benchmark_files
+from ipmix.robustness.benchmark_files import BenchmarkFileError, load_cifar_c, make_cifar_c
+from ipmix.robustness.cbar import corrupt_bar
+from ipmix.robustness.cbar_levels import CIFAR_CBAR
+from ipmix.robustness.corruption_presets import CorruptionError
+from ipmix.robustness.corruptions import corrupt
+from ipmix.robustness.folder_c import (
+    JPEG_QUALITY,
+    image_stream,
+    jpeg_bytes,
+    make_c_folder,
+    output_name,
+    prepare_image,
+)
+
+
+@pytest.fixture(autouse=True)
+def private_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch) -> None:
+    """Folder listings are cached under $IPMIX_CACHE: keep them out of the user's cache."""
+    monkeypatch.setenv("IPMIX_CACHE", str(tmp_path_factory.mktemp("cache")))
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory: pytest.TempPathFactory):
+    """A tiny ImageFolder: two classes, a PNG, JPEGs and one image in a sub-folder."""
+    root = tmp_path_factory.mktemp("images")
+    photos = ref.photos(3, size=300)
+    (root / "n01" / "more").mkdir(parents=True)
+    (root / "n02").mkdir()
+    Image.fromarray(photos[0][:, :260]).save(root / "n01" / "a.png")
+    Image.fromarray(photos[1]).save(root / "n01" / "more" / "b.JPEG", quality=95)
+    Image.fromarray(photos[2][:280]).save(root / "n02" / "c.jpg", quality=95)
+    return root
+
+
+NAMES = ["contrast", "gaussian_noise", "sparkles"]
+
+
+def test_layout_contents_and_seeding(folder, tmp_path) -> None:
+    summary = make_c_folder(folder, tmp_path, corruptions=NAMES, severities=[1, 3], seed=7, progress=False)
+    assert (summary.written, summary.skipped, summary.images) == (18, 0, 3)
+    files = sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*") if p.is_file())
+    assert "contrast/3/n01/a.jpg" in files and "gaussian_noise/1/n01/b.JPEG" in files
+    assert "sparkles/3.00/n02/c.jpg" in files and "sparkles/1.00/n01/b.JPEG" in files  # C-bar levels
+    assert len(files) == 19 and "ipmix-meta.json" in files
+    meta = json.loads((tmp_path / "ipmix-meta.json").read_text())
+    assert meta == {"kind": "folder-c", "preset": "imagenet", "seed": 7, "jpeg_quality": JPEG_QUALITY}
+    # each file: the corruption of the Resize(256) + CenterCrop(224) image, own stream, JPEG 85
+    image = prepare_image(folder / "n01" / "more" / "b.JPEG", 224, 256)
+    rng = image_stream(7, "gaussian_noise", 3, "n01/more/b.JPEG")
+    expected = corrupt(image[None], "gaussian_noise", 3, rng, preset="imagenet")[0]
+    assert (tmp_path / "gaussian_noise/3/n01/b.JPEG").read_bytes() == jpeg_bytes(expected)
+    rng = image_stream(7, "sparkles", 3, "n02/c.jpg")
+    expected = corrupt_bar(prepare_image(folder / "n02" / "c.jpg", 224, 256)[None], "sparkles", 3, rng,
+                           preset="imagenet")[0]  # fmt: skip
+    assert (tmp_path / "sparkles/3.00/n02/c.jpg").read_bytes() == jpeg_bytes(expected)
+    with Image.open(tmp_path / "contrast/1/n01/a.jpg") as picture:
+        assert picture.format == "JPEG" and picture.size == (224, 224)
+
+
+def test_resumes_and_refuses_other_settings(folder, tmp_path) -> None:
+    make_c_folder(folder, tmp_path, corruptions=["contrast"], severities=[2], progress=False)
+    again = make_c_folder(folder, tmp_path, corruptions=["contrast"], severities=[2], progress=False)
+    assert (again.written, again.skipped) == (0, 3)
+    (tmp_path / "contrast/2/n02/c.jpg").unlink()
+    assert (
+        make_c_folder(folder, tmp_path, corruptions=["contrast"], severities=[2], progress=False).written == 1
+    )
+    with pytest.raises(BenchmarkFileError, match="other inputs"):
+        make_c_folder(folder, tmp_path, corruptions=["contrast"], seed=1, progress=False)
+    with pytest.raises(BenchmarkFileError, match="other inputs"):
+        make_c_folder(folder, tmp_path, corruptions=["contrast"], preset="cifar", progress=False)
+
+
+def test_results_do_not_depend_on_the_number_of_workers(folder, tmp_path) -> None:
+    kwargs = {"corruptions": ["impulse_noise", "checkerboard_cutout"], "severities": [5], "progress": False}
+    make_c_folder(folder, tmp_path / "one", workers=1, **kwargs)
+    make_c_folder(folder, tmp_path / "two", workers=2, **kwargs)
+    files = sorted(p.relative_to(tmp_path / "one") for p in (tmp_path / "one").rglob("*") if p.is_file())
+    assert len(files) == 7
+    for relative in files:
+        assert (tmp_path / "one" / relative).read_bytes() == (tmp_path / "two" / relative).read_bytes()
+
+
+def test_cifar_preset_on_a_folder(folder, tmp_path) -> None:
+    make_c_folder(
+        folder, tmp_path, preset="cifar", corruptions=["lines", "fog"], severities=[4], progress=False
+    )
+    with Image.open(tmp_path / "lines/2.00/n02/c.jpg") as picture:
+        assert picture.size == (32, 32)
+    assert (tmp_path / "fog/4/n01/a.jpg").is_file()
+
+
+def test_input_errors(folder, tmp_path) -> None:
+    with pytest.raises(DataNotFoundError, match="image folder not found"):
+        make_c_folder(tmp_path / "missing", tmp_path / "o", corruptions=["contrast"], progress=False)
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(FolderDataError, match="no class folders"):
+        make_c_folder(tmp_path / "empty", tmp_path / "o", corruptions=["contrast"], progress=False)
+    clash = tmp_path / "clash"
+    (clash / "c").mkdir(parents=True)
+    for name in ("x.png", "x.jpg"):
+        Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(clash / "c" / name)
+    with pytest.raises(FolderDataError, match=r"x\.jpg and .*x\.png would both be written as c/x\.jpg"):
+        make_c_folder(clash, tmp_path / "out", corruptions=["contrast"], progress=False)
+    with pytest.raises(CorruptionError, match="unknown corruption.*lines for preset 'imagenet'"):
+        make_c_folder(folder, tmp_path / "out3", corruptions=["lines"], progress=False)
+    assert output_name(folder / "n01" / "a.png") == "a.jpg"
+
+
+def test_unreadable_files_are_skipped_with_a_warning_naming_them(tmp_path) -> None:
+    root = tmp_path / "images"
+    (root / "c").mkdir(parents=True)
+    Image.fromarray(np.zeros((40, 40, 3), np.uint8)).save(root / "c" / "good.png")
+    (root / "c" / "bad.jpg").write_bytes(b"not a jpeg")
+    (root / "c" / "notes.txt").write_text("not an image")
+    with pytest.warns(UserWarning, match="2 file.*unusable"):
+        summary = make_c_folder(
+            root, tmp_path / "out", corruptions=["contrast"], severities=[1], progress=False
+        )
+    assert summary.images == 1 and (tmp_path / "out/contrast/1/c/good.jpg").is_file()
+
+
+def test_frost_is_skipped_without_textures(folder, tmp_path, monkeypatch) -> None:
+    monkeypatch.delenv("IPMIX_DATA", raising=False)
+    with pytest.warns(UserWarning, match="skipping frost"):
+        summary = make_c_folder(
+            folder, tmp_path, corruptions=["frost", "contrast"], severities=[1], progress=False
+        )
+    assert summary.written == 3 and not (tmp_path / "frost").exists()
+
+
+def test_cli_make_c(folder, tmp_path, capsys) -> None:
+    code = cli_main(["make-c", "--images", str(folder), "--out", str(tmp_path), "--corruptions", "contrast",
+                     "--severities", "2", "--no-progress"])  # fmt: skip
+    assert (
+        code == 0 and "3 image(s) written, 0 already there, from 3 source image(s)" in capsys.readouterr().out
+    )
+    code = cli_main(["make-c", "--images", str(folder), "--out", str(tmp_path), "--severities", "0,9"])
+    assert code == 2 and "--severities must be comma-separated integers in 1..5" in capsys.readouterr().err
+    code = cli_main(["make-c", "--images", str(tmp_path / "nowhere"), "--out", str(tmp_path / "o")])
+    assert code == 2 and "image folder not found" in capsys.readouterr().err
+
+
+def test_make_cifar_c_writes_cbar_in_the_reference_layout(tmp_path) -> None:
+    images = ref.photos(3, size=32)
+    labels = np.array([3, 1, 4])
+    written = make_cifar_c(
+        images, labels, tmp_path, corruptions=["ripple", "contrast"], seed=2, progress=False
+    )
+    assert set(written) == {"ripple", "contrast"}
+    stack, loaded = load_cifar_c(tmp_path, "ripple")
+    assert stack.shape == (5, 3, 32, 32, 3)
+    np.testing.assert_array_equal(loaded, labels)
+    for severity in (1, 5):
+        rng = benchmark_files._stream(2, "ripple", severity, 0)
+        np.testing.assert_array_equal(stack[severity - 1], corrupt_bar(images, "ripple", severity, rng))
+    assert len(CIFAR_CBAR) == 10
+
+
+def test_cli_make_cifar_c_cbar_group(tmp_path, capsys) -> None:
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, size=(2, 32, 32, 3), dtype=np.uint8)
+    labels = np.array([0, 1])
+    np.savez(tmp_path / "cifar10.npz", x_train=images, y_train=labels, x_test=images, y_test=labels,
+             class_names=np.array([str(i) for i in range(10)]))  # fmt: skip
+    code = cli_main(["make-cifar-c", "--out", str(tmp_path / "bar"), "--data", str(tmp_path),
+                     "--corruptions", "cbar", "--no-progress"])  # fmt: skip
+    assert code == 0 and "10 corruption file(s) of 2 images" in capsys.readouterr().out
+    assert sorted(p.stem for p in (tmp_path / "bar").glob("*.npy") if p.stem != "labels") == sorted(
+        CIFAR_CBAR
+    )
