@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from ipmix.augment import fused
+from ipmix.augment import fused, fused_ops
+from ipmix.augment.encoding import op_parameters
 from ipmix.augment.ops import ALL_OPS, OP_KERNELS
 
 
@@ -18,13 +19,13 @@ def cifar(cifar_test_images: np.ndarray) -> np.ndarray:
 def _fused_op(images: np.ndarray, name: str, level: np.ndarray, sign: np.ndarray) -> np.ndarray:
     """Op `name` through the fused kernel, image by image (NHWC in and out)."""
     op = np.full(len(images), ALL_OPS.index(name))
-    params = fused.op_parameters(op, level, sign, *images.shape[1:3])
+    params = op_parameters(op, level, sign, *images.shape[1:3])
     counts, table = np.empty(256, np.int64), np.empty(256, np.uint8)
     out = []
     for image, index, param in zip(images, op, params, strict=True):
         source = np.ascontiguousarray(image.transpose(2, 0, 1))
         target = np.empty_like(source)
-        fused._apply_op(source, target, index, param, counts, table)
+        fused_ops.apply_op(source, target, index, param, counts, table)
         out.append(target.transpose(1, 2, 0))
     return np.stack(out)
 
