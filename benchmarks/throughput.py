@@ -11,8 +11,13 @@ ratios compare like with like on a shared machine. Inputs are CIFAR-10 test imag
 - torchvision v2 AugMix (severity 3, width 3, all_ops=False) on a PIL image;
 - `ipmix.IPMix` on a PIL image (paper mode, CIFAR defaults);
 - `ipmix.IPMixBatch` on a uint8 ``[B, 3, H, W]`` CPU tensor (same options), once per backend:
-  the fused numba kernels (the CPU default, serial: one thread) and the grouped torch kernels
-  (the path other devices take).
+  the fused numba kernels (the CPU default, one thread; also with ``threads=N`` for each N of
+  `--threads` above 1, whose scaling is a wall-clock ratio) and the grouped torch kernels (the
+  path other devices take).
+
+`--profile` adds where the numba backend's time goes at the largest size: its CPU time per
+image with the default options and with one ingredient removed at a time (public options
+only, so the same command profiles older versions of the code).
 
 Mixing pictures: the first `--pictures` pictures of the built-in generated set, rendered once
 before timing into a stored (array) set, so that no row pays for rendering. Each row runs for
@@ -157,6 +162,53 @@ def overhead_note(cifar: np.ndarray, mixing_set) -> str:
             f"per call at batch 128 (torch.profiler); a batch of 8 takes {per_call * 1e3:.1f} ms CPU time.")
 
 
+PROFILE_CONFIGS: dict[str, dict] = {
+    "default options": {},
+    "without rotate and shears": {"ops": ("equalize", "posterize", "solarize", "translate_x", "translate_y",
+                                          "mirror", "invert")},
+    "without multiply mixing": {"mixing_ops": ("add", "random_pixels", "random_elements")},
+    "image level only": {"patch_level": False, "pixel_level": False},
+    "P levels only (no image level)": {"image_level": False},
+}
+
+
+def thread_scaling(rows: list[tuple[str, int, str, float, float]], thread_counts: list[int]) -> str:
+    """Wall-clock speed-up of the numba rows with N threads over one thread (same size and batch)."""
+    if len(thread_counts) < 2:
+        return ""
+    single = {(size, batch): wall for name, size, batch, wall, _ in rows
+              if name == "ipmix.IPMixBatch (numba)"}
+    lines = ["Numba backend with `threads=N` (wall clock: x one thread, same size and batch):", "",
+             "| threads | image size | batch | img/s (wall) | x one thread |", "|---|---|---|---|---|"]
+    for name, size, batch, wall, _ in rows:
+        if name.startswith("ipmix.IPMixBatch (numba, "):
+            threads = name.split(", ")[1].split()[0]
+            speedup = wall / single[size, batch]
+            lines.append(f"| {threads} | {size} px | {batch} | {wall:,.0f} | {speedup:.2f} |")
+    return "\n".join(lines) + "\n"
+
+
+def profile_table(mixing_set, images: np.ndarray, seconds: float) -> str:
+    """CPU milliseconds per image of the numba backend, default options and ablations."""
+    import torch
+
+    from ipmix import IPMixBatch
+
+    tensor = torch.from_numpy(images).permute(0, 3, 1, 2).contiguous()
+
+    def rate(options: dict) -> float:
+        transform = IPMixBatch(mixing_set, seed=0, backend="numba", **options)
+        return timed(lambda: (transform(tensor), len(tensor))[1], seconds)[1]
+
+    size = images.shape[1]
+    lines = [f"Where the numba backend's time goes at {size} px (batch {len(images)}, CPU time):", "",
+             "| options | ms per image | img/s |", "|---|---|---|"]
+    for name, options in PROFILE_CONFIGS.items():
+        per_second = rate(options)
+        lines.append(f"| {name} | {1e3 / per_second:.3f} | {per_second:,.0f} |")
+    return "\n".join(lines) + "\n"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=3.0, help="minimum timed seconds per row")
@@ -165,6 +217,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sizes", default="32,224")
     parser.add_argument("--device", default="cpu",
                         help="device of the IPMixBatch rows (e.g. cuda); per-image rows run on the CPU")
+    parser.add_argument("--threads", default="1,2",
+                        help="numba threads of the IPMixBatch (numba) rows (1: the single-threaded default)")
+    parser.add_argument("--profile", action="store_true",
+                        help="also profile the numba backend at the largest size (ablations)")
     parser.add_argument("--train-steps", type=int, default=10,
                         help="training steps of the small model per pipeline (0: skip)")
     parser.add_argument("--data", default=os.environ.get("IPMIX_DATA", "../shared/data"))
@@ -192,6 +248,7 @@ def main(argv: list[str] | None = None) -> int:
     mixing_set = MixingSet.from_array(pictures)
     sizes = [int(s) for s in args.sizes.split(",")]
     batches = [int(b) for b in args.batches.split(",")]
+    thread_counts = [int(n) for n in args.threads.split(",")]
 
     def images_at(size: int) -> np.ndarray:
         if size == 32:
@@ -233,9 +290,12 @@ def main(argv: list[str] | None = None) -> int:
         for batch in batches:
             repeats = -(-batch // len(array))
             tensor = torch.from_numpy(np.concatenate([array] * repeats)[:batch]).permute(0, 3, 1, 2)
-            for backend in ("numba", "torch") if device.type == "cpu" else ("torch",):
-                transform = IPMixBatch(mixing_set, seed=0, backend=backend)
-                name = f"ipmix.IPMixBatch ({backend}{'' if device.type == 'cpu' else f', {device}'})"
+            variants = [("numba", n) for n in thread_counts] + [("torch", 1)]
+            for backend, threads in variants if device.type == "cpu" else [("torch", 1)]:
+                extra = {"threads": threads} if threads > 1 else {}  # (older versions lack `threads`)
+                transform = IPMixBatch(mixing_set, seed=0, backend=backend, **extra)
+                detail = f", {threads} threads" if threads > 1 else ""
+                name = f"ipmix.IPMixBatch ({backend}{detail}{'' if device.type == 'cpu' else f', {device}'})"
                 plan.append((name, size, str(batch), batched(transform, tensor.contiguous())))
     for name, size, batch, call in tqdm(plan, desc="rows"):
         rows.append((name, size, batch, *timed(call, args.seconds)))
@@ -250,9 +310,14 @@ def main(argv: list[str] | None = None) -> int:
         lines.append(f"| {name} | {size} px | {batch} | {wall:,.0f} | {cpu:,.0f} | {ratio:.2f} |")
     table = "\n".join(lines)
     print(table)
+    scaling = thread_scaling(rows, thread_counts)
+    print(scaling)
 
     overhead = overhead_note(cifar, mixing_set)
     print(overhead)
+
+    profile = profile_table(mixing_set, images_at(sizes[-1]), args.seconds) if args.profile else ""
+    print(profile)
 
     train_table = ""
     if args.train_steps > 0:
@@ -273,7 +338,11 @@ def main(argv: list[str] | None = None) -> int:
         "",
         table,
         "",
+        scaling,
+        "",
         overhead,
+        "",
+        profile,
         "",
         train_table,
     ])

@@ -319,6 +319,7 @@ def test_given_mixing_pictures_replace_the_set(cifar, backend, views):
         (lambda t: IPMixBatch(SET, views=0), ValueError, "views must be an integer >= 1"),
         (lambda t: IPMixBatch(SET, mode="fast"), ValueError, "mode must be"),
         (lambda t: IPMixBatch(SET, backend="cuda"), ValueError, "backend must be one of"),
+        (lambda t: IPMixBatch(SET, threads=0), ValueError, "threads must be an integer >= 1"),
     ],
 )
 def test_bad_inputs_are_rejected_clearly(call, error, message):
@@ -377,6 +378,16 @@ def test_backends_share_the_plan_stream_and_check_their_device(cifar):
     assert (outputs[0].int() - outputs[1].int()).abs().max() <= 1
     with pytest.raises(ValueError, match="backend='numba' runs on CPU tensors"):
         IPMixBatch(SET, seed=0, backend="numba")(torch.zeros(2, 3, 8, 8, dtype=torch.uint8, device="meta"))
+
+
+@pytest.mark.parametrize("framework", ["chain", "mixed-input"])
+def test_numba_threads_give_the_single_thread_result_bit_for_bit(cifar, framework):
+    images = nchw(cifar[:24])
+    options = {"seed": 3, "framework": framework, "all_ops": True, "backend": "numba"}
+    expected = IPMixBatch(SET, **options)(images)
+    assert torch.equal(IPMixBatch(SET, threads=2, **options)(images), expected)
+    floats = images.float() / 255
+    assert torch.equal(IPMixBatch(SET, threads=2, **options)(floats), IPMixBatch(SET, **options)(floats))
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")

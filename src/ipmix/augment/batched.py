@@ -45,6 +45,9 @@ class IPMixBatch(nn.Module):
             ``"numba"``: the fused kernels (CPU tensors only); ``"torch"``: the tensor kernels
             everywhere. Both give the same plans from the same seed and the per-image results
             up to float rounding; only the noise of random masks differs between them.
+        threads: CPU threads of the numba backend, which then shares the samples out among
+            them (same result, bit for bit). For calls in the training process; the default, 1,
+            suits DataLoader workers (one thread each).
 
     `forward(images, mixing_pictures=None)` takes uint8 or float ([0, 1]) images and returns the
     same dtype and range (floats are read at 8-bit precision, as `IPMix` reads them).
@@ -74,6 +77,7 @@ class IPMixBatch(nn.Module):
         seed: int | None = None,
         views: int = 1,
         backend: str = "auto",
+        threads: int = 1,
     ) -> None:
         super().__init__()
         self.options = IPMixOptions(
@@ -86,8 +90,11 @@ class IPMixBatch(nn.Module):
             raise ValueError(f"IPMixBatch: views must be an integer >= 1, got {views!r}")
         if backend not in BACKENDS:
             raise ValueError(f"IPMixBatch: backend must be one of {BACKENDS}, got {backend!r}")
+        if not isinstance(threads, int) or threads < 1:
+            raise ValueError(f"IPMixBatch: threads must be an integer >= 1, got {threads!r}")
         self.views = views
         self.backend = backend
+        self.threads = threads
         self._mixing_set: MixingSet | None = (
             MixingSet.from_source(mixing_set) if mixing_set is not None else None
         )
@@ -154,7 +161,7 @@ class IPMixBatch(nn.Module):
         if self._uses_numba(device):
             sample_image = np.arange(total) % count
             out = apply_plan_fused(data.contiguous().numpy(), plan, pictures, sample_image, seed,
-                                   as_bytes=not is_float)
+                                   as_bytes=not is_float, threads=self.threads)
             out = torch.from_numpy(out).to(dtype)
         else:
             generator = self._torch_generator(device)
@@ -228,7 +235,7 @@ class IPMixBatch(nn.Module):
             f"width={o.width}, depth={o.depth}, alpha={o.alpha}, mixing_severity={o.mixing_severity}, "
             f"op_severity={o.op_severity}, mode={o.mode!r}, framework={o.framework!r}, "
             f"levels=(image={o.image_level}, patch={o.patch_level}, pixel={o.pixel_level}), "
-            f"views={self.views}, backend={self.backend!r}"
+            f"views={self.views}, backend={self.backend!r}, threads={self.threads}"
         )
 
 

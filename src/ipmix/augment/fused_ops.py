@@ -3,10 +3,15 @@
 Each kernel reproduces the PIL operation of the per-image path (`ipmix.augment.ops`) byte for
 byte: bilinear affine maps in double precision with PIL's clamping and black fill, truncating
 blends, PIL's lookup tables. `apply_op` dispatches on the op's index in `ALL_OPS`, with its
-parameters from `ipmix.augment.encoding.op_parameters`.
+parameters from `ipmix.augment.encoding.op_parameters`, and writes only a box of the output
+(the whole image for image-level steps; the mixing box when a P-level step mixes with an op of
+the clean image). Statistics that PIL computes on the whole image (histograms, the mean of
+contrast) are still computed on the whole image, so every written value is PIL's.
 """
 
 from __future__ import annotations
+
+import math
 
 import numba
 import numpy as np
@@ -34,67 +39,85 @@ _SMOOTH_CENTRE = np.float32(5 / 13)
 
 
 @numba.njit(cache=True, nogil=True)
-def _affine(src, dst, co):
+def _affine(src, dst, co, top, left, box_h, box_w):
     """PIL's bilinear affine transform (`Image.transform(AFFINE, BILINEAR)`), black fill.
 
     Per output pixel, in PIL's double-precision arithmetic and order: the source point of the
-    pixel centre, black outside the image, else the bilinear mix of its four neighbours
-    (clamped to the edge) truncated to an integer.
+    pixel centre ``(a (x + .5) + b (y + .5) + c, d (x + .5) + e (y + .5) + f)``, black outside
+    the image, else the bilinear mix of its four neighbours (clamped to the edge) truncated to
+    an integer. Row by row: the pixel's source neighbours and weights first (no branches),
+    then one loop per channel. Shears keep one coordinate of every pixel centre exactly, so
+    that weight is 0 and their loops read two neighbours, giving the same doubles.
     """
     channels, height, width = src.shape
-    plane = height * width
-    source, target = src.reshape(-1), dst.reshape(-1)
     a, b, c, d, e, f = co[0], co[1], co[2], co[3], co[4], co[5]
-    for y in range(height):
-        for x in range(width):
-            xin = a * (x + 0.5) + b * (y + 0.5) + c
-            yin = d * (x + 0.5) + e * (y + 0.5) + f
-            pixel = y * width + x
-            if not (0.0 <= xin < width and 0.0 <= yin < height):
-                for ch in range(channels):
-                    target[ch * plane + pixel] = 0
-                continue
-            xin -= 0.5
-            yin -= 0.5
-            x0 = int(xin) if xin >= 0.0 else -1  # PIL's FLOOR: xin >= -0.5 here
-            y0 = int(yin) if yin >= 0.0 else -1
-            dx = xin - x0
-            dy = yin - y0
-            left = max(x0, 0)
-            right = min(x0 + 1, width - 1)
-            upper = max(y0, 0) * width
-            lower = min(y0 + 1, height - 1) * width
-            for ch in range(channels):
-                base = ch * plane
-                p00 = np.float64(source[base + upper + left])
-                p01 = np.float64(source[base + upper + right])
-                p10 = np.float64(source[base + lower + left])
-                p11 = np.float64(source[base + lower + right])
-                top = p00 + (p01 - p00) * dx
-                bottom = p10 + (p11 - p10) * dx
-                target[base + pixel] = np.uint8(top + (bottom - top) * dy)
+    x_max, y_max = np.float64(width), np.float64(height)
+    ax, dx_ = np.empty(box_w), np.empty(box_w)
+    for i in range(box_w):
+        ax[i] = a * (left + i + 0.5)
+        dx_[i] = d * (left + i + 0.5)
+    corner = np.empty(box_w, np.int64)  # flat index of the upper-left neighbour
+    right = np.empty(box_w, np.int64)  # offset of the right neighbour (0 at the edge)
+    below = np.empty(box_w, np.int64)  # offset of the lower neighbour (0 at the edge)
+    wx, wy, inside = np.empty(box_w), np.empty(box_w), np.empty(box_w)
+    only_x = d == 0.0 and e == 1.0 and f == 0.0  # shear_x: every y is y + 0.5, so wy = 0
+    only_y = a == 1.0 and b == 0.0 and c == 0.0  # shear_y: every x is x + 0.5, so wx = 0
+    for y in range(top, top + box_h):
+        by, ey = b * (y + 0.5), e * (y + 0.5)
+        for i in range(box_w):
+            xin = ax[i] + by + c
+            yin = dx_[i] + ey + f
+            inside[i] = 1.0 if (xin >= 0.0) & (xin < x_max) & (yin >= 0.0) & (yin < y_max) else 0.0
+            xin = min(max(xin, 0.0), x_max) - 0.5  # clamped only where the pixel is black
+            yin = min(max(yin, 0.0), y_max) - 0.5
+            x0, y0 = math.floor(xin), math.floor(yin)  # PIL's FLOOR
+            wx[i], wy[i] = xin - x0, yin - y0
+            column, row = max(int(x0), 0), max(int(y0), 0)
+            corner[i] = row * width + column
+            right[i] = min(int(x0) + 1, width - 1) - column
+            below[i] = (min(int(y0) + 1, height - 1) - row) * width
+        for ch in range(channels):
+            source, target = src[ch].reshape(-1), dst[ch, y, left : left + box_w]
+            if only_x:
+                for i in range(box_w):
+                    j = corner[i]
+                    p0, p1 = np.float64(source[j]), np.float64(source[j + right[i]])
+                    target[i] = np.uint8((p0 + (p1 - p0) * wx[i]) * inside[i])
+            elif only_y:
+                for i in range(box_w):
+                    j = corner[i]
+                    p0, p1 = np.float64(source[j]), np.float64(source[j + below[i]])
+                    target[i] = np.uint8((p0 + (p1 - p0) * wy[i]) * inside[i])
+            else:
+                for i in range(box_w):
+                    j, step_x, step_y = corner[i], right[i], below[i]
+                    p00, p01 = np.float64(source[j]), np.float64(source[j + step_x])
+                    p10, p11 = np.float64(source[j + step_y]), np.float64(source[j + step_y + step_x])
+                    upper = p00 + (p01 - p00) * wx[i]
+                    lower = p10 + (p11 - p10) * wx[i]
+                    target[i] = np.uint8((upper + (lower - upper) * wy[i]) * inside[i])
 
 
 @numba.njit(cache=True, nogil=True)
-def _lut(src, dst, ch, table):
-    """Look channel `ch` of `src` up in `table` (all channels when ``ch < 0``)."""
-    source = src.reshape(-1) if ch < 0 else src[ch].reshape(-1)
-    target = dst.reshape(-1) if ch < 0 else dst[ch].reshape(-1)
-    for j in range(source.size):
-        target[j] = table[source[j]]
+def _lut(src, dst, ch, table, top, left, box_h, box_w):
+    """Look channel `ch` of `src` up in `table` inside the box (all channels when ``ch < 0``)."""
+    first, last = (0, src.shape[0]) if ch < 0 else (ch, ch + 1)
+    for c in range(first, last):
+        for y in range(top, top + box_h):
+            source, target = src[c, y, left : left + box_w], dst[c, y, left : left + box_w]
+            for x in range(box_w):
+                target[x] = table[source[x]]
 
 
 @numba.njit(cache=True, nogil=True)
 def _histogram(src, ch, counts):
     counts[:] = 0
-    height, width = src.shape[1:]
-    for y in range(height):
-        for x in range(width):
-            counts[src[ch, y, x]] += 1
+    for value in src[ch].reshape(-1):
+        counts[value] += 1
 
 
 @numba.njit(cache=True, nogil=True)
-def _equalize(src, dst, counts, table):
+def _equalize(src, dst, counts, table, top, left, box_h, box_w):
     """PIL's `ImageOps.equalize` table, per channel."""
     for ch in range(src.shape[0]):
         _histogram(src, ch, counts)
@@ -108,11 +131,11 @@ def _equalize(src, dst, counts, table):
         for v in range(256):
             table[v] = min((step // 2 + below) // step, 255) if step > 0 else v
             below += counts[v]
-        _lut(src, dst, ch, table)
+        _lut(src, dst, ch, table, top, left, box_h, box_w)
 
 
 @numba.njit(cache=True, nogil=True)
-def _autocontrast(src, dst, cutoff, counts, table):
+def _autocontrast(src, dst, cutoff, counts, table, top, left, box_h, box_w):
     """PIL's `ImageOps.autocontrast` with `cutoff` percent removed at each end, per channel."""
     height, width = src.shape[1:]
     cut = (height * width) * cutoff // 100  # Python's float floor division, as PIL
@@ -138,7 +161,7 @@ def _autocontrast(src, dst, cutoff, counts, table):
             offset = -low * scale
             for v in range(256):
                 table[v] = min(max(int(v * scale + offset), 0), 255)
-        _lut(src, dst, ch, table)
+        _lut(src, dst, ch, table, top, left, box_h, box_w)
 
 
 @numba.njit(cache=True, nogil=True)
@@ -161,8 +184,12 @@ def _blend(value, degenerate, alpha):
 
 
 @numba.njit(cache=True, nogil=True)
-def _enhance(src, dst, op, factor):
-    """color / contrast / brightness / sharpness: a blend with PIL's degenerate image."""
+def _enhance(src, dst, op, factor, top, left, box_h, box_w):
+    """color / contrast / brightness / sharpness: a blend with PIL's degenerate image.
+
+    Degenerate images: luma (color), the mean grey of the whole image (contrast), black
+    (brightness), PIL's SMOOTH filter with the border pixels kept (sharpness).
+    """
     channels, height, width = src.shape
     alpha = np.float32(factor)
     mean = 0
@@ -172,38 +199,60 @@ def _enhance(src, dst, op, factor):
             for x in range(width):
                 total += _luma(src, y, x)
         mean = np.int64(np.floor(total / (height * width) + 0.5))
+    right = left + box_w
     for ch in range(channels):
-        for y in range(height):
-            for x in range(width):
-                if op == COLOR:
-                    degenerate = _luma(src, y, x)
-                elif op == CONTRAST:
-                    degenerate = mean
-                elif op == BRIGHTNESS:
-                    degenerate = 0
-                elif y == 0 or x == 0 or y == height - 1 or x == width - 1:  # sharpness: SMOOTH
-                    degenerate = np.int64(src[ch, y, x])
-                else:
-                    s = _ZERO
-                    for row in (y + 1, y, y - 1):
-                        centre = _SMOOTH_CENTRE if row == y else _SMOOTH_EDGE
-                        s += (np.float32(src[ch, row, x - 1]) * _SMOOTH_EDGE
-                              + np.float32(src[ch, row, x]) * centre
-                              + np.float32(src[ch, row, x + 1]) * _SMOOTH_EDGE)
-                    degenerate = np.int64(min(max(np.floor(s + _HALF), 0), 255))
-                dst[ch, y, x] = _blend(src[ch, y, x], degenerate, alpha)
+        for y in range(top, top + box_h):
+            values, target = src[ch, y, left:right], dst[ch, y, left:right]
+            if op == COLOR and channels == 3:
+                red, green, blue = src[0, y, left:right], src[1, y, left:right], src[2, y, left:right]
+                for i in range(box_w):
+                    grey = (red[i] * 19595 + green[i] * 38470 + blue[i] * 7471 + 0x8000) >> 16
+                    target[i] = _blend(values[i], grey, alpha)
+            elif op == CONTRAST:
+                for i in range(box_w):
+                    target[i] = _blend(values[i], mean, alpha)
+            elif op == BRIGHTNESS:
+                for i in range(box_w):
+                    target[i] = _blend(values[i], 0, alpha)
+            elif op == COLOR or y == 0 or y == height - 1:  # grey colour; sharpness's border rows
+                for i in range(box_w):
+                    target[i] = _blend(values[i], values[i], alpha)
+            else:  # sharpness: the border columns keep their value
+                inner_start = min(max(1 - left, 0), box_w)
+                inner_stop = max(min(width - 1 - left, box_w), inner_start)
+                for i in range(inner_start):
+                    target[i] = _blend(values[i], values[i], alpha)
+                for i in range(inner_stop, box_w):
+                    target[i] = _blend(values[i], values[i], alpha)
+                up = src[ch, y - 1, left - 1 + inner_start : left + inner_stop + 1]
+                mid = src[ch, y, left - 1 + inner_start : left + inner_stop + 1]
+                down = src[ch, y + 1, left - 1 + inner_start : left + inner_stop + 1]
+                inner, inner_values = target[inner_start:inner_stop], values[inner_start:inner_stop]
+                for i in range(inner_stop - inner_start):
+                    s = (np.float32(down[i]) * _SMOOTH_EDGE + np.float32(down[i + 1]) * _SMOOTH_EDGE
+                         + np.float32(down[i + 2]) * _SMOOTH_EDGE)
+                    s += (np.float32(mid[i]) * _SMOOTH_EDGE + np.float32(mid[i + 1]) * _SMOOTH_CENTRE
+                          + np.float32(mid[i + 2]) * _SMOOTH_EDGE)
+                    s += (np.float32(up[i]) * _SMOOTH_EDGE + np.float32(up[i + 1]) * _SMOOTH_EDGE
+                          + np.float32(up[i + 2]) * _SMOOTH_EDGE)
+                    smooth = np.int64(min(max(np.floor(s + _HALF), 0), 255))
+                    inner[i] = _blend(inner_values[i], smooth, alpha)
 
 
 @numba.njit(cache=True, nogil=True)
-def apply_op(src, dst, op, params, counts, table):
-    """Write op `op` (an index into `ALL_OPS`) of `src` to `dst` (both uint8 ``[C, H, W]``)."""
+def apply_op(src, dst, op, params, counts, table, box):
+    """Write op `op` (an index into `ALL_OPS`) of `src` to `dst` inside `box` (uint8 ``[C, H, W]``).
+
+    `box` is (top, left, height, width); `counts` and `table` are scratch arrays of 256.
+    """
     channels, height, width = src.shape
+    top, left, box_h, box_w = box[0], box[1], box[2], box[3]
     if op == EQUALIZE:
-        _equalize(src, dst, counts, table)
+        _equalize(src, dst, counts, table, top, left, box_h, box_w)
     elif op == AUTOCONTRAST:
-        _autocontrast(src, dst, params[0], counts, table)
+        _autocontrast(src, dst, params[0], counts, table, top, left, box_h, box_w)
     elif op in (COLOR, CONTRAST, BRIGHTNESS, SHARPNESS):
-        _enhance(src, dst, op, params[0])
+        _enhance(src, dst, op, params[0], top, left, box_h, box_w)
     elif op in (POSTERIZE, SOLARIZE, INVERT):
         for v in range(256):
             if op == POSTERIZE:
@@ -212,19 +261,24 @@ def apply_op(src, dst, op, params, counts, table):
                 table[v] = 255 - v if v >= params[0] else v
             else:
                 table[v] = 255 - v
-        _lut(src, dst, -1, table)
+        _lut(src, dst, -1, table, top, left, box_h, box_w)
     elif op == MIRROR:
         for ch in range(channels):
-            for y in range(height):
-                for x in range(width):
-                    dst[ch, y, x] = src[ch, y, width - 1 - x]
-    elif op in (TRANSLATE_X, TRANSLATE_Y):  # integer offsets: an exact shift
+            for y in range(top, top + box_h):
+                source, target = src[ch, y, ::-1][left : left + box_w], dst[ch, y, left : left + box_w]
+                for x in range(box_w):
+                    target[x] = source[x]
+    elif op in (TRANSLATE_X, TRANSLATE_Y):  # integer offsets: an exact shift, black fill
         dx, dy = int(params[2]), int(params[5])
         for ch in range(channels):
-            for y in range(height):
-                for x in range(width):
-                    sx, sy = x + dx, y + dy
-                    inside = 0 <= sx < width and 0 <= sy < height
-                    dst[ch, y, x] = src[ch, sy, sx] if inside else 0
+            for y in range(top, top + box_h):
+                target, sy = dst[ch, y, left : left + box_w], y + dy
+                if not 0 <= sy < height:
+                    target[:] = 0
+                    continue
+                source = src[ch, sy]
+                for i in range(box_w):
+                    sx = left + i + dx
+                    target[i] = source[sx] if 0 <= sx < width else 0
     else:
-        _affine(src, dst, params)
+        _affine(src, dst, params, top, left, box_h, box_w)
