@@ -9,6 +9,7 @@ compiled pass per sample, in cache); on any device the grouped tensor kernels of
 
 from __future__ import annotations
 
+import importlib.util
 from collections.abc import Sequence
 from typing import Any
 
@@ -17,7 +18,7 @@ import torch
 from PIL import Image
 from torch import nn
 
-from ipmix.augment.encoding import PictureSource
+from ipmix.augment.encoding import PictureSource, encode_plan, pack_plan
 from ipmix.augment.fused import apply_plan_fused
 from ipmix.augment.grouped import apply_grouped
 from ipmix.augment.plan import IPMixOptions, IPMixPlan, sample_plan
@@ -25,7 +26,7 @@ from ipmix.augment.seeding import ProcessGenerator
 from ipmix.mixing_sets.store import MixingSet
 
 #: Values of `IPMixBatch(backend=...)`.
-BACKENDS: tuple[str, ...] = ("auto", "numba", "torch")
+BACKENDS: tuple[str, ...] = ("auto", "numba", "torch", "triton")
 #: Largest mixing set (in bytes of resized pictures) `IPMixBatch` copies to the device.
 MAX_DEVICE_SET_BYTES = 4 * 2**30
 
@@ -101,6 +102,7 @@ class IPMixBatch(nn.Module):
         self.generator = ProcessGenerator(seed)
         self._pictures: dict[tuple[int, str], torch.Tensor] = {}
         self._torch_generators: dict[str, torch.Generator] = {}
+        self._staged: dict[tuple[tuple[int, ...], str], Any] = {}  # `stage_plan` buffers
 
     @property
     def mixing_set(self) -> MixingSet:
@@ -150,33 +152,99 @@ class IPMixBatch(nn.Module):
         device, views = data.device, self.views
         if count == 0:
             return images.clone() if views == 1 else tuple(images.clone() for _ in range(views))
-        total = count * views  # row v * count + i is view v of image i
-        plan = self.sample_plan(total, height, width)
-        if views > 1:
-            _share_pictures(plan, count)
-        given = self._given_pictures(mixing_pictures, data, plan)
-        pictures = self._picture_source(data, plan, given)
-        seed = int(self.generator.get().integers(0, 2**63))  # the mask noise of this call
+        backend = self._backend_for(device)
+        plan, pictures, seed = self._draw(data, mixing_pictures)
         dtype = images.dtype if is_float else torch.uint8
-        if self._uses_numba(device):
-            sample_image = np.arange(total) % count
+        sample_image = np.arange(plan.batch_size) % count  # row v * count + i is view v of image i
+        if backend == "numba":
             out = apply_plan_fused(data.contiguous().numpy(), plan, pictures, sample_image, seed,
                                    as_bytes=not is_float, threads=self.threads)
             out = torch.from_numpy(out).to(dtype)
+        elif backend == "triton":
+            from ipmix.augment import fused_triton
+
+            packed = pack_plan(encode_plan(plan, height, width), pictures, sample_image, seed)
+            bank = pictures.bank if pictures is not None else None
+            out = self._apply_triton(data, fused_triton.upload_plan(packed, device), bank, is_float).to(dtype)
         else:
             generator = self._torch_generator(device)
             generator.manual_seed(seed)
             out = apply_grouped(data, plan, pictures, generator, dtype)
         return tuple(out.chunk(views)) if views > 1 else out
 
-    def _uses_numba(self, device: torch.device) -> bool:
-        if self.backend == "torch":
-            return False
-        if device.type != "cpu":
-            if self.backend == "numba":
-                raise ValueError(f"IPMixBatch: backend='numba' runs on CPU tensors; the batch is on {device}")
-            return False
-        return True
+    def _draw(
+        self, data: torch.Tensor, mixing_pictures: torch.Tensor | None
+    ) -> tuple[IPMixPlan, PictureSource | None, int]:
+        """The plan of a call (every view of every image), its pictures and its mask seed."""
+        count, _, height, width = data.shape
+        plan = self.sample_plan(count * self.views, height, width)
+        if self.views > 1:
+            _share_pictures(plan, count)
+        given = self._given_pictures(mixing_pictures, data, plan)
+        pictures = self._picture_source(data, plan, given)
+        return plan, pictures, int(self.generator.get().integers(0, 2**63))  # the mask noise
+
+    def _backend_for(self, device: torch.device) -> str:
+        """The backend that applies plans to a batch on `device`."""
+        if self.backend == "auto":
+            if device.type == "cpu":
+                return "numba"
+            return "triton" if device.type == "cuda" and triton_available() else "torch"
+        if self.backend == "numba" and device.type != "cpu":
+            raise ValueError(f"IPMixBatch: backend='numba' runs on CPU tensors; the batch is on {device}")
+        if self.backend == "triton":
+            if not triton_available():
+                raise ValueError("IPMixBatch: backend='triton' needs the triton package (pip install triton)")
+            from ipmix.augment.fused_triton import interpreting
+
+            if not (device.type == "cuda" or (device.type == "cpu" and interpreting())):
+                raise ValueError(
+                    "IPMixBatch: backend='triton' runs on CUDA tensors (or on CPU tensors under "
+                    f"TRITON_INTERPRET=1, for tests); the batch is on {device}"
+                )
+        return self.backend
+
+    def _apply_triton(
+        self, data: torch.Tensor, plan: torch.Tensor, bank: torch.Tensor | None, is_float: bool
+    ) -> torch.Tensor:
+        """A packed plan on the device applied by the Triton kernel (`ipmix.augment.fused_triton`)."""
+        from ipmix.augment.fused_triton import apply_plan_triton
+
+        return apply_plan_triton(data, plan, bank, self.options.width, self.options.depth, not is_float)
+
+    # ---- CUDA graphs (triton backend) ---------------------------------------------------------
+    def stage_plan(self, images: torch.Tensor) -> None:
+        """Draw the next call's plan for a batch like `images` into a fixed device buffer.
+
+        With `apply_staged`, the way to put IPMixBatch inside a captured CUDA graph: call
+        ``stage_plan`` outside the graph before every replay (it copies the plan from pinned
+        memory, waiting only for the previous copy from that memory), and capture
+        ``apply_staged``, which only launches kernels. The result is `forward`'s for the same
+        stream (the mixing set's pictures only; `mixing_pictures` are not supported).
+        """
+        from ipmix.augment.fused_triton import StagedPlan
+
+        data, _ = _as_uint8_batch(images)
+        if self._backend_for(data.device) != "triton":
+            raise ValueError(f"IPMixBatch: stage_plan needs the triton backend (CUDA), got {self.backend!r}")
+        plan, pictures, seed = self._draw(data, None)
+        sample_image = np.arange(plan.batch_size) % data.shape[0]
+        packed = pack_plan(encode_plan(plan, *data.shape[2:]), pictures, sample_image, seed)
+        key = (tuple(data.shape), str(data.device))
+        if key not in self._staged:
+            self._staged[key] = StagedPlan(packed.shape, data.device)
+        self._staged[key].write(packed, pictures.bank if pictures is not None else None)
+
+    def apply_staged(self, images: torch.Tensor) -> torch.Tensor | tuple[torch.Tensor, ...]:
+        """Apply the plan of the last `stage_plan` for this batch shape: kernel launches only."""
+        data, is_float = _as_uint8_batch(images)
+        staged = self._staged.get((tuple(data.shape), str(data.device)))
+        if staged is None:
+            raise ValueError(f"IPMixBatch: no plan staged for a batch of shape {tuple(data.shape)}; "
+                             "call stage_plan(images) first")
+        out = self._apply_triton(data, staged.device, staged.bank, is_float)
+        out = out.to(images.dtype if is_float else torch.uint8)
+        return tuple(out.chunk(self.views)) if self.views > 1 else out
 
     def _given_pictures(
         self, mixing_pictures: torch.Tensor | None, images: torch.Tensor, plan: IPMixPlan
@@ -227,7 +295,7 @@ class IPMixBatch(nn.Module):
 
     def __getstate__(self) -> dict[str, Any]:
         # Copies sent to other processes (DataLoader workers) rebuild their device caches there.
-        return {**self.__dict__, "_pictures": {}, "_torch_generators": {}}
+        return {**self.__dict__, "_pictures": {}, "_torch_generators": {}, "_staged": {}}
 
     def extra_repr(self) -> str:
         o = self.options
@@ -237,6 +305,11 @@ class IPMixBatch(nn.Module):
             f"levels=(image={o.image_level}, patch={o.patch_level}, pixel={o.pixel_level}), "
             f"views={self.views}, backend={self.backend!r}, threads={self.threads}"
         )
+
+
+def triton_available() -> bool:
+    """Whether the triton package can be imported (it comes with CUDA builds of torch)."""
+    return importlib.util.find_spec("triton") is not None
 
 
 def _share_pictures(plan: IPMixPlan, count: int) -> None:

@@ -135,10 +135,8 @@ def _equalize(src, dst, counts, table, top, left, box_h, box_w):
 
 
 @numba.njit(cache=True, nogil=True)
-def _autocontrast(src, dst, cutoff, counts, table, top, left, box_h, box_w):
-    """PIL's `ImageOps.autocontrast` with `cutoff` percent removed at each end, per channel."""
-    height, width = src.shape[1:]
-    cut = (height * width) * cutoff // 100  # Python's float floor division, as PIL
+def _autocontrast(src, dst, cut, counts, table, top, left, box_h, box_w):
+    """PIL's `ImageOps.autocontrast` with `cut` pixels removed at each end, per channel."""
     for ch in range(src.shape[0]):
         _histogram(src, ch, counts)
         low, seen = 256, 0
