@@ -390,10 +390,12 @@ def test_numba_threads_give_the_single_thread_result_bit_for_bit(cifar, framewor
     assert torch.equal(IPMixBatch(SET, threads=2, **options)(floats), IPMixBatch(SET, **options)(floats))
 
 
+@pytest.mark.cuda
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
-def test_runs_on_a_cuda_batch_and_keeps_it_there(cifar):
+@pytest.mark.parametrize("backend", ["auto", "torch"])
+def test_runs_on_a_cuda_batch_and_keeps_it_there(cifar, backend):
     images = nchw(cifar[:16]).cuda()
-    transform = IPMixBatch(SET, seed=0)
+    transform = IPMixBatch(SET, seed=0, backend=backend)
     out = transform(images)
     assert out.device == images.device and out.dtype == torch.uint8
     floats = transform(images.float() / 255)

@@ -105,8 +105,7 @@ def _to_bytes(src, dst, count, BLOCK: tl.constexpr):
 
 @triton.jit
 def _mix_box(current, op_bytes, from_op, picture, crop_top, crop_left, fields, seed, sample, chain, step,
-             C: tl.constexpr, CP: tl.constexpr, H: tl.constexpr, W: tl.constexpr, PH: tl.constexpr,
-             PW: tl.constexpr, BLOCK: tl.constexpr, INTERPRET: tl.constexpr):
+             C: tl.constexpr, CP: tl.constexpr, H, W, PH, PW, BLOCK: tl.constexpr, INTERPRET: tl.constexpr):
     """One P-level step: mix the source into the float image `current` inside the step's box.
 
     The source is the op of the clean image (`op_bytes`) or the picture crop at (crop_top,
@@ -152,8 +151,8 @@ def _mix_box(current, op_bytes, from_op, picture, crop_top, crop_left, fields, s
 
 
 @triton.jit
-def _add_chain(clean, mix, first, last, weight, is_float, current, chain_bytes, skip, out,
-               AS_BYTES: tl.constexpr, COUNT: tl.constexpr, BLOCK: tl.constexpr):
+def _add_chain(clean, mix, first, last, weight, is_float, current, chain_bytes, skip, out, COUNT,
+               AS_BYTES: tl.constexpr, BLOCK: tl.constexpr):
     """``mix += weight * chain``; for the last chain, ``clamp((1 - m) x + m * mix, 0, 1)`` to `out`."""
     m = skip.to(tl.float32)
     keep = (1.0 - skip).to(tl.float32)
@@ -182,13 +181,16 @@ def _add_chain(clean, mix, first, last, weight, is_float, current, chain_bytes, 
 
 
 @triton.jit
-def _stage_kernel(images, plan, bank, scratch_bytes, scratch_floats, scratch_lut, out,
-                  F: tl.constexpr, K: tl.constexpr, T: tl.constexpr, C: tl.constexpr, CP: tl.constexpr,
-                  H: tl.constexpr, W: tl.constexpr, PH: tl.constexpr, PW: tl.constexpr,
-                  AS_BYTES: tl.constexpr, BLOCK: tl.constexpr, INTERPRET: tl.constexpr):
-    """Apply one stage of the plan to row ``program_id`` (see the module docstring)."""
+def _stage_kernel(images, plan, bank, scratch_bytes, scratch_floats, scratch_lut, out, F, K, T, H, W, PH, PW,
+                  C: tl.constexpr, CP: tl.constexpr, AS_BYTES: tl.constexpr, BLOCK: tl.constexpr,
+                  INTERPRET: tl.constexpr):
+    """Apply one stage of the plan to row ``program_id`` (see the module docstring).
+
+    Only the channel counts and the output type are compile-time constants: one compiled
+    kernel serves every image size, chain count and depth.
+    """
     row = tl.program_id(0).to(tl.int64)
-    size: tl.constexpr = C * H * W
+    size = C * H * W
     record = plan + row * F
     image = images + tl.load(record + _IMAGE).to(tl.int64) * size
     slots = scratch_bytes + row * (4 * size)
@@ -232,7 +234,7 @@ def _stage_kernel(images, plan, bank, scratch_bytes, scratch_floats, scratch_lut
                              chain, step, C, CP, H, W, PH, PW, BLOCK, INTERPRET)
         weight = tl.load(record + _WEIGHTS + chain).to(tl.float32)
         _add_chain(clean, mix, chain == 0, chain == K - 1, weight, is_float == 1, current,
-                   slots + slot * size, tl.load(record + _SKIP), out + row * size, AS_BYTES, size, BLOCK)
+                   slots + slot * size, tl.load(record + _SKIP), out + row * size, size, AS_BYTES, BLOCK)
 
 
 class StagedPlan:
@@ -303,8 +305,8 @@ def apply_plan_triton(images: torch.Tensor, plan: torch.Tensor, bank: torch.Tens
         with torch.profiler.record_function(LAUNCH_NAME), np.errstate(divide="ignore"):
             _stage_kernel[(rows,)](
                 source, plan[stage], bank, scratch_bytes, scratch_floats, scratch_lut, out,
-                F=width, K=k, T=t, C=channels, CP=bank.shape[1], H=height, W=image_width,
-                PH=bank.shape[2], PW=bank.shape[3], AS_BYTES=stage_bytes, BLOCK=block, INTERPRET=interpret,
+                width, k, t, height, image_width, bank.shape[2], bank.shape[3],
+                C=channels, CP=bank.shape[1], AS_BYTES=stage_bytes, BLOCK=block, INTERPRET=interpret,
                 num_warps=NUM_WARPS, enable_fp_fusion=False,
             )
         source = out

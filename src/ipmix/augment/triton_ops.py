@@ -65,7 +65,7 @@ def box_pixels(start, top, left, box_w, count, BLOCK: tl.constexpr):
 
 
 @triton.jit
-def luma(src, pixel, mask, C: tl.constexpr, PLANE: tl.constexpr):
+def luma(src, pixel, mask, C: tl.constexpr, PLANE):
     """PIL's RGB -> L conversion (integer weights, rounded); the value itself for one channel."""
     red = tl.load(src + pixel, mask=mask, other=0).to(tl.int32)
     if C == 1:
@@ -84,7 +84,7 @@ def _blend(value, degenerate, alpha):
 
 
 @triton.jit
-def _tables(src, lut, op, cut, C: tl.constexpr, H: tl.constexpr, W: tl.constexpr, BLOCK: tl.constexpr):
+def _tables(src, lut, op, cut, C: tl.constexpr, H, W, BLOCK: tl.constexpr):
     """PIL's equalize or autocontrast (`cut` pixels off each end) tables, ``lut[c * 256 + v]``."""
     values = tl.arange(0, 256)
     for ch in tl.static_range(C):
@@ -113,7 +113,7 @@ def _tables(src, lut, op, cut, C: tl.constexpr, H: tl.constexpr, W: tl.constexpr
 
 
 @triton.jit
-def _mean_grey(src, C: tl.constexpr, H: tl.constexpr, W: tl.constexpr, BLOCK: tl.constexpr):
+def _mean_grey(src, C: tl.constexpr, H, W, BLOCK: tl.constexpr):
     """The contrast op's mean grey: ``floor(mean(luma) + 0.5)``, the mean in float64."""
     total = tl.full([BLOCK], 0, tl.int64)
     for start in range(0, H * W, BLOCK):
@@ -123,8 +123,8 @@ def _mean_grey(src, C: tl.constexpr, H: tl.constexpr, W: tl.constexpr, BLOCK: tl
 
 
 @triton.jit
-def _affine_pixels(src, dst, params, top, left, box_w, count, C: tl.constexpr, H: tl.constexpr,
-                   W: tl.constexpr, BLOCK: tl.constexpr):
+def _affine_pixels(src, dst, params, top, left, box_w, count, C: tl.constexpr, H,
+                   W, BLOCK: tl.constexpr):
     """PIL's bilinear affine transform (rotate, shears), float64 as PIL, inside the box."""
     a, b, c = tl.load(params), tl.load(params + 1), tl.load(params + 2)
     d, e, f = tl.load(params + 3), tl.load(params + 4), tl.load(params + 5)
@@ -134,8 +134,8 @@ def _affine_pixels(src, dst, params, top, left, box_w, count, C: tl.constexpr, H
         xin = a * xc + b * yc + c
         yin = d * xc + e * yc + f
         keep = mask & (xin >= 0.0) & (xin < W) & (yin >= 0.0) & (yin < H)
-        xin = tl.minimum(tl.maximum(xin, 0.0), W * 1.0) - 0.5
-        yin = tl.minimum(tl.maximum(yin, 0.0), H * 1.0) - 0.5
+        xin = tl.minimum(tl.maximum(xin, 0.0), W.to(tl.float64)) - 0.5
+        yin = tl.minimum(tl.maximum(yin, 0.0), H.to(tl.float64)) - 0.5
         x0, y0 = tl.floor(xin), tl.floor(yin)  # PIL's FLOOR
         wx, wy = xin - x0, yin - y0
         x0, y0 = x0.to(tl.int32), y0.to(tl.int32)
@@ -155,7 +155,7 @@ def _affine_pixels(src, dst, params, top, left, box_w, count, C: tl.constexpr, H
 
 
 @triton.jit
-def _sharpen(plane, y, x, value, mask, alpha, H: tl.constexpr, W: tl.constexpr):
+def _sharpen(plane, y, x, value, mask, alpha, H, W):
     """Sharpness: a blend with PIL's SMOOTH filter; border pixels keep their value."""
     inner = mask & (y > 0) & (x > 0) & (y < H - 1) & (x < W - 1)
     total = tl.full(value.shape, 0.0, tl.float32)  # 0 + the first row's sum is that sum exactly
@@ -173,7 +173,7 @@ def _sharpen(plane, y, x, value, mask, alpha, H: tl.constexpr, W: tl.constexpr):
 
 @triton.jit
 def _pixelwise(src, dst, lut, op, params, mean, top, left, box_w, count, C: tl.constexpr,
-               H: tl.constexpr, W: tl.constexpr, BLOCK: tl.constexpr):
+               H, W, BLOCK: tl.constexpr):
     """The ops whose output pixel needs the pixel itself (or a fixed neighbourhood), in the box."""
     number = tl.load(params)  # posterize mask, solarize threshold, blend factor
     alpha = number.to(tl.float32)
@@ -210,8 +210,8 @@ def _pixelwise(src, dst, lut, op, params, mean, top, left, box_w, count, C: tl.c
 
 
 @triton.jit
-def apply_op(src, dst, lut, op, params, top, left, box_h, box_w, C: tl.constexpr, H: tl.constexpr,
-             W: tl.constexpr, BLOCK: tl.constexpr):
+def apply_op(src, dst, lut, op, params, top, left, box_h, box_w, C: tl.constexpr, H,
+             W, BLOCK: tl.constexpr):
     """Write op `op` (an index into `ALL_OPS`) of `src` to `dst` inside the box (uint8 images).
 
     `params` points to the step's 6 float64 op parameters, `lut` to ``C * 256`` int32 of
