@@ -136,6 +136,28 @@ def throughput(mixing_set, device, dry: bool, seconds: float) -> list[str]:
     return lines
 
 
+LAUNCH_CONFIGS = ((512, 8), (1024, 8), (256, 4))  # (pixels per tile, warps): the default first
+
+
+def launch_sweep(mixing_set, device, dry: bool, seconds: float) -> list[str]:
+    """The Triton backend at 224 px, batch 512, uint8, per launch configuration (section 2)."""
+    from ipmix import IPMixBatch
+    from ipmix.augment import fused_triton
+
+    if dry:
+        return ["(dry run: no sweep)"]
+    data = images(512, 224, device)
+    default = fused_triton.BLOCK, fused_triton.NUM_WARPS
+    lines = ["| pixels per tile | warps | img/s |", "|---|---|---|"]
+    transform = IPMixBatch(mixing_set, seed=0, backend="triton")
+    for block, warps in LAUNCH_CONFIGS:
+        fused_triton.BLOCK, fused_triton.NUM_WARPS = block, warps
+        per_call = timed(lambda: transform(data), seconds, True)
+        lines.append(f"| {block} | {warps} | {512 / per_call:,.0f} |")
+    fused_triton.BLOCK, fused_triton.NUM_WARPS = default
+    return lines
+
+
 def training_step(model, optimizer, augment, batch, labels, views: int, cuda: bool) -> Callable[[], object]:
     """One SGD step (bf16 autocast, channels-last): IPMixBatch or identity, then the model."""
     import torch
@@ -293,11 +315,17 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     from ipmix import IPMixBatch
 
-    default = IPMixBatch(mixing_set)._backend_for(device)
+    default = IPMixBatch(mixing_set)._backend_for(device)  # what backend="auto" picks here
     # Compile the kernels (uint8 and float outputs) while the tests run; time nothing before they end.
     if not args.dry_run:
+        from ipmix.augment import fused_triton
+
         for data in (images(2, 32, device), images(2, 32, device).float() / 255):
             IPMixBatch(mixing_set, seed=0, backend="triton")(data)
+        for block, warps in LAUNCH_CONFIGS[1:]:  # the sweep's other configurations
+            fused_triton.BLOCK, fused_triton.NUM_WARPS = block, warps
+            IPMixBatch(mixing_set, seed=0, backend="triton")(images(2, 32, device))
+        fused_triton.BLOCK, fused_triton.NUM_WARPS = LAUNCH_CONFIGS[0]
     test_lines = ["(skipped)"]
     if tests is not None:
         output, _ = tests.communicate()
@@ -306,6 +334,7 @@ def main(argv: list[str] | None = None) -> int:
         if tests.returncode != 0:
             test_lines += ["", "```", *output.splitlines()[-40:], "```"]
     rows = throughput(mixing_set, device, args.dry_run, args.seconds)
+    sweep = launch_sweep(mixing_set, device, args.dry_run, args.seconds)
     steps = step_overhead(mixing_set, device, args.dry_run, args.steps)
     graph = graph_check(mixing_set, device, args.dry_run, args.steps)
     name = "CPU (dry run, Triton interpreter)"
@@ -323,6 +352,7 @@ def main(argv: list[str] | None = None) -> int:
         "",
         "## 1. CUDA-marked tests", "", *test_lines, "",
         "## 2. Throughput (target: at least 20,000 img/s at 224 px, Triton backend)", "", *rows, "",
+        "Triton launch configurations (224 px, batch 512, uint8):", "", *sweep, "",
         "## 3. Training step with IPMixBatch (bf16 autocast, channels-last)", "", *steps, "",
         "## 4. CUDA graph", "", *graph, "",
     ])

@@ -51,8 +51,10 @@ _BOX, _A, _B, _THRESHOLD, _PARAM = (tl.constexpr(_L.BOX), tl.constexpr(_L.A), tl
                                     tl.constexpr(_L.THRESHOLD), tl.constexpr(_L.PARAM))
 #: The torch.profiler event of each kernel launch (`apply_plan_triton`).
 LAUNCH_NAME = "ipmix::triton_stage"
-#: Pixels per tile of a program, and warps per program, on a GPU.
-BLOCK, NUM_WARPS = 1024, 8
+#: Pixels per tile of a program, and warps per program, on a GPU (read at each call; tunable).
+#: 512 x 8 warps compiles to 128 registers a thread for sm_90 (1,024 x 8 to 255, with two
+#: programs per SM fewer); `benchmarks/gpu_check.py` times the alternatives.
+BLOCK, NUM_WARPS = 512, 8
 
 
 @triton.jit
