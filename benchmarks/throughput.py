@@ -15,6 +15,11 @@ ratios compare like with like on a shared machine. Inputs are CIFAR-10 test imag
   `--threads` above 1, whose scaling is a wall-clock ratio) and the grouped torch kernels (the
   path other devices take).
 
+`--baseline SRC` compares with another version of the code (SRC: the `src` folder of another
+checkout, e.g. `git archive REV src | tar -x -C /tmp/base`): after this version's rows, a child
+process times torchvision AugMix and the numba rows with SRC first on the path, and the report
+gives both versions' ratios to AugMix, each measured within its own process.
+
 `--profile` adds where the numba backend's time goes at the largest size: its CPU time per
 image with the default options and with one ingredient removed at a time (public options
 only, so the same command profiles older versions of the code).
@@ -29,8 +34,10 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import json
 import os
 import platform
+import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -172,6 +179,26 @@ PROFILE_CONFIGS: dict[str, dict] = {
 }
 
 
+def baseline_table(args: argparse.Namespace, rows: list[tuple[str, int, str, float, float]]) -> str:
+    """This version's and the baseline's numba rows as ratios to AugMix in their own processes."""
+    command = [sys.executable, __file__, "--numba-only", "--sizes", args.sizes, "--batches", args.batches,
+               "--seconds", str(args.seconds), "--pictures", str(args.pictures), "--data", args.data]
+    env = {**os.environ, "PYTHONPATH": str(Path(args.baseline).resolve())}
+    child = subprocess.run(command, env=env, capture_output=True, text=True, check=True)
+    baseline = json.loads(child.stdout.splitlines()[-1])
+    versions = {"this version": rows, f"baseline (`{args.baseline}`)": baseline}
+    lines = ["Numba backend, this version against the baseline (CPU time; each ratio within one process):",
+             "", "| version | image size | batch | IPMixBatch (numba) img/s | tv AugMix img/s "
+             "| x tv AugMix |", "|---|---|---|---|---|---|"]
+    for version, version_rows in versions.items():
+        augmix = {size: cpu for name, size, _, _, cpu in version_rows if name == "torchvision v2 AugMix"}
+        for name, size, batch, _, cpu in version_rows:
+            if name == "ipmix.IPMixBatch (numba)":
+                lines.append(f"| {version} | {size} px | {batch} | {cpu:,.0f} | {augmix[size]:,.0f} | "
+                             f"{cpu / augmix[size]:.2f} |")
+    return "\n".join(lines) + "\n"
+
+
 def thread_scaling(rows: list[tuple[str, int, str, float, float]], thread_counts: list[int]) -> str:
     """Wall-clock speed-up of the numba rows with N threads over one thread (same size and batch)."""
     if len(thread_counts) < 2:
@@ -223,6 +250,10 @@ def main(argv: list[str] | None = None) -> int:
                         help="also profile the numba backend at the largest size (ablations)")
     parser.add_argument("--train-steps", type=int, default=10,
                         help="training steps of the small model per pipeline (0: skip)")
+    parser.add_argument("--baseline", default=None,
+                        help="src folder of another version: its numba rows, timed in a child process")
+    parser.add_argument("--numba-only", action="store_true",
+                        help="(internal) time AugMix and the single-thread numba rows only, print JSON")
     parser.add_argument("--data", default=os.environ.get("IPMIX_DATA", "../shared/data"))
     parser.add_argument("--machine", default="2-core CPU dev box, shared with other jobs")
     parser.add_argument("--out", default="benchmarks/results/throughput.md")
@@ -280,17 +311,19 @@ def main(argv: list[str] | None = None) -> int:
     for size in sizes:
         array = images_at(size)
         pils = [Image.fromarray(im) for im in array[:64]]
-        if size == 32:
+        if size == 32 and not args.numba_only:
             vanilla = v2.Compose([v2.RandomCrop(32, padding=4), v2.RandomHorizontalFlip(), v2.ToImage(),
                                   v2.ToDtype(torch.float32, scale=True)])
             plan.append(("vanilla (crop + flip + ToTensor)", size, "1", per_image(vanilla, pils)))
         augmix = v2.AugMix(severity=3, mixture_width=3, chain_depth=-1, alpha=1.0, all_ops=False)
         plan.append(("torchvision v2 AugMix", size, "1", per_image(augmix, pils)))
-        plan.append(("ipmix.IPMix", size, "1", per_image(IPMix(mixing_set, seed=0), pils)))
+        if not args.numba_only:
+            plan.append(("ipmix.IPMix", size, "1", per_image(IPMix(mixing_set, seed=0), pils)))
         for batch in batches:
             repeats = -(-batch // len(array))
             tensor = torch.from_numpy(np.concatenate([array] * repeats)[:batch]).permute(0, 3, 1, 2)
             variants = [("numba", n) for n in thread_counts] + [("torch", 1)]
+            variants = [("numba", 1)] if args.numba_only else variants
             for backend, threads in variants if device.type == "cpu" else [("torch", 1)]:
                 extra = {"threads": threads} if threads > 1 else {}  # (older versions lack `threads`)
                 transform = IPMixBatch(mixing_set, seed=0, backend=backend, **extra)
@@ -299,6 +332,11 @@ def main(argv: list[str] | None = None) -> int:
                 plan.append((name, size, str(batch), batched(transform, tensor.contiguous())))
     for name, size, batch, call in tqdm(plan, desc="rows"):
         rows.append((name, size, batch, *timed(call, args.seconds)))
+    if args.numba_only:
+        print(json.dumps(rows))
+        return 0
+    comparison = baseline_table(args, rows) if args.baseline else ""
+    print(comparison)
 
     reference = {size: cpu for name, size, _, _, cpu in rows if name == "torchvision v2 AugMix"}
     lines = [
@@ -339,6 +377,8 @@ def main(argv: list[str] | None = None) -> int:
         table,
         "",
         scaling,
+        "",
+        comparison,
         "",
         overhead,
         "",
