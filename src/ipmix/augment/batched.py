@@ -218,7 +218,7 @@ class IPMixBatch(nn.Module):
 
         With `apply_staged`, the way to put IPMixBatch inside a captured CUDA graph: call
         ``stage_plan`` outside the graph before every replay (it copies the plan from pinned
-        memory, waiting only for the previous copy from that memory), and capture
+        memory, waiting only for the copy made two plans ago), and capture
         ``apply_staged``, which only launches kernels. The result is `forward`'s for the same
         stream (the mixing set's pictures only; `mixing_pictures` are not supported).
         """

@@ -240,26 +240,31 @@ def _stage_kernel(images, plan, bank, scratch_bytes, scratch_floats, scratch_lut
 
 
 class StagedPlan:
-    """Fixed pinned-host and device buffers for the packed plans of one batch shape (CUDA graphs).
+    """Fixed device buffers for the packed plans of one batch shape (CUDA graphs).
 
     A captured graph reads `device` at every replay; `write` puts the next plan there (and
-    remembers the picture bank it refers to) without allocating anything.
+    remembers the picture bank it refers to) without allocating anything. The copy comes from
+    one of two pinned host buffers in turn, so that writing the next plan waits only for the
+    copy issued two plans ago, never for the step in flight.
     """
 
     def __init__(self, shape: tuple[int, ...], device: torch.device) -> None:
         cuda = device.type == "cuda"
         self.device = torch.empty(shape, dtype=torch.float64, device=device)
-        self.host = torch.empty(shape, dtype=torch.float64, pin_memory=cuda)
-        self.copied = torch.cuda.Event() if cuda else None
+        self.hosts = [torch.empty(shape, dtype=torch.float64, pin_memory=cuda) for _ in range(2)]
+        self.copied = [torch.cuda.Event() if cuda else None for _ in range(2)]
+        self.turn = 0
         self.bank: torch.Tensor | None = None
 
     def write(self, packed: np.ndarray, bank: torch.Tensor | None) -> None:
-        if self.copied is not None:
-            self.copied.synchronize()  # the previous copy from `host` has finished
-        self.host.copy_(torch.from_numpy(packed))
-        self.device.copy_(self.host, non_blocking=True)
-        if self.copied is not None:
-            self.copied.record()
+        host, copied = self.hosts[self.turn], self.copied[self.turn]
+        if copied is not None:
+            copied.synchronize()  # the copy from this host buffer two plans ago has finished
+        host.copy_(torch.from_numpy(packed))
+        self.device.copy_(host, non_blocking=True)
+        if copied is not None:
+            copied.record()
+        self.turn = 1 - self.turn
         self.bank = bank
 
 
