@@ -24,6 +24,8 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
+from ipmix.utils.images import check_unit_range
+
 PGD_EPS = 2 / 255
 PGD_STEPS = 20
 PGD_STEP_SIZE = 0.5 / 255
@@ -59,6 +61,9 @@ def pgd_attack(
         )
     if images.ndim != 4:
         raise AttackConfigError(f"images must be [B, C, H, W], got shape {tuple(images.shape)}")
+    if not images.is_floating_point():
+        raise AttackConfigError(f"images must be float in [0, 1], got {images.dtype}")
+    check_unit_range(images, "PGD images")
     clean = images.detach()
     centre = clean
     adversarial = clean.clone()
