@@ -43,13 +43,13 @@ def _non_negative(text: str) -> int:
     return value
 
 
-def _model_kwargs(text: str) -> dict:
+def _json_object(text: str) -> dict:
     try:
         value = json.loads(text)
     except json.JSONDecodeError as error:
-        raise argparse.ArgumentTypeError(f"--model-kwargs must be a JSON object: {error}") from error
+        raise argparse.ArgumentTypeError(f"expected a JSON object: {error}") from error
     if not isinstance(value, dict):
-        raise argparse.ArgumentTypeError("--model-kwargs must be a JSON object, e.g. '{\"width\": 8}'")
+        raise argparse.ArgumentTypeError(f"expected a JSON object, e.g. '{{\"width\": 8}}', got {text!r}")
     return value
 
 
@@ -92,6 +92,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     method.add_argument("--mixing-set", metavar="PATH", default=None,
                         help="folder of mixing pictures for ipmix/pixmix (ImageFolder layouts "
                         "too; default: the built-in generated set)")
+    method.add_argument("--aug-options", type=_json_object, default={}, metavar="JSON",
+                        help="further ipmix.IPMix options for the ipmix variants, as JSON, e.g. "
+                        "'{\"framework\": \"linear\"}' or '{\"box_shapes\": [\"scar\"]}' "
+                        "(the paper's ablations)")
     method.add_argument("--batched", action="store_true",
                         help="apply IPMix per batch on the training device (ipmix.IPMixBatch) "
                         "instead of per image in the loader workers; ipmix variants only")
@@ -99,7 +103,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     model = parser.add_argument_group("model and optimisation")
     model.add_argument("--model", choices=MODEL_NAMES, default="wrn40_4",
                        help="architecture (default wrn40_4; small = ~0.4M params for CPU)")
-    model.add_argument("--model-kwargs", type=_model_kwargs, default={}, metavar="JSON",
+    model.add_argument("--model-kwargs", type=_json_object, default={}, metavar="JSON",
                        help="architecture options as JSON, e.g. '{\"dropout\": 0.0}'")
     model.add_argument("--epochs", type=_positive, default=None,
                        help="epochs (default per model, paper Appendix A/K: "
@@ -148,7 +152,8 @@ def run_command(args: argparse.Namespace) -> int:
     """Build the `TrainConfig` from the parsed options and train."""
     config = TrainConfig(
         out=args.out, dataset=args.dataset, model=args.model, model_kwargs=args.model_kwargs,
-        aug=args.aug, batched=args.batched, jsd=args.jsd, jsd_weight=args.jsd_weight, epochs=args.epochs,
+        aug=args.aug, aug_options=args.aug_options, batched=args.batched, jsd=args.jsd,
+        jsd_weight=args.jsd_weight, epochs=args.epochs,
         batch_size=args.batch_size, lr=args.lr, min_lr=args.min_lr, momentum=args.momentum,
         nesterov=args.nesterov, weight_decay=args.weight_decay, data=args.data,
         subset=args.subset, test_subset=args.test_subset, mixing_set=args.mixing_set,

@@ -188,6 +188,7 @@ def evaluate(
     seed: int = 0,
     frost_dir: str | Path | None = None,
     progress: bool = True,
+    on_predictions: Callable[[str, np.ndarray], None] | None = None,
 ) -> dict[str, Any]:
     """Run the suite parts in `suite` on `model` and return the results (percentages).
 
@@ -196,7 +197,10 @@ def evaluate(
     run's results (for the normalised mCE, when all 15 benchmark corruptions were measured).
     The RMS calibration error on CIFAR-C needs both ``calibration`` and ``c`` in `suite`.
     Every random draw (PGD start, synthetic outliers, generated CIFAR-C/-P) derives from `seed`.
-    The model is put in eval mode on `device`.
+    The model is put in eval mode on `device`. `on_predictions(label, probabilities)`, if
+    given, receives every set's softmax outputs ``[N, K]`` (for per-image statistics such as
+    bootstrap intervals); labels: ``clean``, ``<corruption> s<severity>``, ``<perturbation>``
+    (all frames, sequence-major), ``OOD <source>`` and ``pgd`` (the adversarial images).
     """
     parts = parse_suite(suite)
     device = torch.device(device)
@@ -226,7 +230,10 @@ def evaluate(
     }
 
     def predict(images: np.ndarray, desc: str) -> np.ndarray:
-        return predict_probabilities(model, images, batch_size, device, desc, progress)
+        probabilities = predict_probabilities(model, images, batch_size, device, desc, progress)
+        if on_predictions is not None:
+            on_predictions(desc, probabilities)
+        return probabilities
 
     if {"clean", "calibration", "ood"} & set(parts):
         clean_probs = timer.run("clean", lambda: predict(arrays.images, "clean"))
@@ -277,7 +284,8 @@ def evaluate(
 
     if "pgd" in parts:
         results["pgd"] = timer.run(
-            "pgd", lambda: _pgd_part(model, arrays, batch_size, device, seed, progress)
+            "pgd",
+            lambda: _pgd_part(model, arrays, batch_size, device, seed, progress, on_predictions),
         )
 
     if "ood" in parts:
@@ -430,9 +438,11 @@ def _pgd_part(
     device: torch.device,
     seed: int,
     progress: bool,
+    on_predictions: Callable[[str, np.ndarray], None] | None = None,
 ) -> dict[str, Any]:
     generator = torch.Generator().manual_seed(seed)
     wrong = 0
+    outputs = []
     for start in tqdm(
         range(0, len(arrays), batch_size), desc="PGD", disable=not progress, leave=False
     ):
@@ -440,7 +450,12 @@ def _pgd_part(
         labels = torch.from_numpy(arrays.labels[start : start + batch_size]).to(device)
         adversarial = pgd_attack(model, images, labels, generator=generator)
         with torch.no_grad():
-            wrong += int((model(adversarial).argmax(1) != labels).sum())
+            logits = model(adversarial)
+        wrong += int((logits.argmax(1) != labels).sum())
+        if on_predictions is not None:
+            outputs.append(torch.softmax(logits.float(), dim=1).cpu().numpy())
+    if on_predictions is not None:
+        on_predictions("pgd", np.concatenate(outputs))
     return {
         "error": 100 * wrong / len(arrays),
         "eps": PGD_EPS,

@@ -229,10 +229,10 @@ def _augmix() -> TorchRandom:
     )
 
 
-def _ipmix(name: str, mixing_set: Any, seed: int) -> Any:
+def _ipmix(name: str, mixing_set: Any, seed: int, options: dict[str, Any]) -> Any:
     from ipmix.augment.ipmix import IPMix
 
-    transform = IPMix(mixing_set=mixing_set, seed=seed, **_IPMIX_LEVELS[name])
+    transform = IPMix(mixing_set=mixing_set, seed=seed, **_IPMIX_LEVELS[name], **options)
     # Streams restart for every sample (ipmix.data.seeding), so buffering plans would only
     # waste draws; and load the mixing set once here so that workers inherit it.
     transform.plan_block = 1
@@ -270,6 +270,27 @@ def resolve_jsd(name: str, jsd: bool | None) -> bool:
     return jsd
 
 
+def check_augmentation_options(name: str, options: dict[str, Any] | None) -> dict[str, Any]:
+    """Checked IPMix keyword options: only IPMix variants take them, never their level switches."""
+    options = dict(options or {})
+    if not options:
+        return options
+    if name not in _IPMIX_LEVELS:
+        raise UnknownAugmentationError(
+            f"augmentation options apply to {', '.join(_IPMIX_LEVELS)}, not {name!r}"
+        )
+    fixed = sorted(set(options) & {"mixing_set", "seed", "views", *_IPMIX_LEVELS[name]})
+    if fixed:
+        raise UnknownAugmentationError(f"{name!r} sets {', '.join(fixed)} itself; not an option here")
+    from ipmix.augment.plan import IPMixOptions
+
+    try:
+        IPMixOptions(**options)  # unknown names and bad values fail here, before any data loads
+    except TypeError as error:
+        raise UnknownAugmentationError(f"unknown IPMix option in {sorted(options)}: {error}") from error
+    return options
+
+
 def build_augmentation(
     name: str,
     dataset: str = "cifar10",
@@ -278,6 +299,7 @@ def build_augmentation(
     epochs: int = 100,
     seed: int = 0,
     batched: bool = False,
+    options: dict[str, Any] | None = None,
 ) -> Augmentation:
     """Resolve `name` (one of `AUGMENTATION_NAMES`) for `dataset` ("cifar10"/"cifar100").
 
@@ -285,8 +307,11 @@ def build_augmentation(
     IPMix and PixMix. `epochs` places the switch of ``augmix+epoch(mixup,cutmix)``. `seed`
     only sets the initial streams: training reseeds them per sample and per step. `batched`
     (IPMix variants only) applies IPMix per batch on the device with `ipmix.IPMixBatch`.
+    `options` are further `ipmix.IPMix` keyword options (IPMix variants only: `framework`,
+    `mixing_ops`, `box_shapes`, `width`, `depth`, ...), as the paper's ablations need.
     """
     use_jsd = resolve_jsd(name, jsd)
+    options = check_augmentation_options(name, options)
     if batched:
         if name not in _IPMIX_LEVELS:
             raise UnknownAugmentationError(
@@ -294,7 +319,9 @@ def build_augmentation(
             )
         from ipmix.augment.batched import IPMixBatch
 
-        batch = IPMixBatch(mixing_set, seed=seed, views=2 if use_jsd else 1, **_IPMIX_LEVELS[name])
+        batch = IPMixBatch(
+            mixing_set, seed=seed, views=2 if use_jsd else 1, **_IPMIX_LEVELS[name], **options
+        )
         return Augmentation(name=name, image_transform=None, batch_mixer=None, jsd=use_jsd,
                             batch_transform=batch)
     if dataset not in CIFAR_LAYOUTS:
@@ -320,7 +347,7 @@ def build_augmentation(
     elif name == "trivialaugment":
         image = TorchRandom(v2.TrivialAugmentWide())
     elif name in _IPMIX_LEVELS:
-        image = _ipmix(name, mixing_set, seed)
+        image = _ipmix(name, mixing_set, seed, options)
     elif name.startswith("augmix+"):
         image = _augmix()
         if name == "augmix+mixup+cutmix":

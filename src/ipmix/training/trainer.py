@@ -51,6 +51,7 @@ from ipmix.training.registry import (
     AUGMENTATION_NAMES,
     Augmentation,
     build_augmentation,
+    check_augmentation_options,
     resolve_jsd,
 )
 from ipmix.utils.io import atomic_write_bytes, atomic_write_json
@@ -98,6 +99,7 @@ class TrainConfig:
     model: str = "wrn40_4"
     model_kwargs: dict[str, Any] = field(default_factory=dict)
     aug: str = "ipmix"
+    aug_options: dict[str, Any] = field(default_factory=dict)  # IPMix keyword options (ablations)
     batched: bool = False  # IPMix per batch on the device (ipmix.IPMixBatch), not per image
     jsd: bool | None = None  # None: the method's default (on for augmix/ipmix, off for pixmix)
     jsd_weight: float = JSD_WEIGHT
@@ -124,7 +126,9 @@ class TrainConfig:
 
     def resolved(self) -> TrainConfig:
         """A copy with defaults filled in and every option checked."""
-        config = dataclasses.replace(self, model_kwargs=dict(self.model_kwargs))
+        config = dataclasses.replace(
+            self, model_kwargs=dict(self.model_kwargs), aug_options=dict(self.aug_options)
+        )
         if config.dataset not in CIFAR_LAYOUTS:
             raise ConfigError(f"unknown dataset {config.dataset!r}; choose cifar10 or cifar100")
         if config.model not in MODEL_NAMES:
@@ -134,6 +138,10 @@ class TrainConfig:
                 f"unknown augmentation {config.aug!r}; choose one of {', '.join(AUGMENTATION_NAMES)}"
             )
         resolve_jsd(config.aug, config.jsd)  # an unsupported --jsd fails before data loads
+        try:
+            check_augmentation_options(config.aug, config.aug_options)
+        except ValueError as error:
+            raise ConfigError(str(error)) from error
         if config.epochs is None:
             config.epochs = DEFAULT_EPOCHS[config.model]
         positive = {"epochs": config.epochs, "batch_size": config.batch_size,
@@ -273,7 +281,7 @@ class _Run:
         self.test_images, self.test_labels = eval_tensors(test_arrays)
         self.augmentation: Augmentation = build_augmentation(
             config.aug, config.dataset, config.jsd, config.mixing_set, config.epochs, config.seed,
-            batched=config.batched,
+            batched=config.batched, options=config.aug_options,
         )
         rank_seed = derive_seed(config.seed, "rank", self.dist.rank)
         self.dataset = AugmentedCifar(
