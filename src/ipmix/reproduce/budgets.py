@@ -59,9 +59,12 @@ class Budget:
     side_n: int | None  # test images for CIFAR-P, PGD, OOD; None: all
     datasets: tuple[str, ...] | None  # datasets the budget trains on; None: the table's
     workers: int = 2
-    threads: int | None = None  # torch intra-op threads during training (fixed: same numbers)
+    # torch intra-op threads (fixed: same numbers on a rerun). One on the shared 2-core box:
+    # two OpenMP threads there spend their time waiting for each other (benchmarks/results/models.md).
+    threads: int | None = None
     mixing_set: str | None = None  # generated set kind for IPMix/PixMix; None: the built-in set
     mixing_set_count: int = 13_000  # pictures of each generated set (the paper's set: 13,000)
+    evaluation_plan: tuple[Evaluation, ...] | None = None  # other suite runs than main/side
 
     def dataset_for(self, paper_dataset: str) -> str:
         """The dataset a cell uses for the paper's `paper_dataset`."""
@@ -80,6 +83,8 @@ class Budget:
 
     def evaluations(self) -> tuple[Evaluation, ...]:
         """The suite runs of every cell (one when both subsets are equal)."""
+        if self.evaluation_plan is not None:
+            return self.evaluation_plan
         if self.main_n == self.side_n:
             return (Evaluation(MAIN_PARTS + SIDE_PARTS, self.main_n),)
         return (Evaluation(MAIN_PARTS, self.main_n), Evaluation(SIDE_PARTS, self.side_n))
@@ -100,7 +105,7 @@ BUDGETS: dict[str, Budget] = {
         "(clean, C, calibration) and 50 (P, PGD, OOD) test images; a pipeline check, not a result",
         model="small", epochs=1, subset=512, batched=True, jsd=False, jsd_rows=True,
         extra_rows=True, seeds=1, core_seeds=1, main_n=100, side_n=50, datasets=("cifar10",),
-        workers=0, threads=2, mixing_set="mix", mixing_set_count=64,
+        workers=0, threads=1, mixing_set="mix", mixing_set_count=64,
     ),
     "cpu": Budget(
         name="cpu",
@@ -109,7 +114,7 @@ BUDGETS: dict[str, Budget] = {
         "IPMix); clean, C, calibration on 10,000 test images, P, PGD, OOD on 2,000",
         model="small", epochs=15, subset=None, batched=True, jsd=False, jsd_rows=True,
         extra_rows=True, seeds=1, core_seeds=3, main_n=10_000, side_n=2_000,
-        datasets=("cifar10",), workers=2, threads=2,
+        datasets=("cifar10",), workers=2, threads=1,
     ),
     "paper": Budget(
         name="paper",

@@ -229,12 +229,16 @@ def run_grid(cells: Sequence[Cell], options: RunOptions,
     """Run every runnable cell that is not done, in order; returns cell names by status."""
     import torch
 
+    threads = torch.get_num_threads()
     if options.budget.threads is not None:
         torch.set_num_threads(options.budget.threads)  # same intra-op split, same numbers
     outcome: dict[str, list[str]] = {}
     todo = [cell for cell in cells if cell_status(options.out, cell) not in ("done", "needs")]
     log(f"{len(cells)} cells: {len(cells) - len(todo)} done or not runnable, {len(todo)} to run")
-    for position, cell in enumerate(todo, 1):
-        log(f"cell {position}/{len(todo)}: {cell.name}")
-        outcome.setdefault(run_cell(cell, options, log), []).append(cell.name)
+    try:
+        for position, cell in enumerate(todo, 1):
+            log(f"cell {position}/{len(todo)}: {cell.name}")
+            outcome.setdefault(run_cell(cell, options, log), []).append(cell.name)
+    finally:
+        torch.set_num_threads(threads)
     return outcome
