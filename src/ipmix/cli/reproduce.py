@@ -58,6 +58,7 @@ def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from ipmix.reproduce import dry_run_text, plan, reproduce
+    from ipmix.training import TrainingInterrupted
 
     if args.workers is not None and args.workers < 0:
         raise ValueError(f"--workers must be >= 0, got {args.workers}")
@@ -69,11 +70,16 @@ def run(args: argparse.Namespace) -> int:
         return 0
     command = shlex.join(["ipmix", *sys.argv[1:]]) if sys.argv[1:2] == ["reproduce"] else (
         f"ipmix reproduce {' '.join(args.tables)} --budget {args.budget} --out {args.out}")
-    outcome, written = reproduce(
-        args.tables, args.budget, args.out, seeds=args.seeds, run=not args.report_only,
-        tables_out=args.tables_out, data=args.data, device=args.device, workers=args.workers,
-        cifar_c=args.cifar_c, cifar_p=args.cifar_p, progress=not args.no_progress, command=command,
-    )
+    try:
+        outcome, written = reproduce(
+            args.tables, args.budget, args.out, seeds=args.seeds, run=not args.report_only,
+            tables_out=args.tables_out, data=args.data, device=args.device, workers=args.workers,
+            cifar_c=args.cifar_c, cifar_p=args.cifar_p, progress=not args.no_progress,
+            command=command,
+        )
+    except TrainingInterrupted as stopped:
+        print(f"ipmix reproduce: {stopped}; rerun the same command to go on", file=sys.stderr)
+        return 130 if stopped.signal_name == "SIGINT" else 143
     for path in written:
         print(f"wrote {path}")
     failed = outcome.get("failed", [])
