@@ -32,6 +32,23 @@ def cpu_model() -> str:
     return platform.processor() or platform.machine()
 
 
+#: CPU features that decide which kernels torch, oneDNN and MKL pick.
+VECTOR_FLAGS = ("avx2", "fma", "avx512f", "avx512_vnni", "avx512_bf16", "avx512_fp16", "amx_tile")
+
+
+@lru_cache(maxsize=1)
+def cpu_flags() -> tuple[str, ...]:
+    """The vector features of this CPU among `VECTOR_FLAGS` (``/proc/cpuinfo``; empty elsewhere)."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("flags"):
+                present = set(line.split(":", 1)[1].split())
+                return tuple(flag for flag in VECTOR_FLAGS if flag in present)
+    except OSError:
+        pass
+    return ()
+
+
 @lru_cache(maxsize=1)
 def git_commit() -> str:
     """The commit of the ipmix source tree in use (``+dirty`` with uncommitted changes)."""
@@ -57,6 +74,7 @@ def numerics_info() -> dict[str, Any]:
     return {
         "torch_threads": torch.get_num_threads(),
         "cpu_capability": torch.backends.cpu.get_cpu_capability(),
+        "cpu_flags": list(cpu_flags()),
         "env": {name: os.environ[name] for name in NUMERICS_ENV if name in os.environ},
     }
 
