@@ -59,11 +59,11 @@ def weights_digest(path: Path) -> str:
     return digest.hexdigest()[:12]
 
 
-def train(env_changes: dict[str, str], extra: list[str], out: Path) -> dict:
+def train(env_changes: dict[str, str], extra: list[str], out: Path, setting: list[str]) -> dict:
     env = {k: v for k, v in os.environ.items()
            if k not in ("OMP_NUM_THREADS", "ATEN_CPU_CAPABILITY", "ONEDNN_MAX_CPU_ISA", "MKL_CBWR")}
     env.update(env_changes)
-    command = [sys.executable, "-m", "ipmix", "train", *SETTING, *extra, "--out", str(out)]
+    command = [sys.executable, "-m", "ipmix", "train", *setting, *extra, "--out", str(out)]
     subprocess.run(command, check=True, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     log = [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines() if line.strip()]
     return {"error": 100 * (1 - log[-1]["test_acc"]), "losses": [e["train_loss"] for e in log],
@@ -75,25 +75,34 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--machine", default="2-core CPU dev box, shared with other jobs")
     parser.add_argument("--out", default="benchmarks/results/determinism.md")
+    parser.add_argument("--aug", default="none", help="augmentation of the run (default none)")
+    parser.add_argument("--variants", default=None,
+                        help="comma-separated row numbers to run (1-based; default all)")
+    parser.add_argument("--append", action="store_true", help="append to --out")
     args = parser.parse_args(argv)
+    setting = list(SETTING)
+    setting[setting.index("--aug") + 1] = args.aug
+    chosen = list(VARIANTS.items())
+    if args.variants:
+        chosen = [chosen[int(i) - 1] for i in args.variants.split(",")]
     if "IPMIX_DATA" not in os.environ:
         raise SystemExit("set IPMIX_DATA to the folder holding cifar10.npz")
     import torch
 
     rows = {}
     with tempfile.TemporaryDirectory() as tmp:
-        for index, (name, (env, extra)) in enumerate(VARIANTS.items()):
-            rows[name] = train(env, extra, Path(tmp) / f"run{index}")
+        for index, (name, (env, extra)) in enumerate(chosen):
+            rows[name] = train(env, extra, Path(tmp) / f"run{index}", setting)
             print(name, rows[name]["error"], rows[name]["digest"], flush=True)
     reference = next(iter(rows.values()))
     lines = [
         "# Same seed, same numbers: CPU training across the settings machines differ in", "",
-        f"Command: `python benchmarks/determinism.py --out {args.out}`  ",
+        f"Command: `python benchmarks/determinism.py {' '.join(argv or sys.argv[1:])}`  ",
         f"Machine: {args.machine} ({platform.machine()}, {os.cpu_count()} logical CPUs, torch "
         f"{torch.__version__}, default CPU capability {torch.backends.cpu.get_cpu_capability()}).  ",
         f"Date: {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC.  ",
-        f"Run: `ipmix train {' '.join(SETTING)}` in a fresh process per row (the old main "
-        "job's vanilla arm; error on its 500 test images).", "",
+        f"Run: `ipmix train {' '.join(setting)}` in a fresh process per row (the old main "
+        "job's setting; error on its 500 test images).", "",
         "| setting | test error (%) | first epoch whose train loss differs from row 1 | "
         "weights = row 1 | weights digest |",
         "|---|---|---|---|---|",
@@ -106,7 +115,10 @@ def main(argv: list[str] | None = None) -> int:
     errors = [row["error"] for row in rows.values()]
     lines += ["", f"Spread of the test error over the rows: {min(errors):.2f} to {max(errors):.2f} "
               f"(500 test images: one image is 0.2 points).", ""]
-    Path(args.out).write_text("\n".join(lines) + "\n")
+    text = "\n".join(lines) + "\n"
+    if args.append:
+        text = Path(args.out).read_text() + "\n" + text.replace("# Same seed", "## Same seed", 1)
+    Path(args.out).write_text(text)
     print("\n".join(lines))
     return 0
 

@@ -109,9 +109,9 @@ def compare(out: Path, cells: dict[str, Cell]) -> list[dict[str, Any]]:
         samples = bootstrap(records, metric) if None not in records else None  # type: ignore[arg-type]
         if samples is not None:
             row["n"] = records[0].n  # type: ignore[union-attr]
-            row["vanilla_interval"] = interval(samples[0])
-            row["ipmix_interval"] = interval(samples[1])
-            row["difference_interval"] = interval(samples[1] - samples[0])
+            row["vanilla_interval"] = interval(samples[0], a)
+            row["ipmix_interval"] = interval(samples[1], b)
+            row["difference_interval"] = interval(samples[1] - samples[0], b - a)
             low, high = row["difference_interval"]
             better = (b > a) == row["higher_is_better"]
             row["verdict"] = ("inside the noise" if low <= 0 <= high
@@ -143,8 +143,8 @@ def demo_markdown(rows: list[dict[str, Any]], times: dict[str, float | None], co
     lines += [
         "", f"Setting: {demo_budget(config).description}; seed {config.seed}; clean error and "
         f"calibration on {config.n_clean:,} test images, CIFAR-C, PGD and OOD on {config.n:,}, "
-        f"CIFAR-P on {config.n_p:,}. Intervals: 95% percentile bootstrap over the test images "
-        "(paired: the same resamples for both arms); a difference whose interval holds 0 is "
+        f"CIFAR-P on {config.n_p:,}. Intervals: 95% bootstrap over the test images, "
+        "bias-corrected (paired: the same resamples for both arms); a difference whose interval holds 0 is "
         "inside the noise of the test set. Seed-to-seed and machine-to-machine variation come "
         "on top (see docs/results.md).",
         "", f"Machine: {describe_machine(info)}; {config.threads} torch thread(s), "

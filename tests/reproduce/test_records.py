@@ -94,3 +94,17 @@ def test_value_text():
         "10.00 ± 0.50 (2/3 seeds)")
     assert Value("needs", note="needs X").text() == "needs *"
     assert Value("todo").text() == "not run"
+
+
+def test_rms_interval_is_bias_corrected_around_the_value():
+    """Resampling inflates RMS calibration error; the interval is shifted back onto the value."""
+    rng = np.random.default_rng(4)
+    n = 2000
+    confidence = rng.uniform(0.5, 1.0, n).astype(np.float32)
+    wrong = (rng.random(n) >= confidence).astype(np.uint8)  # calibrated: right with prob conf
+    record = Record(np.zeros(n, np.int64), {"clean": wrong}, {"clean": confidence})
+    samples = bootstrap([record], "rms")[0]
+    point = 100 * rms_calibration_error(confidence.astype(np.float64), wrong == 0)
+    assert np.mean(samples) > point  # the raw percentile interval would sit above the value
+    low, high = interval(samples, point)
+    assert low < point < high

@@ -10,6 +10,7 @@ from ipmix.reproduce.cells import Cell, evaluate_commands, grid, train_command
 from ipmix.reproduce.cost import describe_seconds, estimate_cell, load_speed_tables
 from ipmix.reproduce.output import write_table
 from ipmix.reproduce.runner import RunOptions, cell_status, run_grid
+from ipmix.reproduce.summary import write_summary
 from ipmix.reproduce.tables import TableSpec, get_tables
 
 
@@ -78,4 +79,5 @@ def reproduce(tables: Sequence[str], budget: str, out: str | Path, seeds: int | 
     written: list[Path] = []
     for spec in specs:
         written += write_table(spec, cells, out, chosen, folder, command)
+    written += write_summary(cells, out, chosen, folder, command)
     return outcome, written

@@ -26,9 +26,9 @@ from ipmix.utils.io import atomic_write_bytes, atomic_write_json
 
 MODEL_LABELS = {"small": "small (0.41M parameters)", "wrn40_4": "WideResNet40-4",
                 "wrn28_10": "WideResNet28-10", "resnext29_32x4d": "ResNeXt-29", "resnet18": "ResNet-18"}
-LEGEND = ("Ours: mean ± std over seeds, or one seed's value [95% percentile-bootstrap interval "
-          "over the test images; for RMS, which resampling can only inflate, the interval sits "
-          "mostly above the value]; `*`: mCE over the corruptions that could be generated; "
+LEGEND = ("Ours: mean ± std over seeds, or one seed's value [95% bootstrap interval over the "
+          "test images, percentile interval shifted by the bootstrap's bias, which matters for RMS "
+          "only]; `*`: mCE over the corruptions that could be generated; "
           "`needs *`: see the notes; †: see the notes. All numbers in percent except seconds.")
 
 

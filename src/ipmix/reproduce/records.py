@@ -198,8 +198,13 @@ def bootstrap(
     return np.stack([statistic(index) for statistic in statistics if statistic is not None])
 
 
-def interval(samples: np.ndarray, level: float = INTERVAL) -> tuple[float, float]:
-    """The percentile interval of bootstrap samples."""
+def interval(samples: np.ndarray, point: float | None = None,
+             level: float = INTERVAL) -> tuple[float, float]:
+    """The percentile interval of bootstrap samples, shifted by the bootstrap's bias when the
+    `point` estimate is given (``mean(samples) - point``; about 0 for means of per-image values,
+    but resampling with replacement inflates RMS calibration error, whose interval would
+    otherwise lie above the value)."""
     tail = 100 * (1 - level) / 2
     low, high = np.percentile(samples, [tail, 100 - tail])
-    return float(low), float(high)
+    shift = float(np.mean(samples)) - point if point is not None else 0.0
+    return float(low) - shift, float(high) - shift

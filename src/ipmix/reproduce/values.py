@@ -155,5 +155,5 @@ def entry_value(out: Path, entry: Entry, cells: Sequence[Cell]) -> Value:
         record = cell_record(out, cell, index) if index is not None else None
         samples = bootstrap([record], entry.metric) if record is not None else None
         if samples is not None:
-            value.interval = interval(samples[0])
+            value.interval = interval(samples[0], value.mean)
     return value
