@@ -16,6 +16,7 @@ exactly, for comparisons with published numbers.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -99,18 +100,28 @@ def pgd_part(
     seed: int,
     progress: bool,
     reference: bool,
+    on_predictions: Callable[[str, np.ndarray], None] | None = None,
 ) -> dict[str, Any]:
-    """The suite's ``pgd`` part: error (%) on PGD images of uint8 ``[N, H, W, 3]`` `images`."""
+    """The suite's ``pgd`` part: error (%) on PGD images of uint8 ``[N, H, W, 3]`` `images`.
+
+    `on_predictions` receives the softmax outputs on all adversarial images, labelled ``pgd``.
+    """
     from ipmix.robustness.predict import _images_to_tensor
 
     generator = torch.Generator().manual_seed(seed)
     wrong = 0
+    outputs = []
     for start in tqdm(range(0, len(images), batch_size), desc="PGD", disable=not progress, leave=False):
         batch = _images_to_tensor(images[start : start + batch_size], device)
         targets = torch.from_numpy(labels[start : start + batch_size]).to(device)
         adversarial = pgd_attack(model, batch, targets, generator=generator, reference=reference)
         with torch.no_grad():
-            wrong += int((model(adversarial).argmax(1) != targets).sum())
+            logits = model(adversarial)
+        wrong += int((logits.argmax(1) != targets).sum())
+        if on_predictions is not None:
+            outputs.append(torch.softmax(logits.float(), dim=1).cpu().numpy())
+    if on_predictions is not None:
+        on_predictions("pgd", np.concatenate(outputs))
     return {
         "error": 100 * wrong / len(images),
         "eps": PGD_EPS,
