@@ -17,9 +17,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 from PIL import Image
-from scipy import ndimage
 
-from ipmix.robustness import kernels
+from ipmix.robustness import corruption_ndimage, kernels
 from ipmix.robustness.corruption_presets import CorruptionContext, CorruptionError
 
 FROST_FILES: tuple[str, ...] = ("frost1.png", "frost2.png", "frost3.png", "frost4.jpg", "frost5.jpg")
@@ -214,7 +213,7 @@ def pixelate(x: np.ndarray, c: float, rng: np.random.Generator, ctx: CorruptionC
 
 
 def elastic_transform(x: np.ndarray, c: tuple, rng: np.random.Generator, ctx: CorruptionContext):
-    n, h, w, channels = x.shape
+    n, h, w = x.shape[:3]
     unit = ctx.preset.elastic_scale(min(h, w))  # the reference's IMSIZE (32, 64; 244 at 224 px)
     alpha, sigma, affine = (unit * value for value in c)
     x = x.astype(np.float32) / 255.0
@@ -231,9 +230,6 @@ def elastic_transform(x: np.ndarray, c: tuple, rng: np.random.Generator, ctx: Co
     fields = rng.uniform(-1.0, 1.0, size=(2, n, h, w))
     dx = (kernels.gaussian_filter_hw(fields[0], sigma, "reflect", 3.0) * alpha).astype(np.float32)
     dy = (kernels.gaussian_filter_hw(fields[1], sigma, "reflect", 3.0) * alpha).astype(np.float32)
-    yy, xx, cc = np.meshgrid(np.arange(h), np.arange(w), np.arange(channels), indexing="ij")
-    out = np.empty_like(warped)
-    for i in range(n):
-        coords = np.stack([yy + dy[i, ..., None], xx + dx[i, ..., None], cc]).reshape(3, -1)
-        out[i] = ndimage.map_coordinates(warped[i], coords, order=1, mode="reflect").reshape(x.shape[1:])
+    # map_coordinates(order=1, mode='reflect') at (row + dy, column + dx, channel)
+    out = np.stack([corruption_ndimage.displace_linear(warped[i], dy[i], dx[i]) for i in range(n)])
     return np.clip(out, 0.0, 1.0) * 255.0

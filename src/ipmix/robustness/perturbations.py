@@ -33,6 +33,7 @@ import math
 from collections.abc import Callable, Mapping
 
 import cv2
+import numba
 import numpy as np
 from PIL import Image
 
@@ -151,20 +152,24 @@ def _noise(frames: _Frames, p: Mapping, rng: np.random.Generator) -> np.ndarray:
     clean = frames.clean
     out = np.empty((31, *clean.shape), dtype=np.uint8)
     out[0] = clean
-    if p["kind"] == "gaussian":
-        x = clean.astype(np.float32) / np.float32(255)  # ToTensor
-        sigma = np.float32(p["sigma"])
-        for i in range(1, 31):
-            noise = (sigma * rng.standard_normal(x.shape)).astype(np.float32)
-            out[i] = (np.clip(x + noise, 0, 1) * np.float32(255)).astype(np.uint8)
-    else:
-        x = clean / 255.0
-        for i in range(1, 31):
-            if p["kind"] == "shot":
-                out[i] = kernels.to_uint8(kernels.add_shot_noise(x, p["photons"], rng))
-            else:  # speckle
-                out[i] = kernels.to_uint8(x + x * rng.normal(0.0, p["sigma"], size=x.shape))
+    for i in range(1, 31):
+        if p["kind"] == "gaussian":  # torch in float32: ToTensor, + sigma * randn, clamp, * 255
+            z = rng.standard_normal(clean.size)
+            _float32_gaussian_frame(clean.reshape(-1), float(np.float32(p["sigma"])), z, out[i].reshape(-1))
+        elif p["kind"] == "shot":
+            out[i] = kernels.add_shot_noise(clean, p["photons"], rng, uint8_out=True)
+        else:  # speckle
+            out[i] = kernels.add_speckle_noise(clean, p["sigma"], rng, uint8_out=True)
     return out
+
+
+@numba.njit(cache=True, nogil=True)
+def _float32_gaussian_frame(clean, sigma, z, out) -> None:
+    """``uint8(clip(x + float32(sigma * z), 0, 1) * 255)`` in float32, x = ``float32(clean) / 255``."""
+    for i in range(clean.shape[0]):
+        x = np.float32(clean[i]) / np.float32(255.0)
+        v = x + np.float32(sigma * z[i])
+        out[i] = min(max(v, np.float32(0.0)), np.float32(1.0)) * np.float32(255.0)
 
 
 def _motion_blur(frames: _Frames, p: Mapping, rng: np.random.Generator) -> np.ndarray:
