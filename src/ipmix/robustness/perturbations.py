@@ -37,7 +37,7 @@ import numba
 import numpy as np
 from PIL import Image
 
-from ipmix.robustness import kernels
+from ipmix.robustness import corruption_pil, kernels
 from ipmix.robustness.perturbation_presets import CIFAR_P, IMAGENET_P, P_PRESETS, PerturbationPreset
 
 PERTURBATIONS: tuple[str, ...] = tuple(CIFAR_P.table)
@@ -86,21 +86,28 @@ FRAME_COUNTS: dict[str, int] = {name: frame_count(name) for name in PERTURBATION
 
 
 def legacy_affine(
-    image: np.ndarray,
+    image: np.ndarray | corruption_pil.AffineSource,
     angle: float = 0.0,
     translate: tuple[float, float] = (0.0, 0.0),
     scale: float = 1.0,
     resample: Image.Resampling = Image.Resampling.NEAREST,
     shear: float = 0.0,
+    window: tuple[int, int, int, int] | None = None,
+    out: np.ndarray | None = None,
 ) -> np.ndarray:
     """torchvision's PIL ``affine`` as it was when CIFAR-P and ImageNet-P were made.
 
     torchvision then rotated and scaled about ``(w / 2 + 0.5, h / 2 + 0.5)`` (today's version
     uses ``(w / 2, h / 2)``) and took one shear angle on the x axis. We build the same inverse
     matrix (torchvision 0.2's ``_get_inverse_affine_matrix``; without shear in the scaling that
-    leaves CIFAR-P's files unchanged) and let PIL apply it, filling outside pixels with black.
+    leaves CIFAR-P's files unchanged) and apply it as PIL does, filling outside pixels with
+    black (`corruption_pil`, bit for bit; PIL itself for nearest-neighbour rotations). `window`
+    ``(top, left, height, width)`` computes only that part of the output (the centre crop);
+    `image` may be an `AffineSource` prepared once for the frames of a sequence; `out`, a uint8
+    array of the output's shape to write into.
     """
-    h, w = image.shape[:2]
+    source = image if isinstance(image, corruption_pil.AffineSource) else corruption_pil.AffineSource(image)
+    h, w = source.image.shape[:2]
     cx, cy = w * 0.5 + 0.5, h * 0.5 + 0.5
     tx, ty = translate
     rot = math.radians(angle)
@@ -120,8 +127,19 @@ def legacy_affine(
         ]
     m[2] += m[0] * (-cx - tx) + m[1] * (-cy - ty) + cx
     m[5] += m[3] * (-cx - tx) + m[4] * (-cy - ty) + cy
-    picture = Image.fromarray(image).transform((w, h), Image.Transform.AFFINE, m, resample)
-    return np.asarray(picture)
+    if resample not in (Image.Resampling.NEAREST, Image.Resampling.BILINEAR):
+        raise PerturbationError(f"legacy_affine resamples NEAREST or BILINEAR, got {resample!r}")
+    result = source.transform(tuple(m), resample == Image.Resampling.BILINEAR, window, out)
+    if result is None:
+        picture = Image.fromarray(source.image)
+        result = np.asarray(picture.transform((w, h), Image.Transform.AFFINE, m, resample))
+        if window is not None:
+            top, left, height, width = window
+            result = result[top : top + height, left : left + width]
+        if out is not None:
+            out[...] = result
+            result = out
+    return result
 
 
 # ------------------------------------------------------------------------------ kernels
@@ -133,14 +151,21 @@ class _Frames:
     def __init__(self, image: np.ndarray, preset: PerturbationPreset):
         self.image = image
         self.size = preset.size if preset.resize is not None else None
+        self.source = corruption_pil.AffineSource(image)  # for the affine frames
+
+    @property
+    def window(self) -> tuple[int, int, int, int]:
+        """``(top, left, height, width)`` of torchvision's CenterCrop(size) of a frame of the
+        input's size (the whole frame for CIFAR-P)."""
+        h, w = self.image.shape[:2]
+        if self.size is None:
+            return 0, 0, h, w
+        return int(round((h - self.size) / 2.0)), int(round((w - self.size) / 2.0)), self.size, self.size
 
     def crop(self, frame: np.ndarray) -> np.ndarray:
         """torchvision's CenterCrop(size) (identity for CIFAR-P)."""
-        if self.size is None:
-            return frame
-        h, w = frame.shape[:2]
-        top, left = int(round((h - self.size) / 2.0)), int(round((w - self.size) / 2.0))
-        return frame[top : top + self.size, left : left + self.size]
+        top, left, height, width = self.window
+        return frame[top : top + height, left : left + width]
 
     @property
     def clean(self) -> np.ndarray:
@@ -181,13 +206,24 @@ def _motion_blur(frames: _Frames, p: Mapping, rng: np.random.Generator) -> np.nd
 
 
 def _zoom_blur(frames: _Frames, p: Mapping, rng: np.random.Generator) -> np.ndarray:
-    out = [frames.clean]
+    """Running mean, in float32, of the clean crop and the crops of the zooms 1 + step * i."""
+    out = np.empty((31, *frames.clean.shape), dtype=np.uint8)
+    out[0] = frames.clean
     total = frames.clean.astype(np.float32) / np.float32(255)
     for i in range(1, 31):
-        zoomed = legacy_affine(frames.image, scale=1 + p["step"] * i, resample=Image.Resampling.BILINEAR)
-        total += frames.crop(zoomed).astype(np.float32) / np.float32(255)
-        out.append((total / np.float32(i + 1) * np.float32(255)).astype(np.uint8))
-    return np.stack(out)
+        zoom = 1 + p["step"] * i
+        zoomed = legacy_affine(frames.source, scale=zoom, resample=_BILINEAR, window=frames.window)
+        _add_frame_mean(total, zoomed, np.float32(i + 1), out[i])
+    return out
+
+
+@numba.njit(cache=True, nogil=True)
+def _add_frame_mean(total, frame, count, out) -> None:
+    """``total += frame / 255``, ``out = uint8(total / count * 255)``, all in float32."""
+    flat_total, flat_frame, flat_out = total.reshape(-1), frame.reshape(-1), out.reshape(-1)
+    for i in range(flat_total.shape[0]):
+        flat_total[i] += np.float32(flat_frame[i]) / np.float32(255.0)
+        flat_out[i] = flat_total[i] / count * np.float32(255.0)
 
 
 def _snow(frames: _Frames, p: Mapping, rng: np.random.Generator) -> np.ndarray:
@@ -243,11 +279,21 @@ def _gaussian_blur(frames: _Frames, p: Mapping, rng: np.random.Generator) -> np.
     )
 
 
-def _geometric(transform: Callable[[np.ndarray, int, Mapping], np.ndarray], count: Callable[[Mapping], int]):
+def _affine_frames(parameters: Callable[[int, Mapping], dict]):
+    """Frames ``crop(legacy_affine(image, **parameters(i, p)))``, computing the crop only."""
+
     def kernel(frames: _Frames, p: Mapping, rng: np.random.Generator) -> np.ndarray:
-        return np.stack([frames.crop(transform(frames.image, i, p)) for i in range(count(p))])
+        count = int(p.get("frames", 31))
+        out = np.empty((count, *frames.clean.shape), dtype=np.uint8)
+        for i in range(count):
+            legacy_affine(frames.source, **parameters(i, p), window=frames.window, out=out[i])
+        return out
 
     return kernel
+
+
+def _tilt_frames(frames: _Frames, p: Mapping, rng: np.random.Generator) -> np.ndarray:
+    return np.stack([frames.crop(_tilt(frames.image, i, p)) for i in range(31)])
 
 
 def _tilt(image: np.ndarray, i: int, p: Mapping) -> np.ndarray:
@@ -272,7 +318,6 @@ def _tilt(image: np.ndarray, i: int, p: Mapping) -> np.ndarray:
 
 
 _BILINEAR = Image.Resampling.BILINEAR
-_THIRTY_ONE = lambda p: 31  # noqa: E731
 
 _KERNELS: dict[str, Callable[[_Frames, Mapping, np.random.Generator], np.ndarray]] = {
     "noise": _noise,
@@ -282,20 +327,13 @@ _KERNELS: dict[str, Callable[[_Frames, Mapping, np.random.Generator], np.ndarray
     "spatter": _spatter,
     "brightness": _brightness,
     "gaussian_blur": _gaussian_blur,
-    "translate": _geometric(
-        lambda im, i, p: legacy_affine(im, translate=(i - p["offset"], 0)), lambda p: p["frames"]
+    "translate": _affine_frames(lambda i, p: {"translate": (i - p["offset"], 0)}),
+    "rotate": _affine_frames(lambda i, p: {"angle": (i - 15) * p["step"], "resample": _BILINEAR}),
+    "tilt": _tilt_frames,
+    "scale": _affine_frames(
+        lambda i, p: {"scale": (i * p["step"] + p["start"]) / 100.0, "resample": _BILINEAR}
     ),
-    "rotate": _geometric(
-        lambda im, i, p: legacy_affine(im, angle=(i - 15) * p["step"], resample=_BILINEAR), _THIRTY_ONE
-    ),
-    "tilt": _geometric(_tilt, _THIRTY_ONE),
-    "scale": _geometric(
-        lambda im, i, p: legacy_affine(im, scale=(i * p["step"] + p["start"]) / 100.0, resample=_BILINEAR),
-        _THIRTY_ONE,
-    ),
-    "shear": _geometric(
-        lambda im, i, p: legacy_affine(im, shear=(i - 15) * p["step"], resample=_BILINEAR), _THIRTY_ONE
-    ),
+    "shear": _affine_frames(lambda i, p: {"shear": (i - 15) * p["step"], "resample": _BILINEAR}),
 }
 
 

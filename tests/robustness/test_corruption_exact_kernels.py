@@ -1,0 +1,71 @@
+"""The numba re-implementations of scipy.ndimage and Pillow: equal to the libraries bit for bit."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image
+from scipy import ndimage
+
+from ipmix.robustness import corruption_ndimage, corruption_pil
+
+
+@pytest.mark.parametrize("shape", [(2, 40, 30, 3), (3, 17, 9), (1, 5, 7, 2)])
+@pytest.mark.parametrize(("mode", "truncate"), [("nearest", 4.0), ("reflect", 3.0), ("nearest", 6.0)])
+def test_gaussian_filter_equals_scipy(shape, mode, truncate) -> None:
+    rng = np.random.default_rng(len(shape) + int(truncate))
+    x = rng.random(shape)
+    x[0] = np.floor(x[0] * 255) / 255  # grey levels too: flat regions sit on exact values
+    for sigma in (0.05, 0.4, 1.0, 2.44, 7.5, 40.0):  # 40: the kernel is longer than the lines
+        sigmas = [0.0] * x.ndim
+        sigmas[1] = sigmas[2] = sigma
+        expected = ndimage.gaussian_filter(x, sigmas, mode=mode, truncate=truncate)
+        ours = corruption_ndimage.gaussian_filter_hw(x, sigma, mode, truncate)
+        np.testing.assert_array_equal(ours, expected)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_clipped_zoom_equals_scipy_zoom(dtype) -> None:
+    rng = np.random.default_rng(1)
+    for size in (32, 45):
+        images = rng.random((2, size, size, 3)).astype(dtype)
+        for factor in (1.0, 1.01, 1.06, 1.13, 1.75, 2.25, 4.5):
+            crop = int(np.ceil(size / factor))
+            top = (size - crop) // 2
+            ours = corruption_ndimage.clipped_zoom(images, factor)
+            for i in range(2):
+                centre = images[i, top : top + crop, top : top + crop]
+                zoomed = ndimage.zoom(centre, (factor, factor, 1), order=1)
+                trim = (zoomed.shape[0] - size) // 2
+                np.testing.assert_array_equal(ours[i], zoomed[trim : trim + size, trim : trim + size])
+
+
+def test_displacement_equals_map_coordinates_reflect() -> None:
+    rng = np.random.default_rng(2)
+    for h, w, spread in ((24, 20, 0.7), (24, 20, 6.0), (9, 13, 300.0), (1, 6, 4.0)):
+        image = rng.random((h, w, 3)).astype(np.float32)
+        dy = rng.normal(0, spread, (h, w)).astype(np.float32)
+        dx = rng.normal(0, spread, (h, w)).astype(np.float32)
+        dx[:, ::3] = np.round(dx[:, ::3])  # whole-pixel coordinates (window at the edge)
+        yy, xx, cc = np.meshgrid(np.arange(h), np.arange(w), np.arange(3), indexing="ij")
+        coords = np.stack([yy + dy[..., None], xx + dx[..., None], cc]).reshape(3, -1)
+        expected = ndimage.map_coordinates(image, coords, order=1, mode="reflect").reshape(image.shape)
+        np.testing.assert_array_equal(corruption_ndimage.displace_linear(image, dy, dx), expected)
+
+
+def test_affine_equals_pillow_on_any_window() -> None:
+    rng = np.random.default_rng(3)
+    image = rng.integers(0, 256, (37, 45, 3), dtype=np.uint8)
+    source = corruption_pil.AffineSource(image)
+    bilinear = [(0.97, 0.26, -4.1, -0.26, 0.97, 7.3), (1.3, 0, -9.5, 0, 1.3, -6.25), (0.8, 0.3, 3, 0, 1, -2)]
+    nearest = [(1, 0, -5, 0, 1, 0), (1, 0, 7, 0, 1, -3), (0.7, 0, 2.2, 0, 1.4, -1.3)]  # shifts, scaling
+    bilinear_mode, nearest_mode = Image.Resampling.BILINEAR, Image.Resampling.NEAREST
+    cases = [(m, bilinear_mode) for m in bilinear] + [(m, nearest_mode) for m in nearest]
+    for matrix, resample in cases:
+        picture = Image.fromarray(image).transform((45, 37), Image.Transform.AFFINE, matrix, resample)
+        expected = np.asarray(picture)
+        is_bilinear = resample == Image.Resampling.BILINEAR
+        np.testing.assert_array_equal(source.transform(matrix, is_bilinear), expected)
+        window = (4, 6, 25, 30)
+        np.testing.assert_array_equal(source.transform(matrix, is_bilinear, window), expected[4:29, 6:36])
+    assert source.transform((0.9, 0.1, 0.0, -0.1, 0.9, 0.0), bilinear=False) is None  # rotation: Pillow's own
