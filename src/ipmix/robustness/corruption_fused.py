@@ -12,6 +12,9 @@ from __future__ import annotations
 
 import numba
 import numpy as np
+from llvmlite import ir
+from numba.core import types
+from numba.extending import intrinsic
 
 
 @numba.njit(cache=True, nogil=True)
@@ -149,4 +152,58 @@ def snow(images: np.ndarray, layer: np.ndarray, blend: float) -> np.ndarray:
                     v = keep * x + mix * max(x, bright)
                     v64 = np.float64(v) + layer[b, i, j] / 255.0 + layer[b, h - 1 - i, w - 1 - j] / 255.0
                     out[b, i, j, k] = min(max(v64, 0.0), 1.0) * 255.0
+    return out
+
+
+@numba.njit(cache=True, nogil=True)
+def add_flakes(base: np.ndarray, layers: np.ndarray) -> np.ndarray:
+    """ImageNet-P snow's frames: ``uint8(clip(base + layer + layer turned by 180 degrees, 0, 1)
+    * 255)`` for each uint8 ``[H, W]`` layer (read as ``/ 255.0``) of ``[F, H, W]``, `base`
+    float64 ``[H, W, C]``."""
+    frames, h, w = layers.shape
+    channels = base.shape[2]
+    out = np.empty((frames, h, w, channels), dtype=np.uint8)
+    for f in range(frames):
+        for i in range(h):
+            for j in range(w):
+                here, opposite = layers[f, i, j] / 255.0, layers[f, h - 1 - i, w - 1 - j] / 255.0
+                for k in range(channels):
+                    out[f, i, j, k] = min(max(base[i, j, k] + here + opposite, 0.0), 1.0) * 255.0
+    return out
+
+
+@intrinsic
+def _fma(typingctx, a, b, c):
+    """``a * b + c`` rounded once (LLVM's fma)."""
+    signature = types.float64(types.float64, types.float64, types.float64)
+
+    def codegen(context, builder, sig, args):
+        double = ir.DoubleType()
+        kind = ir.FunctionType(double, [double] * 3)
+        function = builder.module.declare_intrinsic("llvm.fma", [double], kind)
+        return builder.call(function, args)
+
+    return signature, codegen
+
+
+@numba.njit(cache=True, nogil=True)
+def convolve_columns(values: np.ndarray, taps: np.ndarray) -> np.ndarray:
+    """``np.convolve(column, taps, mode='same')`` for every column of ``[H, W]`` float64, with
+    numpy's arithmetic: where the whole kernel fits, numpy sums the products from 0 in kernel
+    order; at the ends it calls BLAS ``ddot``, whose short loop here is a chain of fused
+    multiply-adds (checked against ``np.convolve`` by the tests)."""
+    h, w = values.shape
+    n = taps.shape[0]
+    kernel = taps[::-1].copy()  # convolve = correlate with the reversed taps
+    before = n // 2
+    out = np.empty_like(values)
+    for r in range(h):
+        first, last = max(0, before - r), min(n, h - r + before)  # kernel taps inside the column
+        whole = first == 0 and last == n
+        for c in range(w):
+            total = 0.0
+            for j in range(first, last):
+                x = values[r + j - before, c]
+                total = total + x * kernel[j] if whole else _fma(x, kernel[j], total)
+            out[r, c] = total
     return out

@@ -152,8 +152,7 @@ def spatter(x: np.ndarray, c: tuple, rng: np.random.Generator, ctx: CorruptionCo
     liquid = kernels.gaussian_filter_hw(rng.normal(loc, scale, size=(n, h, w)), sigma)
     liquid[liquid < threshold] = 0
     if not mud:
-        out = np.stack([kernels.add_water(x[i], liquid[i], intensity) for i in range(n)])
-        return out * 255.0
+        return np.stack([kernels.add_water(x[i], liquid[i], intensity, uint8_out=True) for i in range(n)])
     # float32 throughout, as the reference (its blur keeps float32 inputs float32)
     mask = kernels.gaussian_filter_hw((liquid > threshold).astype(np.float32), intensity)
     mask = mask.astype(np.float32)
@@ -171,12 +170,12 @@ def contrast(x: np.ndarray, c: float, rng: np.random.Generator, ctx: CorruptionC
 
 
 def brightness(x: np.ndarray, c: float, rng: np.random.Generator, ctx: CorruptionContext):
-    return np.clip(kernels.shift_value(x / 255.0, c), 0.0, 1.0) * 255.0
+    return kernels.adjust_hsv(x, np.array([c]))[0]
 
 
 def saturate(x: np.ndarray, c: tuple, rng: np.random.Generator, ctx: CorruptionContext):
     factor, offset = c
-    return np.clip(kernels.scale_saturation(x / 255.0, factor, offset), 0.0, 1.0) * 255.0
+    return kernels.adjust_hsv(x, np.zeros(1), factor, offset)[0]
 
 
 def jpeg_compression(x: np.ndarray, c: int, rng: np.random.Generator, ctx: CorruptionContext):

@@ -170,16 +170,23 @@ def _hsv_to_rgb_pixel(h: float, s: float, v: float) -> tuple[float, float, float
 
 
 @numba.njit(cache=True, nogil=True)
-def _hsv_adjust(pixels, value_shift, factor, offset, out) -> None:
-    """Per frame f: HSV value + value_shift[f] (clipped), saturation * factor + offset (clipped)."""
-    for f in range(pixels.shape[0]):
-        for i in range(pixels.shape[1]):
-            h, s, v = _rgb_to_hsv_pixel(pixels[f, i, 0], pixels[f, i, 1], pixels[f, i, 2])
-            if factor != 1.0 or offset != 0.0:
-                s = min(max(s * factor + offset, 0.0), 1.0)
+def _hsv_frames(pixels, value_shift, factor, offset, out) -> None:
+    """Per pixel (uint8, read as ``x / 255.0``) its HSV once; then per frame f: value +
+    value_shift[f] (clipped), saturation * factor + offset (clipped), back to RGB, clipped to
+    [0, 1], times 255, truncated."""
+    for i in range(pixels.shape[0]):
+        h0, s0, v0 = _rgb_to_hsv_pixel(pixels[i, 0] / 255.0, pixels[i, 1] / 255.0, pixels[i, 2] / 255.0)
+        s = s0
+        if factor != 1.0 or offset != 0.0:
+            s = min(max(s0 * factor + offset, 0.0), 1.0)
+        for f in range(value_shift.shape[0]):
+            v = v0
             if value_shift[f] != 0.0:
-                v = min(max(v + value_shift[f], 0.0), 1.0)
-            out[f, i, 0], out[f, i, 1], out[f, i, 2] = _hsv_to_rgb_pixel(h, s, v)
+                v = min(max(v0 + value_shift[f], 0.0), 1.0)
+            r, g, b = _hsv_to_rgb_pixel(h0, s, v)
+            out[f, i, 0] = min(max(r, 0.0), 1.0) * 255.0
+            out[f, i, 1] = min(max(g, 0.0), 1.0) * 255.0
+            out[f, i, 2] = min(max(b, 0.0), 1.0) * 255.0
 
 
 @numba.njit(cache=True, nogil=True)
@@ -212,28 +219,17 @@ def hsv_to_rgb(hsv: np.ndarray) -> np.ndarray:
     return out.reshape(hsv.shape)
 
 
-def _adjust(images01: np.ndarray, shift: np.ndarray, factor: float, offset: float) -> np.ndarray:
-    frames = shift.shape[0]
-    pixels = np.ascontiguousarray(images01, dtype=np.float64).reshape(frames, -1, 3)
-    out = np.empty_like(pixels)
-    _hsv_adjust(pixels, np.ascontiguousarray(shift, dtype=np.float64), float(factor), float(offset), out)
-    return out.reshape(images01.shape)
-
-
-def shift_value(images01: np.ndarray, delta: float | np.ndarray) -> np.ndarray:
-    """Brightness of the benchmarks: add `delta` to the HSV value channel, clipped to [0, 1].
-
-    `images01` is ``[N, H, W, 3]``; `delta` a number or N numbers (one per frame of a P
-    sequence, any shape such as ``[N, 1, 1]``).
-    """
-    shift = np.broadcast_to(np.asarray(delta, dtype=np.float64).reshape(-1), (images01.shape[0],))
-    return _adjust(images01, shift, 1.0, 0.0)
-
-
-def scale_saturation(images01: np.ndarray, factor: float, offset: float) -> np.ndarray:
-    """Saturate: ``s * factor + offset`` on the HSV saturation channel, clipped to [0, 1]
-    (`images01` ``[N, H, W, 3]``)."""
-    return _adjust(images01, np.zeros(images01.shape[0]), factor, offset)
+def adjust_hsv(
+    images: np.ndarray, value_shifts: np.ndarray, factor: float = 1.0, offset: float = 0.0
+) -> np.ndarray:
+    """The benchmarks' brightness and saturate on uint8 ``[..., 3]`` images, in skimage's HSV:
+    value + shift (one frame per entry of `value_shifts`: ``[F, ..., 3]`` uint8 out), saturation
+    ``* factor + offset``, both clipped to [0, 1]; the result truncated as ``np.uint8(x * 255)``."""
+    shifts = np.ascontiguousarray(value_shifts, dtype=np.float64).reshape(-1)
+    pixels = np.ascontiguousarray(images).reshape(-1, 3)
+    out = np.empty((shifts.shape[0], *images.shape), dtype=np.uint8)
+    _hsv_frames(pixels, shifts, float(factor), float(offset), out.reshape(shifts.shape[0], -1, 3))
+    return out
 
 
 def magick_motion_blur(images: np.ndarray, radius: float, sigma: float, angles_deg: np.ndarray) -> np.ndarray:
@@ -360,9 +356,12 @@ def water_mask(liquid: np.ndarray, intensity: float) -> np.ndarray | None:
     return mask / peak * intensity
 
 
-def add_water(image01: np.ndarray, liquid: np.ndarray, intensity: float) -> np.ndarray:
+def add_water(
+    image01: np.ndarray, liquid: np.ndarray, intensity: float, uint8_out: bool = False
+) -> np.ndarray:
     """Add the pale-turquoise water drops of `liquid` to one float32 ``[H, W, 3]`` image in
-    [0, 1], computing in float32 as the reference does.
+    [0, 1], computing in float32 as the reference does (`uint8_out`: then times 255, truncated,
+    in the same pass).
 
     With an empty mask the reference computes ``x + NaN``, which its ``np.uint8`` cast stores
     as 0 on x86: the image comes out black. It happens in CIFAR-P spatter once the drops have run
@@ -371,5 +370,18 @@ def add_water(image01: np.ndarray, liquid: np.ndarray, intensity: float) -> np.n
     """
     mask = water_mask(liquid, intensity)
     if mask is None:
-        return np.zeros_like(image01)
-    return np.clip(image01 + mask[..., None] * WATER_COLOUR.astype(np.float32), 0.0, 1.0)
+        return np.zeros(image01.shape, dtype=np.uint8 if uint8_out else image01.dtype)
+    out = np.empty(image01.shape, dtype=np.uint8 if uint8_out else np.float32)
+    _water(image01, mask, WATER_COLOUR.astype(np.float32), np.float32(255.0 if uint8_out else 1.0), out)
+    return out
+
+
+@numba.njit(cache=True, nogil=True)
+def _water(image, mask, colour, scale, out) -> None:
+    """``clip(image + mask * colour, 0, 1) * scale`` in float32."""
+    h, w, channels = image.shape
+    for i in range(h):
+        for j in range(w):
+            for k in range(channels):
+                v = image[i, j, k] + mask[i, j] * colour[k]
+                out[i, j, k] = min(max(v, np.float32(0.0)), np.float32(1.0)) * scale

@@ -37,7 +37,7 @@ import numba
 import numpy as np
 from PIL import Image
 
-from ipmix.robustness import corruption_pil, kernels
+from ipmix.robustness import corruption_fused, corruption_pil, kernels
 from ipmix.robustness.perturbation_presets import CIFAR_P, IMAGENET_P, P_PRESETS, PerturbationPreset
 
 PERTURBATIONS: tuple[str, ...] = tuple(CIFAR_P.table)
@@ -237,16 +237,16 @@ def _snow(frames: _Frames, p: Mapping, rng: np.random.Generator) -> np.ndarray:
     moving = kernels.magick_motion_blur_uint8(
         np.broadcast_to(layer, (31, h, w)), p["radius"], p["sigma"], angles
     )
-    moving = (moving / 255.0)[..., None]
     grey = cv2.cvtColor(np.float32(x), cv2.COLOR_RGB2GRAY)[..., None]
     base = p["blend"] * x + (1 - p["blend"]) * np.maximum(x, grey * 1.5 + 0.5)
-    return kernels.to_uint8(base + moving + np.rot90(moving, k=2, axes=(1, 2)))
+    return corruption_fused.add_flakes(base, moving)
 
 
 def run_down(liquid: np.ndarray, taps: tuple[float, ...] = (0.2, 0.8)) -> np.ndarray:
     """One step of the running water of the P spatter: each column convolved with `taps`
     (``np.convolve(..., mode='same')``); CIFAR-P's ``[0.2, 0.8]`` is ``0.2 x[r] + 0.8 x[r - 1]``."""
-    return np.apply_along_axis(lambda column: np.convolve(column, taps, mode="same"), 0, liquid)
+    columns = np.ascontiguousarray(liquid, dtype=np.float64)
+    return corruption_fused.convolve_columns(columns, np.asarray(taps, dtype=np.float64))
 
 
 def _spatter(frames: _Frames, p: Mapping, rng: np.random.Generator) -> np.ndarray:
@@ -259,16 +259,14 @@ def _spatter(frames: _Frames, p: Mapping, rng: np.random.Generator) -> np.ndarra
     liquid[liquid < p["threshold"]] = 0
     out = []
     for _ in range(31):
-        out.append(kernels.to_uint8(kernels.add_water(x, liquid, p["intensity"])))
+        out.append(kernels.add_water(x, liquid, p["intensity"], uint8_out=True))
         liquid = run_down(liquid, p["taps"])
     return np.stack(out)
 
 
 def _brightness(frames: _Frames, p: Mapping, rng: np.random.Generator) -> np.ndarray:
     clean = frames.clean
-    deltas = (np.arange(31) - 15) * p["step"] / 100
-    stack = np.broadcast_to(clean / 255.0, (31, *clean.shape))
-    return kernels.to_uint8(kernels.shift_value(stack, deltas[:, None, None]))
+    return kernels.adjust_hsv(clean, (np.arange(31) - 15) * p["step"] / 100)
 
 
 def _gaussian_blur(frames: _Frames, p: Mapping, rng: np.random.Generator) -> np.ndarray:
