@@ -7,7 +7,7 @@ import pytest
 from PIL import Image
 from scipy import ndimage
 
-from ipmix.robustness import corruption_fused, corruption_ndimage, corruption_pil
+from ipmix.robustness import corruption_draws, corruption_fused, corruption_ndimage, corruption_pil
 
 
 @pytest.mark.parametrize("shape", [(2, 40, 30, 3), (3, 17, 9), (1, 5, 7, 2)])
@@ -81,3 +81,23 @@ def test_column_convolution_equals_numpy(taps) -> None:
     np.testing.assert_array_equal(ours[inner], expected[inner])
     # the end rows go through BLAS ddot in numpy (fused multiply-adds on this platform's build)
     np.testing.assert_allclose(ours, expected, rtol=1e-15, atol=0)
+
+
+@pytest.mark.parametrize("top", [0.5, 9.9, 40.0, 2000.0])  # numpy's two samplers meet at 10
+def test_poisson_draws_equal_numpy_and_leave_the_generator_as_numpy(top) -> None:
+    rates = np.random.default_rng(5).uniform(0, top, 3000)
+    rates[::9] = 0.0
+    rates[::13] = 10.0
+    ours_rng, numpy_rng = np.random.default_rng(6), np.random.default_rng(6)
+    np.testing.assert_array_equal(corruption_draws.poisson(ours_rng, rates), numpy_rng.poisson(rates))
+    assert ours_rng.random() == numpy_rng.random()
+    levels = np.random.default_rng(7).integers(0, 256, (20, 30), dtype=np.uint8)
+    table = np.arange(256) / 255.0 * top
+    expected = numpy_rng.poisson(levels / 255.0 * top)
+    np.testing.assert_array_equal(corruption_draws.poisson(ours_rng, table, levels), expected)
+
+
+def test_poisson_leaves_other_bit_generators_to_numpy() -> None:
+    rates = np.linspace(0, 30, 50)
+    ours = corruption_draws.poisson(np.random.Generator(np.random.Philox(1)), rates)
+    np.testing.assert_array_equal(ours, np.random.Generator(np.random.Philox(1)).poisson(rates))

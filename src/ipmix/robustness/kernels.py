@@ -18,7 +18,7 @@ import cv2
 import numba
 import numpy as np
 
-from ipmix.robustness import corruption_ndimage
+from ipmix.robustness import corruption_draws, corruption_ndimage
 
 
 def to_uint8(images01: np.ndarray) -> np.ndarray:
@@ -87,9 +87,11 @@ def add_shot_noise(images: np.ndarray, photons: float, rng: np.random.Generator,
     """Poisson (shot) noise: ``clip(Poisson(x * photons) / photons, 0, 1)``; inputs and
     `uint8_out` as `add_gaussian_noise`."""
     flat, divisor, scale, out = _noise_inputs(images, uint8_out)
-    rates = np.empty(flat.shape[0])
-    _shot_rates(flat, divisor, float(photons), rates)
-    _shot_counts(rng.poisson(rates), float(photons), scale, out.reshape(-1))
+    if flat.dtype == np.uint8:  # one rate per grey level: numpy's per-rate constants computed once
+        counts = corruption_draws.poisson(rng, np.arange(256) / 255.0 * photons, flat)
+    else:
+        counts = corruption_draws.poisson(rng, flat * photons)
+    _shot_counts(counts, float(photons), scale, out.reshape(-1))
     return out
 
 
@@ -104,12 +106,6 @@ def _speckle_noise(x, divisor, sigma, z, scale, out) -> None:
     for i in range(x.shape[0]):
         v = x[i] / divisor
         out[i] = min(max(v + v * (sigma * z[i]), 0.0), 1.0) * scale
-
-
-@numba.njit(cache=True, nogil=True)
-def _shot_rates(x, divisor, photons, rates) -> None:
-    for i in range(x.shape[0]):
-        rates[i] = x[i] / divisor * photons
 
 
 @numba.njit(cache=True, nogil=True)

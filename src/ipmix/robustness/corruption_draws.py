@@ -1,0 +1,156 @@
+"""numpy's Poisson draws from a ``default_rng`` generator, the same numbers, faster, in numba.
+
+Shot noise draws one Poisson count per pixel value; numpy's ``Generator.poisson`` spends most of
+its time recomputing, for every value, constants that depend only on the rate (``exp(-lam)``,
+``sqrt``, ``log``), and calling its bit generator through a function pointer. Shot noise has
+only 256 rates per image (one per grey level), so here those constants are computed once per
+rate, with numpy's formulas, and the PCG64 stream is stepped inline. The algorithms, constants
+and floating-point steps are numpy's (``numpy/random/src/distributions/distributions.c``:
+``random_poisson``, ``random_poisson_mult`` below rate 10, ``random_poisson_ptrs`` (Hörmann's
+transformed rejection) from 10, ``random_loggam``; ``pcg64.h``: PCG64 XSL-RR, ``next_double``
+as the top 53 bits), and the generator's state is read and written back, so the draws equal
+numpy's and the generator continues exactly as if numpy had drawn them (tested). A generator
+with another bit generator is left to numpy.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numba
+import numpy as np
+from llvmlite import ir
+from numba.core import types
+from numba.extending import intrinsic
+
+_MULTIPLIER = 0x2360ED051FC65DA44385DF649FCCF645  # PCG_DEFAULT_MULTIPLIER_128 (pcg64.h)
+_MASK = (1 << 64) - 1
+_LOGGAM = np.array(
+    [8.333333333333333e-02, -2.777777777777778e-03, 7.936507936507937e-04, -5.952380952380952e-04,
+     8.417508417508418e-04, -1.917526917526918e-03, 6.410256410256410e-03, -2.955065359477124e-02,
+     1.796443723688307e-01, -1.39243221690590e00]
+)  # fmt: skip
+"""``random_loggam``'s series coefficients (distributions.c)."""
+
+
+@intrinsic
+def _mul_high(typingctx, a, b):
+    """The high 64 bits of the 128-bit product of two uint64."""
+    signature = types.uint64(types.uint64, types.uint64)
+
+    def codegen(context, builder, sig, args):
+        wide = ir.IntType(128)
+        product = builder.mul(builder.zext(args[0], wide), builder.zext(args[1], wide))
+        return builder.trunc(builder.lshr(product, ir.Constant(wide, 64)), ir.IntType(64))
+
+    return signature, codegen
+
+
+_M_HI, _M_LO = np.uint64(_MULTIPLIER >> 64), np.uint64(_MULTIPLIER & _MASK)
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _step(hi, lo, inc_hi, inc_lo):
+    """PCG64: state * multiplier + increment (mod 2^128); returns the new state and
+    ``next_double``: the top 53 bits of the rotated xor of its halves."""
+    new_lo = lo * _M_LO
+    new_hi = _mul_high(lo, _M_LO) + hi * _M_LO + lo * _M_HI
+    low = new_lo + inc_lo
+    high = new_hi + inc_hi + (np.uint64(1) if low < new_lo else np.uint64(0))
+    rotation = high >> np.uint64(58)
+    mixed = high ^ low
+    value = (mixed >> rotation) | (mixed << ((np.uint64(64) - rotation) & np.uint64(63)))
+    return high, low, (value >> np.uint64(11)) * (1.0 / 9007199254740992.0)
+
+
+@numba.njit(cache=True, nogil=True)
+def _loggam(x: float, a: np.ndarray) -> float:
+    if x == 1.0 or x == 2.0:
+        return 0.0
+    n = int(7 - x) if x < 7.0 else 0
+    x0 = x + n
+    x2 = (1.0 / x0) * (1.0 / x0)
+    gl0 = a[9]
+    for k in range(8, -1, -1):
+        gl0 *= x2
+        gl0 += a[k]
+    gl = gl0 / x0 + 0.5 * 1.8378770664093453e00 + (x0 - 0.5) * math.log(x0) - x0
+    if x < 7.0:
+        for _ in range(n):
+            gl -= math.log(x0 - 1.0)
+            x0 -= 1.0
+    return gl
+
+
+@numba.njit(cache=True, nogil=True)
+def _poisson(state, rates, which, a, out) -> None:
+    """``out[i] = Poisson(rates[which[i]])`` drawn in order, with the per-rate constants of
+    ``random_poisson_mult`` / ``random_poisson_ptrs`` computed once per rate."""
+    count = rates.shape[0]
+    enlam = np.empty(count)
+    slam, loglam = np.empty(count), np.empty(count)
+    pa, pb, invalpha, vr = np.empty(count), np.empty(count), np.empty(count), np.empty(count)
+    for r in range(count):
+        lam = rates[r]
+        enlam[r] = math.exp(-lam)
+        slam[r] = math.sqrt(lam)
+        loglam[r] = math.log(lam) if lam > 0 else 0.0
+        pb[r] = 0.931 + 2.53 * slam[r]
+        pa[r] = -0.059 + 0.02483 * pb[r]
+        invalpha[r] = 1.1239 + 1.1328 / (pb[r] - 3.4)
+        vr[r] = 0.9277 - 3.6224 / (pb[r] - 2)
+    hi, lo, inc_hi, inc_lo = state[0], state[1], state[2], state[3]
+    for i in range(which.shape[0]):
+        r = which[i]
+        lam = rates[r]
+        if lam >= 10:
+            b, aa = pb[r], pa[r]
+            while True:
+                hi, lo, u = _step(hi, lo, inc_hi, inc_lo)
+                hi, lo, v = _step(hi, lo, inc_hi, inc_lo)
+                u -= 0.5
+                us = 0.5 - abs(u)
+                k = np.int64(math.floor((2 * aa / us + b) * u + lam + 0.43))
+                if us >= 0.07 and v <= vr[r]:
+                    break
+                if k < 0 or (us < 0.013 and v > us):
+                    continue
+                if (math.log(v) + math.log(invalpha[r]) - math.log(aa / (us * us) + b)) <= (
+                    -lam + k * loglam[r] - _loggam(k + 1.0, a)
+                ):
+                    break
+            out[i] = k
+        elif lam == 0:
+            out[i] = 0
+        else:
+            x = 0
+            product = 1.0
+            while True:
+                hi, lo, u = _step(hi, lo, inc_hi, inc_lo)
+                product *= u
+                if product > enlam[r]:
+                    x += 1
+                else:
+                    break
+            out[i] = x
+    state[0], state[1] = hi, lo
+
+
+def poisson(rng: np.random.Generator, rates: np.ndarray, which: np.ndarray | None = None) -> np.ndarray:
+    """``rng.poisson(rates[which])`` (int64, the shape of `which`; `which` defaults to every
+    rate in order), the same draws as numpy and the generator left as numpy leaves it. Rates
+    must be finite and non-negative (numpy's own checks apply to other bit generators only)."""
+    rates = np.ascontiguousarray(rates, dtype=np.float64).reshape(-1)
+    index = np.arange(rates.shape[0]) if which is None else np.asarray(which)
+    if rng.bit_generator.state.get("bit_generator") != "PCG64":
+        return rng.poisson(rates[index])
+    if not np.all(np.isfinite(rates)) or np.any(rates < 0):
+        raise ValueError("Poisson rates must be finite and non-negative")
+    saved = rng.bit_generator.state
+    words = [saved["state"]["state"], saved["state"]["inc"]]
+    state = np.array([part for word in words for part in (word >> 64, word & _MASK)], dtype=np.uint64)
+    out = np.empty(index.shape, dtype=np.int64)
+    _poisson(state, rates, np.ascontiguousarray(index).reshape(-1), _LOGGAM, out.reshape(-1))
+    saved["state"]["state"] = (int(state[0]) << 64) | int(state[1])
+    rng.bit_generator.state = saved
+    return out
