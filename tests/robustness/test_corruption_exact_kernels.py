@@ -101,3 +101,11 @@ def test_poisson_leaves_other_bit_generators_to_numpy() -> None:
     rates = np.linspace(0, 30, 50)
     ours = corruption_draws.poisson(np.random.Generator(np.random.Philox(1)), rates)
     np.testing.assert_array_equal(ours, np.random.Generator(np.random.Philox(1)).poisson(rates))
+
+
+def test_standard_normal_equals_numpy_and_leaves_the_generator_as_numpy() -> None:
+    for seed, count in ((0, 1), (1, 9), (2, 50000)):  # 50,000 draws reach the rare tail paths
+        ours_rng, numpy_rng = np.random.default_rng(seed), np.random.default_rng(seed)
+        expected = numpy_rng.standard_normal(count)
+        np.testing.assert_array_equal(corruption_draws.standard_normal(ours_rng, count), expected)
+        assert ours_rng.random() == numpy_rng.random()

@@ -1,4 +1,5 @@
-"""numpy's Poisson draws from a ``default_rng`` generator, the same numbers, faster, in numba.
+"""numpy's Poisson and standard normal draws from a ``default_rng`` generator, the same numbers,
+faster, in numba.
 
 Shot noise draws one Poisson count per pixel value; numpy's ``Generator.poisson`` spends most of
 its time recomputing, for every value, constants that depend only on the rate (``exp(-lam)``,
@@ -22,6 +23,7 @@ import numpy as np
 from llvmlite import ir
 from numba.core import types
 from numba.extending import intrinsic
+from numba.np.random import _constants as ziggurat
 
 _MULTIPLIER = 0x2360ED051FC65DA44385DF649FCCF645  # PCG_DEFAULT_MULTIPLIER_128 (pcg64.h)
 _MASK = (1 << 64) - 1
@@ -61,6 +63,65 @@ def _step(hi, lo, inc_hi, inc_lo):
     mixed = high ^ low
     value = (mixed >> rotation) | (mixed << ((np.uint64(64) - rotation) & np.uint64(63)))
     return high, low, (value >> np.uint64(11)) * (1.0 / 9007199254740992.0)
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _step_uint64(hi, lo, inc_hi, inc_lo):
+    """`_step` returning the raw 64-bit output."""
+    new_lo = lo * _M_LO
+    new_hi = _mul_high(lo, _M_LO) + hi * _M_LO + lo * _M_HI
+    low = new_lo + inc_lo
+    high = new_hi + inc_hi + (np.uint64(1) if low < new_lo else np.uint64(0))
+    rotation = high >> np.uint64(58)
+    mixed = high ^ low
+    return high, low, (mixed >> rotation) | (mixed << ((np.uint64(64) - rotation) & np.uint64(63)))
+
+
+@numba.njit(cache=True, nogil=True)
+def _normal_rejected(hi, lo, inc_hi, inc_lo, ki, wi, fi, r, inv_r, idx, rabs, x):
+    """The ziggurat's rare branch (0.7% of draws): the tail for layer 0, else the wedge test;
+    then further tries from scratch. Returns the state and the value."""
+    while True:
+        if idx == 0:
+            while True:
+                hi, lo, u = _step(hi, lo, inc_hi, inc_lo)
+                xx = -inv_r * np.log1p(-u)
+                hi, lo, u = _step(hi, lo, inc_hi, inc_lo)
+                yy = -np.log1p(-u)
+                if yy + yy > xx * xx:
+                    return hi, lo, (-(r + xx) if (rabs >> np.uint64(8)) & np.uint64(1) else r + xx)
+        hi, lo, u = _step(hi, lo, inc_hi, inc_lo)
+        if (fi[idx - 1] - fi[idx]) * u + fi[idx] < np.exp(-0.5 * x * x):
+            return hi, lo, x
+        hi, lo, bits = _step_uint64(hi, lo, inc_hi, inc_lo)
+        idx = np.intp(bits & np.uint64(0xFF))
+        bits >>= np.uint64(8)
+        rabs = (bits >> np.uint64(1)) & np.uint64(0x000FFFFFFFFFFFFF)
+        x = np.float64(rabs) * wi[idx]
+        if bits & np.uint64(1):
+            x = -x
+        if rabs < ki[idx]:
+            return hi, lo, x
+
+
+@numba.njit(cache=True, nogil=True)
+def _standard_normal(state, ki, wi, fi, r, inv_r, out) -> None:
+    """numpy's ``random_standard_normal``, one value after another into `out`: a 64-bit draw
+    picks a layer (8 bits), a sign (1 bit) and a 52-bit magnitude, accepted at once below the
+    layer's threshold."""
+    hi, lo, inc_hi, inc_lo = state[0], state[1], state[2], state[3]
+    for i in range(out.shape[0]):
+        hi, lo, bits = _step_uint64(hi, lo, inc_hi, inc_lo)
+        idx = np.intp(bits & np.uint64(0xFF))
+        bits >>= np.uint64(8)
+        rabs = (bits >> np.uint64(1)) & np.uint64(0x000FFFFFFFFFFFFF)
+        x = np.float64(rabs) * wi[idx]
+        if bits & np.uint64(1):
+            x = -x
+        if not rabs < ki[idx]:
+            hi, lo, x = _normal_rejected(hi, lo, inc_hi, inc_lo, ki, wi, fi, r, inv_r, idx, rabs, x)
+        out[i] = x
+    state[0], state[1] = hi, lo
 
 
 @numba.njit(cache=True, nogil=True)
@@ -136,21 +197,45 @@ def _poisson(state, rates, which, a, out) -> None:
     state[0], state[1] = hi, lo
 
 
+def _read_state(rng: np.random.Generator) -> np.ndarray | None:
+    """``[state hi, state lo, increment hi, increment lo]`` of a PCG64 generator (else None)."""
+    saved = rng.bit_generator.state
+    if saved.get("bit_generator") != "PCG64":
+        return None
+    words = [saved["state"]["state"], saved["state"]["inc"]]
+    return np.array([part for word in words for part in (word >> 64, word & _MASK)], dtype=np.uint64)
+
+
+def _write_state(rng: np.random.Generator, state: np.ndarray) -> None:
+    saved = rng.bit_generator.state
+    saved["state"]["state"] = (int(state[0]) << 64) | int(state[1])
+    rng.bit_generator.state = saved
+
+
+def standard_normal(rng: np.random.Generator, count: int) -> np.ndarray:
+    """``rng.standard_normal(count)``: the same values, the generator left as numpy leaves it."""
+    state = _read_state(rng)
+    if state is None:
+        return rng.standard_normal(count)
+    out = np.empty(count)
+    _standard_normal(state, ziggurat.ki_double, ziggurat.wi_double, ziggurat.fi_double,
+                     ziggurat.ziggurat_nor_r, ziggurat.ziggurat_nor_inv_r, out)  # fmt: skip
+    _write_state(rng, state)
+    return out
+
+
 def poisson(rng: np.random.Generator, rates: np.ndarray, which: np.ndarray | None = None) -> np.ndarray:
     """``rng.poisson(rates[which])`` (int64, the shape of `which`; `which` defaults to every
     rate in order), the same draws as numpy and the generator left as numpy leaves it. Rates
     must be finite and non-negative (numpy's own checks apply to other bit generators only)."""
     rates = np.ascontiguousarray(rates, dtype=np.float64).reshape(-1)
     index = np.arange(rates.shape[0]) if which is None else np.asarray(which)
-    if rng.bit_generator.state.get("bit_generator") != "PCG64":
+    state = _read_state(rng)
+    if state is None:
         return rng.poisson(rates[index])
     if not np.all(np.isfinite(rates)) or np.any(rates < 0):
         raise ValueError("Poisson rates must be finite and non-negative")
-    saved = rng.bit_generator.state
-    words = [saved["state"]["state"], saved["state"]["inc"]]
-    state = np.array([part for word in words for part in (word >> 64, word & _MASK)], dtype=np.uint64)
     out = np.empty(index.shape, dtype=np.int64)
     _poisson(state, rates, np.ascontiguousarray(index).reshape(-1), _LOGGAM, out.reshape(-1))
-    saved["state"]["state"] = (int(state[0]) << 64) | int(state[1])
-    rng.bit_generator.state = saved
+    _write_state(rng, state)
     return out

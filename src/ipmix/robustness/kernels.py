@@ -71,7 +71,8 @@ def add_gaussian_noise(images: np.ndarray, sigma: float, rng: np.random.Generato
     ``np.uint8(v * 255)``, in one pass after the draws.
     """
     flat, divisor, scale, out = _noise_inputs(images, uint8_out)
-    _gaussian_noise(flat, divisor, sigma, rng.standard_normal(flat.shape[0]), scale, out.reshape(-1))
+    z = corruption_draws.standard_normal(rng, flat.shape[0])
+    _gaussian_noise(flat, divisor, sigma, z, scale, out.reshape(-1))
     return out
 
 
@@ -79,7 +80,8 @@ def add_speckle_noise(images: np.ndarray, sigma: float, rng: np.random.Generator
     """Speckle noise ``clip(x + x * rng.normal(0, sigma), 0, 1)``; inputs and `uint8_out` as
     `add_gaussian_noise`."""
     flat, divisor, scale, out = _noise_inputs(images, uint8_out)
-    _speckle_noise(flat, divisor, sigma, rng.standard_normal(flat.shape[0]), scale, out.reshape(-1))
+    z = corruption_draws.standard_normal(rng, flat.shape[0])
+    _speckle_noise(flat, divisor, sigma, z, scale, out.reshape(-1))
     return out
 
 

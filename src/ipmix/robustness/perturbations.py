@@ -37,7 +37,7 @@ import numba
 import numpy as np
 from PIL import Image
 
-from ipmix.robustness import corruption_fused, corruption_pil, kernels
+from ipmix.robustness import corruption_draws, corruption_fused, corruption_pil, kernels
 from ipmix.robustness.perturbation_presets import CIFAR_P, IMAGENET_P, P_PRESETS, PerturbationPreset
 
 PERTURBATIONS: tuple[str, ...] = tuple(CIFAR_P.table)
@@ -179,7 +179,7 @@ def _noise(frames: _Frames, p: Mapping, rng: np.random.Generator) -> np.ndarray:
     out[0] = clean
     for i in range(1, 31):
         if p["kind"] == "gaussian":  # torch in float32: ToTensor, + sigma * randn, clamp, * 255
-            z = rng.standard_normal(clean.size)
+            z = corruption_draws.standard_normal(rng, clean.size)
             _float32_gaussian_frame(clean.reshape(-1), float(np.float32(p["sigma"])), z, out[i].reshape(-1))
         elif p["kind"] == "shot":
             out[i] = kernels.add_shot_noise(clean, p["photons"], rng, uint8_out=True)
