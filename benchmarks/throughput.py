@@ -11,8 +11,18 @@ ratios compare like with like on a shared machine. Inputs are CIFAR-10 test imag
 - torchvision v2 AugMix (severity 3, width 3, all_ops=False) on a PIL image;
 - `ipmix.IPMix` on a PIL image (paper mode, CIFAR defaults);
 - `ipmix.IPMixBatch` on a uint8 ``[B, 3, H, W]`` CPU tensor (same options), once per backend:
-  the fused numba kernels (the CPU default, serial: one thread) and the grouped torch kernels
-  (the path other devices take).
+  the fused numba kernels (the CPU default, one thread; also with ``threads=N`` for each N of
+  `--threads` above 1, whose scaling is a wall-clock ratio) and the grouped torch kernels (the
+  path other devices take).
+
+`--baseline SRC` compares with another version of the code (SRC: the `src` folder of another
+checkout, e.g. `git archive REV src | tar -x -C /tmp/base`): after this version's rows, a child
+process times torchvision AugMix and the numba rows with SRC first on the path, and the report
+gives both versions' ratios to AugMix, each measured within its own process.
+
+`--profile` adds where the numba backend's time goes at the largest size: its CPU time per
+image with the default options and with one ingredient removed at a time (public options
+only, so the same command profiles older versions of the code).
 
 Mixing pictures: the first `--pictures` pictures of the built-in generated set, rendered once
 before timing into a stored (array) set, so that no row pays for rendering. Each row runs for
@@ -24,8 +34,10 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import json
 import os
 import platform
+import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -184,6 +196,73 @@ def range_check_note(batches: dict[int, np.ndarray], mixing_set, seconds: float)
     return "Range check (`check_unit_range`, CPU time): " + "; ".join(parts) + "."
 
 
+PROFILE_CONFIGS: dict[str, dict] = {
+    "default options": {},
+    "without rotate and shears": {"ops": ("equalize", "posterize", "solarize", "translate_x", "translate_y",
+                                          "mirror", "invert")},
+    "without multiply mixing": {"mixing_ops": ("add", "random_pixels", "random_elements")},
+    "image level only": {"patch_level": False, "pixel_level": False},
+    "P levels only (no image level)": {"image_level": False},
+}
+
+
+def baseline_table(args: argparse.Namespace, rows: list[tuple[str, int, str, float, float]]) -> str:
+    """This version's and the baseline's numba rows as ratios to AugMix in their own processes."""
+    command = [sys.executable, __file__, "--numba-only", "--sizes", args.sizes, "--batches", args.batches,
+               "--seconds", str(args.seconds), "--pictures", str(args.pictures), "--data", args.data]
+    env = {**os.environ, "PYTHONPATH": str(Path(args.baseline).resolve())}
+    child = subprocess.run(command, env=env, capture_output=True, text=True, check=True)
+    baseline = json.loads(child.stdout.splitlines()[-1])
+    versions = {"this version": rows, f"baseline (`{args.baseline}`)": baseline}
+    lines = ["Numba backend, this version against the baseline (CPU time; each ratio within one process):",
+             "", "| version | image size | batch | IPMixBatch (numba) img/s | tv AugMix img/s "
+             "| x tv AugMix |", "|---|---|---|---|---|---|"]
+    for version, version_rows in versions.items():
+        augmix = {size: cpu for name, size, _, _, cpu in version_rows if name == "torchvision v2 AugMix"}
+        for name, size, batch, _, cpu in version_rows:
+            if name == "ipmix.IPMixBatch (numba)":
+                lines.append(f"| {version} | {size} px | {batch} | {cpu:,.0f} | {augmix[size]:,.0f} | "
+                             f"{cpu / augmix[size]:.2f} |")
+    return "\n".join(lines) + "\n"
+
+
+def thread_scaling(rows: list[tuple[str, int, str, float, float]], thread_counts: list[int]) -> str:
+    """Wall-clock speed-up of the numba rows with N threads over one thread (same size and batch)."""
+    if len(thread_counts) < 2:
+        return ""
+    single = {(size, batch): wall for name, size, batch, wall, _ in rows
+              if name == "ipmix.IPMixBatch (numba)"}
+    lines = ["Numba backend with `threads=N` (wall clock: x one thread, same size and batch):", "",
+             "| threads | image size | batch | img/s (wall) | x one thread |", "|---|---|---|---|---|"]
+    for name, size, batch, wall, _ in rows:
+        if name.startswith("ipmix.IPMixBatch (numba, "):
+            threads = name.split(", ")[1].split()[0]
+            speedup = wall / single[size, batch]
+            lines.append(f"| {threads} | {size} px | {batch} | {wall:,.0f} | {speedup:.2f} |")
+    return "\n".join(lines) + "\n"
+
+
+def profile_table(mixing_set, images: np.ndarray, seconds: float) -> str:
+    """CPU milliseconds per image of the numba backend, default options and ablations."""
+    import torch
+
+    from ipmix import IPMixBatch
+
+    tensor = torch.from_numpy(images).permute(0, 3, 1, 2).contiguous()
+
+    def rate(options: dict) -> float:
+        transform = IPMixBatch(mixing_set, seed=0, backend="numba", **options)
+        return timed(lambda: (transform(tensor), len(tensor))[1], seconds)[1]
+
+    size = images.shape[1]
+    lines = [f"Where the numba backend's time goes at {size} px (batch {len(images)}, CPU time):", "",
+             "| options | ms per image | img/s |", "|---|---|---|"]
+    for name, options in PROFILE_CONFIGS.items():
+        per_second = rate(options)
+        lines.append(f"| {name} | {1e3 / per_second:.3f} | {per_second:,.0f} |")
+    return "\n".join(lines) + "\n"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=3.0, help="minimum timed seconds per row")
@@ -192,8 +271,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sizes", default="32,224")
     parser.add_argument("--device", default="cpu",
                         help="device of the IPMixBatch rows (e.g. cuda); per-image rows run on the CPU")
+    parser.add_argument("--threads", default="1,2",
+                        help="numba threads of the IPMixBatch (numba) rows (1: the single-threaded default)")
+    parser.add_argument("--profile", action="store_true",
+                        help="also profile the numba backend at the largest size (ablations)")
     parser.add_argument("--train-steps", type=int, default=10,
                         help="training steps of the small model per pipeline (0: skip)")
+    parser.add_argument("--baseline", default=None,
+                        help="src folder of another version: its numba rows, timed in a child process")
+    parser.add_argument("--numba-only", action="store_true",
+                        help="(internal) time AugMix and the single-thread numba rows only, print JSON")
     parser.add_argument("--data", default=os.environ.get("IPMIX_DATA", "../shared/data"))
     parser.add_argument("--machine", default="2-core CPU dev box, shared with other jobs")
     parser.add_argument("--out", default="benchmarks/results/throughput.md")
@@ -219,6 +306,7 @@ def main(argv: list[str] | None = None) -> int:
     mixing_set = MixingSet.from_array(pictures)
     sizes = [int(s) for s in args.sizes.split(",")]
     batches = [int(b) for b in args.batches.split(",")]
+    thread_counts = [int(n) for n in args.threads.split(",")]
 
     def images_at(size: int) -> np.ndarray:
         if size == 32:
@@ -250,22 +338,32 @@ def main(argv: list[str] | None = None) -> int:
     for size in sizes:
         array = images_at(size)
         pils = [Image.fromarray(im) for im in array[:64]]
-        if size == 32:
+        if size == 32 and not args.numba_only:
             vanilla = v2.Compose([v2.RandomCrop(32, padding=4), v2.RandomHorizontalFlip(), v2.ToImage(),
                                   v2.ToDtype(torch.float32, scale=True)])
             plan.append(("vanilla (crop + flip + ToTensor)", size, "1", per_image(vanilla, pils)))
         augmix = v2.AugMix(severity=3, mixture_width=3, chain_depth=-1, alpha=1.0, all_ops=False)
         plan.append(("torchvision v2 AugMix", size, "1", per_image(augmix, pils)))
-        plan.append(("ipmix.IPMix", size, "1", per_image(IPMix(mixing_set, seed=0), pils)))
+        if not args.numba_only:
+            plan.append(("ipmix.IPMix", size, "1", per_image(IPMix(mixing_set, seed=0), pils)))
         for batch in batches:
             repeats = -(-batch // len(array))
             tensor = torch.from_numpy(np.concatenate([array] * repeats)[:batch]).permute(0, 3, 1, 2)
-            for backend in ("numba", "torch") if device.type == "cpu" else ("torch",):
-                transform = IPMixBatch(mixing_set, seed=0, backend=backend)
-                name = f"ipmix.IPMixBatch ({backend}{'' if device.type == 'cpu' else f', {device}'})"
+            variants = [("numba", n) for n in thread_counts] + [("torch", 1)]
+            variants = [("numba", 1)] if args.numba_only else variants
+            for backend, threads in variants if device.type == "cpu" else [("torch", 1)]:
+                extra = {"threads": threads} if threads > 1 else {}  # (older versions lack `threads`)
+                transform = IPMixBatch(mixing_set, seed=0, backend=backend, **extra)
+                detail = f", {threads} threads" if threads > 1 else ""
+                name = f"ipmix.IPMixBatch ({backend}{detail}{'' if device.type == 'cpu' else f', {device}'})"
                 plan.append((name, size, str(batch), batched(transform, tensor.contiguous())))
     for name, size, batch, call in tqdm(plan, desc="rows"):
         rows.append((name, size, batch, *timed(call, args.seconds)))
+    if args.numba_only:
+        print(json.dumps(rows))
+        return 0
+    comparison = baseline_table(args, rows) if args.baseline else ""
+    print(comparison)
 
     reference = {size: cpu for name, size, _, _, cpu in rows if name == "torchvision v2 AugMix"}
     lines = [
@@ -277,6 +375,8 @@ def main(argv: list[str] | None = None) -> int:
         lines.append(f"| {name} | {size} px | {batch} | {wall:,.0f} | {cpu:,.0f} | {ratio:.2f} |")
     table = "\n".join(lines)
     print(table)
+    scaling = thread_scaling(rows, thread_counts)
+    print(scaling)
 
     overhead = overhead_note(cifar, mixing_set)
     print(overhead)
@@ -285,6 +385,9 @@ def main(argv: list[str] | None = None) -> int:
         {size: np.concatenate([a] * -(-largest // len(a)))[:largest] for size, a in at_size.items()},
         mixing_set, args.seconds)
     print(range_note)
+
+    profile = profile_table(mixing_set, images_at(sizes[-1]), args.seconds) if args.profile else ""
+    print(profile)
 
     train_table = ""
     if args.train_steps > 0:
@@ -305,9 +408,16 @@ def main(argv: list[str] | None = None) -> int:
         "",
         table,
         "",
+        scaling,
+        "",
+        comparison,
+        "",
         overhead,
         "",
         range_note,
+
+
+        profile,
         "",
         train_table,
     ])

@@ -14,8 +14,10 @@ from torch.utils.data import DataLoader
 
 from ipmix import IPMix, IPMixBatch
 from ipmix.augment import batched
-from ipmix.augment.batched import IPMixCollate, apply_plan_batch
+from ipmix.augment.batched import IPMixCollate
+from ipmix.augment.encoding import PictureSource
 from ipmix.augment.fused import apply_plan_fused
+from ipmix.augment.grouped import apply_plan_batch, crop_pictures, cropped_pictures
 from ipmix.augment.ipmix import apply_plan, crop_picture
 from ipmix.augment.plan import IPMixOptions, IPMixPlan, sample_plan
 from ipmix.mixing_sets.store import MixingSet
@@ -53,11 +55,12 @@ def per_image(images: np.ndarray, plan: IPMixPlan, rng: np.random.Generator) -> 
 def batch(images: np.ndarray, plan: IPMixPlan, seed: int = 0, backend: str = "torch") -> np.ndarray:
     """A batched kernel (fused numba or grouped torch) on the same plan, as float NHWC."""
     tensor = nchw(images)
+    stage = plan.next if plan.next is not None else plan
+    bank = IPMixBatch(SET).device_pictures(stage.picture_side, "cpu")
+    source = PictureSource(bank, stage.picture, stage.picture_offset)
     if backend == "numba":
-        stage = plan.next if plan.next is not None else plan
-        pictures = IPMixBatch(SET).device_pictures(stage.picture_side, "cpu").numpy()
-        return apply_plan_fused(tensor.numpy(), plan, pictures, seed=seed).transpose(0, 2, 3, 1)
-    pictures = IPMixBatch(SET)._cropped_pictures(plan, tensor, None)
+        return apply_plan_fused(tensor.numpy(), plan, source, seed=seed).transpose(0, 2, 3, 1)
+    pictures = cropped_pictures(source, slice(None), *tensor.shape[1:])
     generator = torch.Generator().manual_seed(seed)
     return apply_plan_batch(tensor, pictures, plan, generator).permute(0, 2, 3, 1).numpy()
 
@@ -294,7 +297,7 @@ def test_given_mixing_pictures_replace_the_set(cifar, backend, views):
     expected = reference(images)
     side = (SET.picture(int(plan.picture[i]), plan.picture_side) for i in range(8))
     full = torch.from_numpy(np.stack(list(side))).permute(0, 3, 1, 2).contiguous()
-    cropped = batched.crop_pictures(full, torch.arange(8), torch.as_tensor(plan.picture_offset[:8]), 32, 32)
+    cropped = crop_pictures(full, torch.arange(8), torch.as_tensor(plan.picture_offset[:8]), 32, 32)
     given = IPMixBatch(SET, seed=2, backend=backend, views=views)
     for pictures in (full, cropped):
         given.reseed(2)
@@ -316,6 +319,7 @@ def test_given_mixing_pictures_replace_the_set(cifar, backend, views):
         (lambda t: IPMixBatch(SET, views=0), ValueError, "views must be an integer >= 1"),
         (lambda t: IPMixBatch(SET, mode="fast"), ValueError, "mode must be"),
         (lambda t: IPMixBatch(SET, backend="cuda"), ValueError, "backend must be one of"),
+        (lambda t: IPMixBatch(SET, threads=0), ValueError, "threads must be an integer >= 1"),
     ],
 )
 def test_bad_inputs_are_rejected_clearly(call, error, message):
@@ -376,10 +380,22 @@ def test_backends_share_the_plan_stream_and_check_their_device(cifar):
         IPMixBatch(SET, seed=0, backend="numba")(torch.zeros(2, 3, 8, 8, dtype=torch.uint8, device="meta"))
 
 
+@pytest.mark.parametrize("framework", ["chain", "mixed-input"])
+def test_numba_threads_give_the_single_thread_result_bit_for_bit(cifar, framework):
+    images = nchw(cifar[:24])
+    options = {"seed": 3, "framework": framework, "all_ops": True, "backend": "numba"}
+    expected = IPMixBatch(SET, **options)(images)
+    assert torch.equal(IPMixBatch(SET, threads=2, **options)(images), expected)
+    floats = images.float() / 255
+    assert torch.equal(IPMixBatch(SET, threads=2, **options)(floats), IPMixBatch(SET, **options)(floats))
+
+
+@pytest.mark.cuda
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
-def test_runs_on_a_cuda_batch_and_keeps_it_there(cifar):
+@pytest.mark.parametrize("backend", ["auto", "torch"])
+def test_runs_on_a_cuda_batch_and_keeps_it_there(cifar, backend):
     images = nchw(cifar[:16]).cuda()
-    transform = IPMixBatch(SET, seed=0)
+    transform = IPMixBatch(SET, seed=0, backend=backend)
     out = transform(images)
     assert out.device == images.device and out.dtype == torch.uint8
     floats = transform(images.float() / 255)

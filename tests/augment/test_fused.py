@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from ipmix.augment import fused
+from ipmix.augment import fused, fused_ops
+from ipmix.augment.encoding import op_parameters
 from ipmix.augment.ops import ALL_OPS, OP_KERNELS
 
 
@@ -18,13 +19,13 @@ def cifar(cifar_test_images: np.ndarray) -> np.ndarray:
 def _fused_op(images: np.ndarray, name: str, level: np.ndarray, sign: np.ndarray) -> np.ndarray:
     """Op `name` through the fused kernel, image by image (NHWC in and out)."""
     op = np.full(len(images), ALL_OPS.index(name))
-    params = fused.op_parameters(op, level, sign, *images.shape[1:3])
+    params = op_parameters(op, level, sign, *images.shape[1:3])
     counts, table = np.empty(256, np.int64), np.empty(256, np.uint8)
     out = []
     for image, index, param in zip(images, op, params, strict=True):
         source = np.ascontiguousarray(image.transpose(2, 0, 1))
         target = np.empty_like(source)
-        fused._apply_op(source, target, index, param, counts, table)
+        fused_ops.apply_op(source, target, index, param, counts, table, np.array([0, 0, *source.shape[1:]]))
         out.append(target.transpose(1, 2, 0))
     return np.stack(out)
 
@@ -58,3 +59,25 @@ def test_mask_noise_is_uniform_and_independent_across_elements_and_seeds():
     ):
         assert abs(np.corrcoef(noise[:20_000], other)[0, 1]) < 0.03
         assert np.mean(noise[:20_000] == np.asarray(other)) < 1e-3
+
+
+@pytest.mark.parametrize("name", ALL_OPS)
+def test_an_op_inside_a_box_is_the_whole_image_op_there(cifar, name):
+    """P-level steps compute an op of the clean image only inside their box: PIL's values there."""
+    images = np.ascontiguousarray(cifar[:12].transpose(0, 3, 1, 2))  # 3 x 32 x 32
+    rng = np.random.default_rng(ALL_OPS.index(name) + 100)
+    op = np.full(len(images), ALL_OPS.index(name))
+    params = op_parameters(op, rng.uniform(0.1, 10, len(images)).astype(np.float32),
+                           np.where(rng.random(len(images)) < 0.5, -1, 1), 32, 32)
+    counts, table = np.empty(256, np.int64), np.empty(256, np.uint8)
+    for image, index, param in zip(images, op, params, strict=True):
+        whole = np.empty_like(image)
+        fused_ops.apply_op(image, whole, index, param, counts, table, np.array([0, 0, 32, 32]))
+        top, left = rng.integers(0, 31, 2)
+        box = np.array([top, left, rng.integers(1, 33 - top), rng.integers(1, 33 - left)])
+        boxed = np.full_like(image, 7)
+        fused_ops.apply_op(image, boxed, index, param, counts, table, box)
+        inside = (slice(None), slice(box[0], box[0] + box[2]), slice(box[1], box[1] + box[3]))
+        assert np.array_equal(boxed[inside], whole[inside]), (name, box)
+        boxed[inside] = 7
+        assert (boxed == 7).all(), f"{name} wrote outside its box {box}"

@@ -98,3 +98,22 @@ def test_model_inputs_are_range_checked_and_read_in_either_layout():
     arrays = CifarArrays(unit * 255, np.zeros(4, np.int64), ("a", "b"))  # float [0, 255] "CIFAR"
     with pytest.raises(ImageRangeError, match="images given to the model"):
         evaluate(model, suite="clean", data=arrays, progress=False)
+
+
+def test_pgd_refuses_images_outside_the_unit_range() -> None:
+    from ipmix.robustness.attacks import pgd_attack
+
+    model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(3 * 4 * 4, 2))
+    labels = torch.zeros(2, dtype=torch.long)
+    with pytest.raises(ImageRangeError, match=r"PGD images.*255"):
+        pgd_attack(model, torch.full((2, 3, 4, 4), 255.0), labels, generator=torch.Generator())
+    with pytest.raises(ValueError, match="float in \\[0, 1\\], got torch.uint8"):
+        pgd_attack(model, torch.zeros((2, 3, 4, 4), dtype=torch.uint8), labels, generator=torch.Generator())
+
+
+def test_training_tensors_outside_the_unit_range_are_refused() -> None:
+    from ipmix.data.datasets import to_tensor
+
+    assert to_tensor(torch.full((3, 2, 2), 0.5)).max() == 0.5
+    with pytest.raises(ImageRangeError, match="training image"):
+        to_tensor(torch.full((3, 2, 2), -1.0))

@@ -19,6 +19,7 @@ COMMANDS = {
     "train": "train",
     "evaluate": "evaluate",
     "report": "report",
+    "reproduce": "reproduce",
     "make-cifar-c": "make_cifar_c",
     "make-cifar-p": "make_cifar_c",
     "make-c": "make_c",

@@ -50,13 +50,13 @@ def _non_negative(text: str) -> int:
     return value
 
 
-def _model_kwargs(text: str) -> dict:
+def _json_object(text: str) -> dict:
     try:
         value = json.loads(text)
     except json.JSONDecodeError as error:
-        raise argparse.ArgumentTypeError(f"--model-kwargs must be a JSON object: {error}") from error
+        raise argparse.ArgumentTypeError(f"expected a JSON object: {error}") from error
     if not isinstance(value, dict):
-        raise argparse.ArgumentTypeError("--model-kwargs must be a JSON object, e.g. '{\"width\": 8}'")
+        raise argparse.ArgumentTypeError(f"expected a JSON object, e.g. '{{\"width\": 8}}', got {text!r}")
     return value
 
 
@@ -131,6 +131,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     method.add_argument("--mixing-set", metavar="PATH",
                         help="folder of mixing pictures for ipmix/pixmix (ImageFolder layouts "
                         "too; default: the built-in generated set)")
+    method.add_argument("--aug-options", type=_json_object, metavar="JSON",
+                        help="further ipmix.IPMix options for the ipmix variants, as JSON, e.g. "
+                        "'{\"framework\": \"linear\"}' or '{\"box_shapes\": [\"scar\"]}' "
+                        "(the paper's ablations)")
     _pair(method, "batched", "batched",
           "apply IPMix per batch on the training device (ipmix.IPMixBatch); loader workers then "
           "only decode, crop and flip (default on CUDA for folders)",
@@ -149,7 +153,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                        "file (also an ipmix checkpoint), or none (the imagenet recipe uses "
                        "IMAGENET1K_V1 for resnet50). Read from the library's cache, never "
                        "downloaded")
-    model.add_argument("--model-kwargs", type=_model_kwargs, metavar="JSON",
+    model.add_argument("--model-kwargs", type=_json_object, metavar="JSON",
                        help="architecture options as JSON, e.g. '{\"dropout\": 0.0}'")
     model.add_argument("--epochs", type=_positive,
                        help="epochs (default per model, paper Appendix A/K: "

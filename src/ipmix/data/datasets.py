@@ -25,6 +25,7 @@ from torch.utils.data import Dataset, Sampler
 
 from ipmix.data.cifar import CifarArrays
 from ipmix.data.seeding import derive_seed, reseed, sample_seed
+from ipmix.utils.images import check_unit_range
 
 
 class LabelledImages(Protocol):
@@ -65,11 +66,13 @@ class JSDViews:
 
 
 def to_tensor(image: Image.Image | np.ndarray | torch.Tensor) -> torch.Tensor:
-    """A PIL image, uint8 HWC array or uint8 CHW tensor as float ``[C, H, W]`` in [0, 1]."""
+    """A PIL image, uint8 HWC array or CHW tensor (uint8, or float in [0, 1], checked) as float
+    ``[C, H, W]`` in [0, 1]."""
     if isinstance(image, torch.Tensor):
         tensor = image
         if tensor.dtype == torch.uint8:
             return tensor.float().div_(255)
+        check_unit_range(tensor, "training image")
         return tensor.float()
     return to_uint8_tensor(image).float().div_(255)
 

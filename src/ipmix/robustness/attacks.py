@@ -16,6 +16,7 @@ exactly, for comparisons with published numbers.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -23,6 +24,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
+
+from ipmix.utils.images import check_unit_range
 
 PGD_EPS = 2 / 255
 PGD_STEPS = 20
@@ -59,6 +62,9 @@ def pgd_attack(
         )
     if images.ndim != 4:
         raise AttackConfigError(f"images must be [B, C, H, W], got shape {tuple(images.shape)}")
+    if not images.is_floating_point():
+        raise AttackConfigError(f"images must be float in [0, 1], got {images.dtype}")
+    check_unit_range(images, "PGD images")
     clean = images.detach()
     centre = clean
     adversarial = clean.clone()
@@ -94,18 +100,28 @@ def pgd_part(
     seed: int,
     progress: bool,
     reference: bool,
+    on_predictions: Callable[[str, np.ndarray], None] | None = None,
 ) -> dict[str, Any]:
-    """The suite's ``pgd`` part: error (%) on PGD images of uint8 ``[N, H, W, 3]`` `images`."""
+    """The suite's ``pgd`` part: error (%) on PGD images of uint8 ``[N, H, W, 3]`` `images`.
+
+    `on_predictions` receives the softmax outputs on all adversarial images, labelled ``pgd``.
+    """
     from ipmix.robustness.predict import _images_to_tensor
 
     generator = torch.Generator().manual_seed(seed)
     wrong = 0
+    outputs = []
     for start in tqdm(range(0, len(images), batch_size), desc="PGD", disable=not progress, leave=False):
         batch = _images_to_tensor(images[start : start + batch_size], device)
         targets = torch.from_numpy(labels[start : start + batch_size]).to(device)
         adversarial = pgd_attack(model, batch, targets, generator=generator, reference=reference)
         with torch.no_grad():
-            wrong += int((model(adversarial).argmax(1) != targets).sum())
+            logits = model(adversarial)
+        wrong += int((logits.argmax(1) != targets).sum())
+        if on_predictions is not None:
+            outputs.append(torch.softmax(logits.float(), dim=1).cpu().numpy())
+    if on_predictions is not None:
+        on_predictions("pgd", np.concatenate(outputs))
     return {
         "error": 100 * wrong / len(images),
         "eps": PGD_EPS,

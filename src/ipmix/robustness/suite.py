@@ -130,6 +130,7 @@ def evaluate(
     pgd_reference: bool = False,
     ood_count: str = "protocol",
     workers: int = 0,
+    on_predictions: Callable[[str, np.ndarray], None] | None = None,
 ) -> dict[str, Any]:
     """Run the suite parts in `suite` on `model` and return the results (percentages).
 
@@ -143,6 +144,10 @@ def evaluate(
     `pgd_attack`); `ood_count` is ``"protocol"`` (folders and arrays subsampled to N // 5
     images, as Hendrycks' test script) or ``"all"``. Every random draw (PGD start, outliers,
     generated CIFAR-C/-P) derives from `seed`. The model is put in eval mode on `device`.
+    `on_predictions(label, probabilities)`, if given, receives every set's softmax outputs
+    ``[N, K]`` (for per-image statistics such as bootstrap intervals); labels: ``clean``,
+    ``<corruption> s<severity>``, ``<perturbation>`` (all frames, sequence-major),
+    ``OOD <source>`` and ``pgd`` (the adversarial images).
     """
     parts = parse_suite(suite)
     if ood_count not in OOD_COUNTS:
@@ -165,7 +170,10 @@ def evaluate(
     }
 
     def predict(images: np.ndarray, desc: str) -> np.ndarray:
-        return predict_probabilities(model, images, batch_size, device, desc, progress)
+        probabilities = predict_probabilities(model, images, batch_size, device, desc, progress)
+        if on_predictions is not None:
+            on_predictions(desc, probabilities)
+        return probabilities
 
     if {"clean", "calibration", "ood"} & set(parts):
         clean_probs = timer.run("clean", lambda: predict(arrays.images, "clean"))
@@ -211,7 +219,7 @@ def evaluate(
         results["pgd"] = timer.run(
             "pgd",
             lambda: pgd_part(model, arrays.images, arrays.labels, batch_size, device, seed, progress,
-                             pgd_reference),
+                             pgd_reference, on_predictions),
         )
 
     if "ood" in parts:

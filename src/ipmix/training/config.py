@@ -35,7 +35,13 @@ from ipmix.data.splits import DATASETS, is_folder_dataset
 from ipmix.data.transforms import TRAIN_CROPS
 from ipmix.models import is_external, is_known_model
 from ipmix.training.losses import JSD_WEIGHT
-from ipmix.training.registry import PRESETS, parse_augmentation, preset_name, resolve_jsd
+from ipmix.training.registry import (
+    PRESETS,
+    check_augmentation_options,
+    parse_augmentation,
+    preset_name,
+    resolve_jsd,
+)
 
 #: Appendix A: 100 epochs for the Wide ResNets, 200 for ResNet-18 and ResNeXt-29; Appendix K:
 #: 300 for the small ViT. `small` (not in the paper) gets the WRN budget.
@@ -84,6 +90,7 @@ class TrainConfig:
     model: str | None = None  # None: the recipe's (wrn40_4 / resnet50)
     model_kwargs: dict[str, Any] = field(default_factory=dict)
     aug: str = "ipmix"  # a registry name or a config string (ipmix-k3-t3-a1)
+    aug_options: dict[str, Any] = field(default_factory=dict)  # further IPMix options (ablations)
     batched: bool | None = None  # IPMix per batch on the device (ipmix.IPMixBatch)
     jsd: bool | None = None  # None: the method's default (on for augmix/ipmix, off for pixmix)
     jsd_weight: float = JSD_WEIGHT
@@ -179,10 +186,15 @@ def _fill_defaults(config: TrainConfig, device_type: str) -> None:
 
 
 def _resolve(raw: TrainConfig, device_type: str) -> TrainConfig:
-    config = dataclasses.replace(raw, model_kwargs=dict(raw.model_kwargs))
+    config = dataclasses.replace(raw, model_kwargs=dict(raw.model_kwargs),
+                                 aug_options=dict(raw.aug_options))
     if config.dataset not in DATASETS:
         raise ConfigError(f"unknown dataset {config.dataset!r}; choose one of {', '.join(DATASETS)}")
     resolve_jsd(config.aug, config.jsd)  # unknown names and an unsupported --jsd fail first
+    try:
+        check_augmentation_options(config.aug, config.aug_options)
+    except ValueError as error:
+        raise ConfigError(str(error)) from error
     _fill_defaults(config, device_type)
     assert config.model is not None and config.epochs is not None and config.lr is not None
     if not is_known_model(config.model):

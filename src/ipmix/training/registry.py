@@ -26,7 +26,7 @@ RandAugment (2 ops, magnitude 9) and TrivialAugmentWide run with their defaults.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -215,6 +215,27 @@ def resolve_jsd(name: str, jsd: bool | None) -> bool:
     return jsd
 
 
+def check_augmentation_options(name: str, options: Mapping[str, Any] | None) -> dict[str, Any]:
+    """Checked IPMix keyword options: only the IPMix variants take them, never the settings the
+    variant or the trainer sets itself (level switches, mixing set, seed, views)."""
+    options = dict(options or {})
+    if not options:
+        return options
+    base = parse_augmentation(name).name
+    if base not in IPMIX_VARIANTS:
+        raise UnknownAugmentationError(
+            f"augmentation options apply to {', '.join(IPMIX_VARIANTS)}, not {base!r}"
+        )
+    fixed = sorted(set(options) & {"mixing_set", "seed", "views", *IPMIX_VARIANTS[base]})
+    if fixed:
+        raise UnknownAugmentationError(f"{base!r} sets {', '.join(fixed)} itself; not an option here")
+    try:
+        IPMixOptions(**options)  # unknown names and bad values fail here, before any data loads
+    except TypeError as error:
+        raise UnknownAugmentationError(f"unknown IPMix option in {sorted(options)}: {error}") from error
+    return options
+
+
 def build_augmentation(
     name: str,
     dataset: str = "cifar10",
@@ -225,6 +246,7 @@ def build_augmentation(
     batched: bool = False,
     preset: str | None = None,
     image_size: int | None = None,
+    options: Mapping[str, Any] | None = None,
 ) -> Augmentation:
     """Resolve `name` (one of `AUGMENTATION_NAMES`, or a config string of one) for `dataset`.
 
@@ -234,9 +256,14 @@ def build_augmentation(
     ``augmix+epoch(mixup,cutmix)``. `seed` only sets the initial streams: training reseeds
     them per sample and per step. `batched` (IPMix variants only) applies IPMix per batch on
     the device with `ipmix.IPMixBatch`. `image_size`: above 32 px, the built-in set is
-    rendered at that size (instead of upscaling its 36 px pictures).
+    rendered at that size (instead of upscaling its 36 px pictures). `options` are further
+    `ipmix.IPMix` keyword options of the IPMix variants (`framework`, `mixing_ops`,
+    `box_shapes`, ...: the paper's ablations), applied over the config string's settings.
     """
     parsed = parse_augmentation(name)
+    extra = check_augmentation_options(name, options)
+    if extra:
+        parsed = ConfigString(parsed.name, {**parsed.options, **extra})
     if mixing_set is None and image_size is not None and image_size > 32:
         from ipmix.mixing_sets import default_mixing_set
 

@@ -135,6 +135,7 @@ class _Run:
         self.augmentation: Augmentation = build_augmentation(
             config.aug, config.dataset, config.jsd, config.mixing_set, config.epochs, config.seed,
             batched=bool(config.batched), preset=config.preset, image_size=config.image_size,
+            options=config.aug_options,
         )
         self.rank_seed = derive_seed(config.seed, "rank", self.dist.rank)
         self.data: TrainingData = build_training_data(

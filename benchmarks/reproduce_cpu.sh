@@ -1,0 +1,42 @@
+#!/bin/sh
+# The committed cpu-budget results (docs/results/cpu/): every cell of Tables 3, 4, 18, 17 and 7
+# at `--budget cpu`, run in the background at the lowest priority, resumable.
+#
+#   sh benchmarks/reproduce_cpu.sh start    # launch (or resume) detached; log in $OUT.log
+#   sh benchmarks/reproduce_cpu.sh status   # cells by status, and the log's last lines
+#   sh benchmarks/reproduce_cpu.sh stop     # SIGTERM to the runner: the running epoch stops,
+#                                           # checkpoint.pt keeps the last finished one
+#   sh benchmarks/reproduce_cpu.sh report   # write the tables from the cells done so far
+#
+# Run it from a checkout that stays unchanged while the runs go on (e.g. a `git worktree`):
+# every run records the commit it was trained with. OUT, DATA and PYTHON can be overridden.
+set -eu
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+OUT=${OUT:-/work/runs/reproduce-cpu}
+DATA=${DATA:-/work/shared/data}
+PYTHON=${PYTHON:-/work/main/.venv/bin/python}
+TABLES_OUT=${TABLES_OUT:-$ROOT/docs/results/cpu}
+run() { env PYTHONPATH="$ROOT/src" IPMIX_DATA="$DATA" "$PYTHON" -u -m ipmix reproduce "$@"; }
+
+case "${1:-}" in
+start)
+    mkdir -p "$OUT"
+    # Tables 3/4/18/17 first (one seed of vanilla, AugMix, IPMix; the other methods; the extra
+    # seeds; the JSD rows), then Table 7's ablations.
+    nohup setsid nice -n 19 sh -c "
+        echo \$\$ > '$OUT/runner.pid'
+        $(command -v env) PYTHONPATH='$ROOT/src' IPMIX_DATA='$DATA' '$PYTHON' -u -m ipmix reproduce 3 4 18 17 --budget cpu --out '$OUT' --no-progress
+        $(command -v env) PYTHONPATH='$ROOT/src' IPMIX_DATA='$DATA' '$PYTHON' -u -m ipmix reproduce 7 --budget cpu --out '$OUT' --no-progress
+    " >> "$OUT.log" 2>&1 < /dev/null &
+    echo "started; log: $OUT.log" ;;
+status)
+    run 3 4 18 17 7 --budget cpu --out "$OUT" --dry-run | tail -n 25
+    tail -n 3 "$OUT.log" ;;
+stop)
+    # the shell's child python processes: the runner is the one whose parent is the shell
+    pkill -TERM -P "$(cat "$OUT/runner.pid")" -f "ipmix reproduce" && echo "stopping" ;;
+report)
+    run 3 4 18 17 7 --budget cpu --out "$OUT" --report-only --tables-out "$TABLES_OUT" --no-progress ;;
+*)
+    sed -n 2,14p "$0"; exit 2 ;;
+esac

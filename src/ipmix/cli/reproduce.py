@@ -1,0 +1,90 @@
+"""`ipmix reproduce`: the paper's tables at a budget, beside the paper's numbers."""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+
+EPILOG = """\
+examples:
+  ipmix reproduce 3 4 18 --budget cpu --out runs/reproduce-cpu --dry-run
+  ipmix reproduce 3 4 18 --budget cpu --out runs/reproduce-cpu      (hours; rerun to resume)
+  ipmix reproduce 7 --budget smoke --out runs/smoke --seeds 2
+  ipmix reproduce all --budget cpu --out runs/reproduce-cpu --report-only --tables-out docs/results/cpu
+
+Cells are shared between tables (one training run per configuration, under OUT/runs/) and
+skipped when done; a failed cell is reported and the others go on. See docs/reproduce.md.
+"""
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    from ipmix.reproduce.budgets import BUDGETS
+    from ipmix.reproduce.tables import TABLE_IDS
+
+    parser = subparsers.add_parser(
+        "reproduce",
+        help="train and evaluate the grid behind the paper's tables, write them beside the paper's",
+        description="Resolve each table (" + ", ".join(TABLE_IDS) + ") into a grid of "
+        "training + evaluation cells at a budget, run the cells that are not done, and write "
+        "each table (markdown, JSON, plot) beside the paper's numbers.",
+        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("tables", nargs="+", metavar="TABLE", help="table numbers, or 'all'")
+    parser.add_argument("--budget", choices=tuple(BUDGETS), required=True,
+                        help="smoke (tests' size), cpu (hours on 2 cores) or paper (Appendix A)")
+    parser.add_argument("--out", required=True, help="folder of the runs (shared by tables)")
+    parser.add_argument("--seeds", type=int, default=None,
+                        help="seeds per cell for every method (default: the budget's)")
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument("--dry-run", action="store_true",
+                      help="print the grid, each cell's status and the estimated cost; run nothing")
+    mode.add_argument("--report-only", action="store_true",
+                      help="write the tables from the cells that are done; train nothing")
+    parser.add_argument("--commands", action="store_true",
+                        help="with --dry-run: print each cell's ipmix train / evaluate commands")
+    parser.add_argument("--tables-out", default=None, help="folder for the tables (default OUT/tables)")
+    parser.add_argument("--data", default=None, help="data folder (default: $IPMIX_DATA)")
+    parser.add_argument("--device", default="auto", help="auto, cpu or cuda[:N]")
+    parser.add_argument("--workers", type=int, default=None, help="DataLoader workers (default: budget's)")
+    parser.add_argument("--cifar-c", default=None, metavar="DIR",
+                        help="official CIFAR-C folder (default: generated once under OUT/benchmarks)")
+    parser.add_argument("--cifar-p", default=None, metavar="DIR", help="official CIFAR-P folder")
+    parser.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from ipmix.reproduce import dry_run_text, plan, reproduce
+    from ipmix.training import TrainingInterrupted
+
+    if args.workers is not None and args.workers < 0:
+        raise ValueError(f"--workers must be >= 0, got {args.workers}")
+    if args.commands and not args.dry_run:
+        raise ValueError("--commands goes with --dry-run")
+    if args.dry_run:
+        specs, budget, cells = plan(args.tables, args.budget, args.seeds)
+        print(dry_run_text(specs, budget, cells, Path(args.out), commands=args.commands))
+        return 0
+    command = shlex.join(["ipmix", *sys.argv[1:]]) if sys.argv[1:2] == ["reproduce"] else (
+        f"ipmix reproduce {' '.join(args.tables)} --budget {args.budget} --out {args.out}")
+    try:
+        outcome, written = reproduce(
+            args.tables, args.budget, args.out, seeds=args.seeds, run=not args.report_only,
+            tables_out=args.tables_out, data=args.data, device=args.device, workers=args.workers,
+            cifar_c=args.cifar_c, cifar_p=args.cifar_p, progress=not args.no_progress,
+            command=command,
+        )
+    except TrainingInterrupted as stopped:
+        print(f"ipmix reproduce: {stopped}; rerun the same command to go on", file=sys.stderr)
+        return 130 if stopped.signal_name == "SIGINT" else 143
+    for path in written:
+        print(f"wrote {path}")
+    failed = outcome.get("failed", [])
+    if failed:
+        print(f"ipmix reproduce: {len(failed)} cell(s) failed: {', '.join(failed)} "
+              "(see each cell's error.log; rerun to retry)", file=sys.stderr)
+        return 1
+    return 0

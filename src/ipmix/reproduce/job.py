@@ -1,0 +1,83 @@
+"""`ipmix reproduce` as a library call: resolve the grid, show it, run it, write the tables."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from ipmix.reproduce.budgets import Budget, get_budget
+from ipmix.reproduce.cells import Cell, evaluate_commands, grid, train_command
+from ipmix.reproduce.cost import describe_seconds, estimate_cell, load_speed_tables
+from ipmix.reproduce.output import write_table
+from ipmix.reproduce.runner import RunOptions, cell_status, run_grid
+from ipmix.reproduce.summary import write_summary
+from ipmix.reproduce.tables import TableSpec, get_tables
+
+
+def plan(tables: Sequence[str], budget: str, seeds: int | None = None
+         ) -> tuple[list[TableSpec], Budget, list[Cell]]:
+    """The table specs, the budget (with `seeds` applied) and the grid of cells, in run order."""
+    specs = get_tables(list(tables))
+    chosen = get_budget(budget).with_seeds(seeds)
+    return specs, chosen, grid(specs, chosen)
+
+
+def dry_run_text(specs: Sequence[TableSpec], budget: Budget, cells: Sequence[Cell], out: Path,
+                 commands: bool = False, speed_dir: str | Path | None = None) -> str:
+    """The grid (cell, status, estimated cost, tables using it) and the total cost left."""
+    speed = load_speed_tables(speed_dir)
+    lines = [f"budget {budget.name}: {budget.description}",
+             f"tables: {', '.join(s.id for s in specs)}; {len(cells)} cells under {out}/runs", ""]
+    total, assumed = 0.0, set()
+    counts: dict[str, int] = {}
+    for cell in cells:
+        status = cell_status(out, cell)
+        counts[status] = counts.get(status, 0) + 1
+        used = ",".join(dict.fromkeys(e.table for e in cell.entries))
+        if not cell.runnable:
+            lines.append(f"  {'needs':8} {cell.name}  [{used}]  {cell.needs}")
+            continue
+        cost = ""
+        if speed is not None:
+            estimate = estimate_cell(cell, speed)
+            cost = f"~{describe_seconds(estimate.seconds)}"
+            if status != "done":
+                total += estimate.seconds
+                assumed.update(estimate.assumed)
+        lines.append(f"  {status:8} {cell.name}  [{used}]  {cost}")
+        if commands:
+            lines += [f"      {line}" for line in [train_command(cell, str(out), budget),
+                                                   *evaluate_commands(cell, str(out))]]
+    lines += ["", "cells: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items()))]
+    if speed is None:
+        lines.append("cost: unknown (no benchmarks/results/ here; a source checkout has them)")
+    else:
+        lines.append(f"estimated cost of what is left: {describe_seconds(total)} on the 2-core "
+                     f"benchmark box (from benchmarks/results/{', '.join(speed.sources)})")
+        if assumed:
+            lines.append("  not measured, costed as vanilla or skipped: " + ", ".join(sorted(assumed)))
+    return "\n".join(lines)
+
+
+def reproduce(tables: Sequence[str], budget: str, out: str | Path, seeds: int | None = None,
+              run: bool = True, tables_out: str | Path | None = None, data: str | None = None,
+              device: str = "auto", workers: int | None = None, cifar_c: str | None = None,
+              cifar_p: str | None = None, progress: bool = True, command: str = "ipmix reproduce",
+              log: Callable[[str], object] = print) -> tuple[dict[str, list[str]], list[Path]]:
+    """Run the cells that are not done (unless ``run=False``), then write every table.
+
+    Returns the names of the cells run, by their new status, and the files written.
+    """
+    out = Path(out)
+    specs, chosen, cells = plan(tables, budget, seeds)
+    outcome: dict[str, list[str]] = {}
+    if run:
+        options = RunOptions(out=out, budget=chosen, data=data, device=device, workers=workers,
+                             cifar_c=cifar_c, cifar_p=cifar_p, progress=progress)
+        outcome = run_grid(cells, options, log)
+    folder = Path(tables_out) if tables_out is not None else out / "tables"
+    written: list[Path] = []
+    for spec in specs:
+        written += write_table(spec, cells, out, chosen, folder, command)
+    written += write_summary(cells, out, chosen, folder, command)
+    return outcome, written

@@ -1,0 +1,159 @@
+"""Our value of a table entry: the metric of its cells, over seeds or with a bootstrap interval.
+
+With two or more finished seeds a value is ``mean ± std`` (sample standard deviation, as the
+paper's tables); with one seed it is that seed's number with a 95% percentile-bootstrap
+interval over the test images (from the evaluation's `predictions.npz`).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ipmix.reproduce.cells import Cell
+from ipmix.reproduce.records import RECORD_FILE, Record, bootstrap, interval, load_record
+from ipmix.reproduce.runner import cell_status, read_cell_info, run_dir
+from ipmix.reproduce.tables import METRIC_NEEDS, Entry
+
+
+@dataclass
+class Value:
+    """One reproduced number (or why there is none)."""
+
+    status: str  # done, partial (some seeds), todo, running, failed, needs
+    mean: float | None = None
+    std: float | None = None
+    per_seed: list[float] = field(default_factory=list)
+    interval: tuple[float, float] | None = None
+    seeds_planned: int = 0
+    note: str = ""  # needs / failure text; "*": mCE over fewer than 15 corruptions
+    cells: list[str] = field(default_factory=list)
+
+    def text(self, digits: int = 2) -> str:
+        """``12.34 ± 0.56`` (seeds), ``12.34 [11.70, 13.01]`` (one seed), or the status."""
+        if self.mean is None:
+            return {"needs": "needs *", "failed": "failed", "running": "running"}.get(
+                self.status, "not run")
+        mark = "*" if self.note == "*" else ""
+        shown = f"{self.mean:.{digits}f}"
+        if self.std is not None:
+            shown += f" ± {self.std:.{digits}f}"
+        elif self.interval is not None:
+            shown += f" [{self.interval[0]:.{digits}f}, {self.interval[1]:.{digits}f}]"
+        if len(self.per_seed) < self.seeds_planned:
+            shown += f" ({len(self.per_seed)}/{self.seeds_planned} seeds)"
+        return shown + mark
+
+    def as_json(self) -> dict[str, Any]:
+        return {"status": self.status, "mean": self.mean, "std": self.std,
+                "per_seed": self.per_seed, "interval": self.interval,
+                "seeds_done": len(self.per_seed), "seeds_planned": self.seeds_planned,
+                "note": self.note, "cells": self.cells}
+
+
+@lru_cache(maxsize=512)
+def _results(folder: str, mtime: float) -> dict[str, Any]:
+    return json.loads(Path(folder, "results.json").read_text())
+
+
+def cell_results(out: Path, cell: Cell) -> list[dict[str, Any]]:
+    """The results of each of a cell's evaluations, in order (main subset first)."""
+    found = []
+    for evaluation in cell.evaluations:
+        folder = run_dir(out, cell) / evaluation.name
+        path = folder / "results.json"
+        found.append(_results(str(folder), path.stat().st_mtime) if path.is_file() else {})
+    return found
+
+
+def _read(results: dict[str, Any], metric: str) -> tuple[float | None, str]:
+    def get(*keys: str) -> Any:
+        value: Any = results
+        for key in keys:
+            if not isinstance(value, dict) or value.get(key) is None:
+                return None
+            value = value[key]
+        return value
+
+    paths = {"error": ("clean", "error"), "rms": ("calibration", "rms_clean"),
+             "rms_c": ("calibration", "rms_c"), "mfr": ("perturbation", "mfr"),
+             "pgd": ("pgd", "error"), "auroc": ("ood", "auroc"), "aupr": ("ood", "aupr")}
+    if metric == "mce":
+        if get("corruption", "mce") is not None:
+            return float(get("corruption", "mce")), ""
+        partial = get("corruption", "mce_partial")
+        return (float(partial), "*") if partial is not None else (None, "")
+    value = get(*paths[metric]) if metric in paths else None
+    return (float(value), "") if value is not None else (None, "")
+
+
+def epoch_seconds(folder: Path) -> float | None:
+    """Mean training seconds per epoch of a run (its log.jsonl)."""
+    path = folder / "log.jsonl"
+    if not path.is_file():
+        return None
+    seconds = [json.loads(line)["seconds"] for line in path.read_text().splitlines() if line.strip()]
+    return float(np.mean(seconds)) if seconds else None
+
+
+def cell_metric(out: Path, cell: Cell, metric: str) -> tuple[float | None, str, int | None]:
+    """A done cell's metric, its note, and which evaluation holds it (None: from the log)."""
+    if metric == "epoch_seconds":
+        return epoch_seconds(run_dir(out, cell)), "", None
+    for index, results in enumerate(cell_results(out, cell)):
+        value, note = _read(results, metric)
+        if value is not None:
+            return value, note, index
+    return None, "", None
+
+
+@lru_cache(maxsize=256)
+def _record(path: str, mtime: float) -> Record:
+    return load_record(path)
+
+
+def cell_record(out: Path, cell: Cell, evaluation_index: int) -> Record | None:
+    path = run_dir(out, cell) / cell.evaluations[evaluation_index].name / RECORD_FILE
+    return _record(str(path), path.stat().st_mtime) if path.is_file() else None
+
+
+def entry_value(out: Path, entry: Entry, cells: Sequence[Cell]) -> Value:
+    """Our value of `entry` from its cells (one per seed)."""
+    value = Value(status="todo", seeds_planned=len(cells), cells=[c.name for c in cells])
+    if METRIC_NEEDS.get(entry.metric):
+        value.status, value.note = "needs", METRIC_NEEDS[entry.metric]
+        return value
+    if not cells or not cells[0].runnable:
+        value.status = "needs"
+        value.note = cells[0].needs if cells else "no cell"
+        return value
+    statuses = [cell_status(out, cell) for cell in cells]
+    done = [cell for cell, status in zip(cells, statuses, strict=True) if status == "done"]
+    for cell, status in zip(cells, statuses, strict=True):
+        if status == "failed" and not value.note:
+            value.note = str(read_cell_info(run_dir(out, cell)).get("error", ""))
+    readings = [cell_metric(out, cell, entry.metric) for cell in done]
+    kept = [(cell, r) for cell, r in zip(done, readings, strict=True) if r[0] is not None]
+    if not kept:
+        value.status = next((s for s in ("running", "failed", "partial") if s in statuses), "todo")
+        return value
+    value.per_seed = [r[0] for _, r in kept]
+    value.status = "done" if len(kept) == len(cells) else "partial"
+    if any(r[1] == "*" for _, r in kept):
+        value.note = "*"
+    value.mean = float(np.mean(value.per_seed))
+    if len(kept) >= 2:
+        value.std = float(np.std(value.per_seed, ddof=1))
+    else:
+        cell, (_, _, index) = kept[0]
+        record = cell_record(out, cell, index) if index is not None else None
+        samples = bootstrap([record], entry.metric) if record is not None else None
+        if samples is not None:
+            value.interval = interval(samples[0], value.mean)
+    return value

@@ -1,0 +1,105 @@
+"""Grid resolution: tables -> cells (training + evaluation configurations), shared and ordered."""
+
+import shlex
+
+import pytest
+
+from ipmix.reproduce.budgets import BudgetError, get_budget
+from ipmix.reproduce.cells import evaluate_commands, grid, train_command
+from ipmix.reproduce.job import plan
+from ipmix.reproduce.runner import RunOptions, train_config
+from ipmix.reproduce.tables import TABLES, UnknownTableError, get_tables
+from ipmix.training import TrainConfig
+
+
+def _names(cells):
+    return [cell.name for cell in cells]
+
+
+def test_table3_at_the_paper_budget_is_the_full_grid():
+    _, _, cells = plan(["3"], "paper")
+    assert len(cells) == 2 * 4 * 7 * 3  # dataset x model x method x seed
+    by_name = {cell.name: cell.options for cell in cells}
+    assert by_name["cifar100-wrn40_4-e100/ipmix-jsd/seed2"]["jsd"] is True  # the authors' JSD
+    assert by_name["cifar10-resnet18-e200/none/seed0"]["epochs"] == 200
+    assert by_name["cifar10-resnext29_32x4d-e200/pixmix/seed1"]["jsd"] is False
+    assert all(not o["batched"] for o in by_name.values())
+    assert all(cell.evaluations[0].parts == ("clean", "c", "calibration", "p", "pgd", "ood")
+               and cell.evaluations[0].n is None for cell in cells)
+
+
+def test_table3_at_the_cpu_budget():
+    _, budget, cells = plan(["3"], "cpu")
+    names = _names(cells)
+    assert len(cells) == 3 * 3 + 7 + 2  # three seeds of the core methods, extras, JSD rows
+    # run order: one seed of vanilla / AugMix / IPMix first, then the other methods, then the
+    # extra seeds, then JSD
+    assert names[:3] == ["cifar10-small-e15/none/seed0", "cifar10-small-e15/augmix/seed0",
+                         "cifar10-small-e15/ipmix-batched/seed0"]
+    assert names[-2:] == ["cifar10-small-e15/augmix-jsd/seed0",
+                          "cifar10-small-e15/ipmix-jsd-batched/seed0"]
+    assert names.index("cifar10-small-e15/trivialaugment/seed0") < names.index(
+        "cifar10-small-e15/none/seed1")
+    assert all(c.options["dataset"] != "cifar100" for c in cells)
+    assert [(e.parts, e.n) for e in cells[0].evaluations] == [
+        (("clean", "c", "calibration"), 10_000), (("p", "pgd", "ood"), 2_000)]
+    assert budget.with_seeds(2).seeds == 2
+    with pytest.raises(BudgetError, match="--seeds must be >= 1"):
+        budget.with_seeds(0)
+
+
+def test_tables_share_cells():
+    alone = set(_names(plan(["3"], "cpu")[2]))
+    together = plan(["3", "4", "18", "17"], "cpu")[2]
+    runnable = {cell.name for cell in together if cell.runnable}
+    assert runnable == alone  # Tables 4, 18 and 17 add no training at this budget
+    ipmix = next(c for c in together if c.name == "cifar10-small-e15/ipmix-batched/seed0")
+    assert {e.table for e in ipmix.entries} == {"3", "4", "18", "17"}
+    # Table 2's Chain-Mixed is IPMix's default framework: the same run as Table 12's IPMix row
+    shared = plan(["2", "12"], "paper")[2]
+    cell = next(c for c in shared if c.name == "cifar100-resnext29_32x4d-e200/ipmix-jsd/seed0")
+    assert {(e.table, e.row) for e in cell.entries} == {("2", "Chain-Mixed"), ("12", "IPMix")}
+    assert "cifar100-resnext29_32x4d-e200/ipmix-framework-linear-jsd/seed0" in _names(shared)
+
+
+def test_what_cannot_run_here_says_why():
+    cells = plan(["5", "13", "8"], "paper")[2]
+    needs = {cell.name: cell.needs for cell in cells if not cell.runnable}
+    assert needs["not-in-ipmix/AugMax"] == "AugMax is not implemented in ipmix"
+    assert any("ImageNet suite" in text for text in needs.values())
+    assert any("PixMix's fractals" in text for text in needs.values())
+    # CIFAR cells of Table 13 need the C-bar corruptions, unless another table measures them
+    cifar = [c for c in cells if c.name.startswith("cifar10-wrn40_4")]
+    assert cifar and all("C-bar" in c.needs for c in cifar if "13" in {e.table for e in c.entries}
+                         and len({e.table for e in c.entries}) == 1)
+    assert {c.options["mixing_set"] for c in cells if c.runnable and "set-" in c.name} == {
+        "ifs", "radial-contours", "dead-leaves", "spectrum"}
+
+
+def test_every_table_resolves_at_every_budget():
+    for budget in ("smoke", "cpu", "paper"):
+        cells = plan(["all"], budget)[2]
+        assert len(cells) == len(set(_names(cells)))
+    with pytest.raises(UnknownTableError, match="unknown table '6'; choose from 2, 3"):
+        get_tables(["6"])
+
+
+def test_the_printed_commands_build_the_runners_config(tmp_path):
+    from ipmix.cli import build_parser
+
+    budget = get_budget("cpu")
+    cells = grid([TABLES["11"], TABLES["8"]], budget)
+    options = RunOptions(out=tmp_path, budget=budget)
+    for cell in cells:
+        if not cell.runnable:
+            continue
+        args = build_parser("train").parse_args(shlex.split(train_command(cell, str(tmp_path), budget))[1:])
+        given = {k: v for k, v in vars(args).items() if k not in ("func", "command")}
+        printed = TrainConfig(**given).resolved()  # as `ipmix train` builds it
+        config = train_config(cell, options).resolved()
+        for key in ("dataset", "model", "aug", "aug_options", "batched", "jsd", "epochs",
+                    "subset", "mixing_set", "seed", "out"):
+            assert getattr(printed, key) == getattr(config, key), (cell.name, key)
+        for line in evaluate_commands(cell, str(tmp_path)):
+            evaluated = build_parser("evaluate").parse_args(shlex.split(line)[1:])
+            assert evaluated.run == config.out and evaluated.n in (10_000, 2_000)
