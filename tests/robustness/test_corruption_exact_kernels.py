@@ -40,6 +40,19 @@ def test_clipped_zoom_equals_scipy_zoom(dtype) -> None:
                 np.testing.assert_array_equal(ours[i], zoomed[trim : trim + size, trim : trim + size])
 
 
+def test_cubic_zoom_equals_scipy_zoom_without_prefilter() -> None:
+    """The C-bar chromatic aberration's zoom: every scale of its published levels, 32 and 224 px."""
+    rng = np.random.default_rng(5)
+    shifts = [level * 0.5 / 10 for level in (1.0, 2.0, 5.0, 9.0, 10.0)]  # cbar_levels, float_parameter
+    scales = [1.0] + [1.0 + shift / 2 for shift in shifts] + [1.0 + shift for shift in shifts]
+    planes = [rng.integers(0, 256, shape, dtype=np.uint8) for shape in ((32, 32), (224, 224), (17, 23))]
+    planes.append(np.full((32, 32), 255, dtype=np.uint8))  # saturated: the rounding at the top
+    for plane in planes:
+        for scale in scales:
+            expected = ndimage.zoom(plane, scale, order=3, prefilter=False)
+            np.testing.assert_array_equal(corruption_ndimage.zoom_cubic_uint8(plane, scale), expected)
+
+
 def test_displacement_equals_map_coordinates_reflect() -> None:
     rng = np.random.default_rng(2)
     for h, w, spread in ((24, 20, 0.7), (24, 20, 6.0), (9, 13, 300.0), (1, 6, 4.0)):

@@ -270,3 +270,65 @@ def displace_linear(image: np.ndarray, dy: np.ndarray, dx: np.ndarray) -> np.nda
     out = np.empty_like(image)
     _displace(image, np.ascontiguousarray(dy), np.ascontiguousarray(dx), out)
     return out
+
+
+# ------------------------------------------------------------- cubic zoom of uint8 planes
+
+
+@numba.njit(cache=True, nogil=True)
+def _cubic_weights(value: float, weights: np.ndarray) -> None:
+    """``get_spline_interpolation_weights(value, 3)`` (ni_splines.c), the last weight as 1
+    minus the others."""
+    x = value - math.floor(value)
+    y, z = x, 1.0 - x
+    weights[1] = (y * y * (y - 2.0) * 3.0 + 4.0) / 6.0
+    weights[2] = (z * z * (z - 2.0) * 3.0 + 4.0) / 6.0
+    weights[0] = z * z * z / 6.0
+    last = 1.0
+    for i in range(3):
+        last -= weights[i]
+    weights[3] = last
+
+
+@numba.njit(cache=True, nogil=True)
+def _cubic_taps(size: int, out: int):
+    """Per output index of ``zoom(order=3, prefilter=False)`` along one axis: the four source
+    indices (mirrored at the edges), their weights, and whether the point is inside."""
+    zoom = (size - 1) / (out - 1) if out > 1 else 1.0
+    index = np.empty((out, 4), dtype=np.int64)
+    weights = np.empty((out, 4))
+    inside = np.empty(out, dtype=np.bool_)
+    for k in range(out):
+        cc = k * zoom
+        inside[k] = 0.0 <= cc <= size - 1
+        start = int(math.floor(cc)) - 1
+        for t in range(4):
+            index[k, t] = _mirror_index(start + t, size)
+        _cubic_weights(cc, weights[k])
+    return index, weights, inside
+
+
+@numba.njit(cache=True, nogil=True)
+def _zoom_cubic(plane: np.ndarray, out: np.ndarray) -> None:
+    rows, row_weights, row_inside = _cubic_taps(plane.shape[0], out.shape[0])
+    cols, col_weights, col_inside = _cubic_taps(plane.shape[1], out.shape[1])
+    for i in range(out.shape[0]):
+        for j in range(out.shape[1]):
+            if not (row_inside[i] and col_inside[j]):
+                out[i, j] = 0
+                continue
+            t = 0.0
+            for a in range(4):
+                for b in range(4):
+                    t += np.float64(plane[rows[i, a], cols[j, b]]) * row_weights[i, a] * col_weights[j, b]
+            t = t + 0.5 if t > 0 else 0.0  # scipy's rounding to an unsigned type
+            out[i, j] = np.uint8(min(t, 255.0))
+
+
+def zoom_cubic_uint8(plane: np.ndarray, factor: float) -> np.ndarray:
+    """``scipy.ndimage.zoom(plane, factor, prefilter=False)`` (order 3, mode 'constant') of a
+    uint8 ``[H, W]`` plane, bit for bit."""
+    shape = (int(round(plane.shape[0] * factor)), int(round(plane.shape[1] * factor)))
+    out = np.empty(shape, dtype=np.uint8)
+    _zoom_cubic(np.ascontiguousarray(plane), out)
+    return out
