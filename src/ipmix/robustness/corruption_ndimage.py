@@ -1,4 +1,5 @@
-"""scipy.ndimage's Gaussian filter, linear zoom and linear ``map_coordinates``, bit for bit, in numba.
+"""scipy.ndimage's Gaussian filter, linear and cubic zoom and linear ``map_coordinates``, bit for bit,
+in numba.
 
 The corruption scripts call ``scipy.ndimage`` (directly or through scikit-image) for their blurs,
 their zooms and the elastic warp. Outputs must equal theirs byte for byte, and truncating to
