@@ -52,22 +52,9 @@ _M_HI, _M_LO = np.uint64(_MULTIPLIER >> 64), np.uint64(_MULTIPLIER & _MASK)
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
-def _step(hi, lo, inc_hi, inc_lo):
-    """PCG64: state * multiplier + increment (mod 2^128); returns the new state and
-    ``next_double``: the top 53 bits of the rotated xor of its halves."""
-    new_lo = lo * _M_LO
-    new_hi = _mul_high(lo, _M_LO) + hi * _M_LO + lo * _M_HI
-    low = new_lo + inc_lo
-    high = new_hi + inc_hi + (np.uint64(1) if low < new_lo else np.uint64(0))
-    rotation = high >> np.uint64(58)
-    mixed = high ^ low
-    value = (mixed >> rotation) | (mixed << ((np.uint64(64) - rotation) & np.uint64(63)))
-    return high, low, (value >> np.uint64(11)) * (1.0 / 9007199254740992.0)
-
-
-@numba.njit(cache=True, nogil=True, inline="always")
 def _step_uint64(hi, lo, inc_hi, inc_lo):
-    """`_step` returning the raw 64-bit output."""
+    """PCG64: state * multiplier + increment (mod 2^128); returns the new state and the output,
+    the rotated xor of its halves."""
     new_lo = lo * _M_LO
     new_hi = _mul_high(lo, _M_LO) + hi * _M_LO + lo * _M_HI
     low = new_lo + inc_lo
@@ -75,6 +62,26 @@ def _step_uint64(hi, lo, inc_hi, inc_lo):
     rotation = high >> np.uint64(58)
     mixed = high ^ low
     return high, low, (mixed >> rotation) | (mixed << ((np.uint64(64) - rotation) & np.uint64(63)))
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _step(hi, lo, inc_hi, inc_lo):
+    """`_step_uint64` as numpy's ``next_double``: the top 53 bits of the output."""
+    high, low, value = _step_uint64(hi, lo, inc_hi, inc_lo)
+    return high, low, (value >> np.uint64(11)) * (1.0 / 9007199254740992.0)
+
+
+@numba.njit(cache=True, nogil=True)
+def _ziggurat_try(bits, wi):
+    """One try of the ziggurat from a 64-bit draw: the layer (8 bits), the 52-bit magnitude and
+    the signed candidate value (the sign is the next bit)."""
+    idx = np.intp(bits & np.uint64(0xFF))
+    bits >>= np.uint64(8)
+    rabs = (bits >> np.uint64(1)) & np.uint64(0x000FFFFFFFFFFFFF)
+    x = np.float64(rabs) * wi[idx]
+    if bits & np.uint64(1):
+        x = -x
+    return idx, rabs, x
 
 
 @numba.njit(cache=True, nogil=True)
@@ -94,12 +101,7 @@ def _normal_rejected(hi, lo, inc_hi, inc_lo, ki, wi, fi, r, inv_r, idx, rabs, x)
         if (fi[idx - 1] - fi[idx]) * u + fi[idx] < np.exp(-0.5 * x * x):
             return hi, lo, x
         hi, lo, bits = _step_uint64(hi, lo, inc_hi, inc_lo)
-        idx = np.intp(bits & np.uint64(0xFF))
-        bits >>= np.uint64(8)
-        rabs = (bits >> np.uint64(1)) & np.uint64(0x000FFFFFFFFFFFFF)
-        x = np.float64(rabs) * wi[idx]
-        if bits & np.uint64(1):
-            x = -x
+        idx, rabs, x = _ziggurat_try(bits, wi)
         if rabs < ki[idx]:
             return hi, lo, x
 
@@ -112,12 +114,7 @@ def _standard_normal(state, ki, wi, fi, r, inv_r, out) -> None:
     hi, lo, inc_hi, inc_lo = state[0], state[1], state[2], state[3]
     for i in range(out.shape[0]):
         hi, lo, bits = _step_uint64(hi, lo, inc_hi, inc_lo)
-        idx = np.intp(bits & np.uint64(0xFF))
-        bits >>= np.uint64(8)
-        rabs = (bits >> np.uint64(1)) & np.uint64(0x000FFFFFFFFFFFFF)
-        x = np.float64(rabs) * wi[idx]
-        if bits & np.uint64(1):
-            x = -x
+        idx, rabs, x = _ziggurat_try(bits, wi)
         if not rabs < ki[idx]:
             hi, lo, x = _normal_rejected(hi, lo, inc_hi, inc_lo, ki, wi, fi, r, inv_r, idx, rabs, x)
         out[i] = x
