@@ -20,27 +20,34 @@ from ipmix.robustness.corruption_presets import CorruptionContext, CorruptionErr
 
 
 def gaussian_noise(x: np.ndarray, c: float, rng: np.random.Generator, ctx: CorruptionContext):
-    return kernels.add_gaussian_noise(x / 255.0, c, rng) * 255.0
+    return kernels.add_gaussian_noise(x, c, rng, uint8_out=True)
 
 
 def shot_noise(x: np.ndarray, c: float, rng: np.random.Generator, ctx: CorruptionContext):
-    return kernels.add_shot_noise(x / 255.0, c, rng) * 255.0
+    return kernels.add_shot_noise(x, c, rng, uint8_out=True)
 
 
 def impulse_noise(x: np.ndarray, c: float, rng: np.random.Generator, ctx: CorruptionContext):
     """skimage ``random_noise(mode='s&p', amount=c)``: each value flipped with probability c,
     to 1 or 0 with equal odds, independently per channel."""
-    out = x / 255.0
-    flipped = rng.random(out.shape) < c
-    salted = rng.random(out.shape) < 0.5
-    out[flipped & salted] = 1.0
-    out[flipped & ~salted] = 0.0
-    return out * 255.0
+    flipped = rng.random(x.shape)  # < c: flipped
+    salted = rng.random(x.shape)  # < 0.5: to 1, else to 0
+    out = np.empty(x.shape, dtype=np.uint8)
+    _salt_and_pepper(x.reshape(-1), flipped.reshape(-1), salted.reshape(-1), c, out.reshape(-1))
+    return out
+
+
+@numba.njit(cache=True, nogil=True)
+def _salt_and_pepper(x, flipped, salted, amount, out) -> None:
+    for i in range(x.shape[0]):
+        v = x[i] / 255.0
+        if flipped[i] < amount:
+            v = 1.0 if salted[i] < 0.5 else 0.0
+        out[i] = v * 255.0
 
 
 def speckle_noise(x: np.ndarray, c: float, rng: np.random.Generator, ctx: CorruptionContext):
-    x = x / 255.0
-    return np.clip(x + x * rng.normal(0.0, c, size=x.shape), 0.0, 1.0) * 255.0
+    return kernels.add_speckle_noise(x, c, rng, uint8_out=True)
 
 
 # -------------------------------------------------------------------------------- blur

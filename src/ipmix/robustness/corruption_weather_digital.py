@@ -15,11 +15,11 @@ import warnings
 from pathlib import Path
 
 import cv2
+import numba
 import numpy as np
 from PIL import Image
-from scipy import ndimage
 
-from ipmix.robustness import kernels
+from ipmix.robustness import corruption_fused, corruption_ndimage, kernels
 from ipmix.robustness.corruption_presets import CorruptionContext, CorruptionError
 
 FROST_FILES: tuple[str, ...] = ("frost1.png", "frost2.png", "frost3.png", "frost4.jpg", "frost5.jpg")
@@ -81,38 +81,39 @@ def frost_textures(folder: str, scale: float) -> tuple[np.ndarray, ...]:
     return tuple(textures)
 
 
+@functools.lru_cache(maxsize=8)
+def _typed_textures(folder: str, scale: float) -> numba.typed.List:
+    """`frost_textures` as the list type numba reads."""
+    return numba.typed.List(frost_textures(folder, scale))
+
+
 def frost(x: np.ndarray, c: tuple, rng: np.random.Generator, ctx: CorruptionContext):
     weight, frost_weight = c
-    textures = frost_textures(str(find_frost_dir(ctx.frost_dir)), ctx.preset.frost_scale)
+    folder = str(find_frost_dir(ctx.frost_dir))
+    textures = frost_textures(folder, ctx.preset.frost_scale)
     n, h, w = x.shape[:3]
-    layers = np.empty((n, h, w, 3), dtype=np.float64)
+    crops = np.empty((n, 3), dtype=np.int64)  # texture, top, left
     for i in range(n):
-        texture = textures[int(rng.integers(len(textures)))]
-        if texture.shape[0] <= h or texture.shape[1] <= w:
-            raise CorruptionError(
-                f"frost textures of {texture.shape[1]} x {texture.shape[0]} px are too small for "
-                f"{w} x {h} images"
-            )
-        top = int(rng.integers(0, texture.shape[0] - h))
-        left = int(rng.integers(0, texture.shape[1] - w))
-        layers[i] = texture[top : top + h, left : left + w, ::-1]  # BGR -> RGB
-    return np.clip(weight * x.astype(np.float64) + frost_weight * layers, 0.0, 255.0)
+        texture = int(rng.integers(len(textures)))
+        shape = textures[texture].shape
+        if shape[0] <= h or shape[1] <= w:
+            size = f"{shape[1]} x {shape[0]}"
+            raise CorruptionError(f"frost textures of {size} px are too small for {w} x {h} images")
+        crops[i] = texture, int(rng.integers(0, shape[0] - h)), int(rng.integers(0, shape[1] - w))
+    typed = _typed_textures(folder, ctx.preset.frost_scale)
+    return corruption_fused.frost(x, typed, crops, float(weight), float(frost_weight))
 
 
 def snow(x: np.ndarray, c: tuple, rng: np.random.Generator, ctx: CorruptionContext):
     loc, scale, zoom, threshold, radius, sigma, blend = c
     n, h, w = x.shape[:3]
-    x = x.astype(np.float32) / 255.0
     layer = rng.normal(loc, scale, size=(n, h, w))
     layer = kernels.clipped_zoom(layer[..., None], zoom)[..., 0]
     layer[layer < threshold] = 0
     layer = (np.clip(layer, 0.0, 1.0) * 255.0).astype(np.uint8)  # the 8-bit grey PNG
     angles = rng.uniform(-135.0, -45.0, size=n)
-    layer = kernels.magick_motion_blur_uint8(layer, radius, sigma, angles) / 255.0
-    layer = layer[..., None]
-    grey = (0.299 * x[..., 0] + 0.587 * x[..., 1] + 0.114 * x[..., 2])[..., None]
-    x = blend * x + (1 - blend) * np.maximum(x, grey * 1.5 + 0.5)
-    return np.clip(x + layer + np.rot90(layer, k=2, axes=(1, 2)), 0.0, 1.0) * 255.0
+    layer = kernels.magick_motion_blur_uint8(layer, radius, sigma, angles)
+    return corruption_fused.snow(x, layer, blend)
 
 
 def plasma_fractal(count: int, mapsize: int, wibble_decay: float, rng: np.random.Generator) -> np.ndarray:
@@ -122,26 +123,15 @@ def plasma_fractal(count: int, mapsize: int, wibble_decay: float, rng: np.random
         raise CorruptionError(f"plasma fractal size must be a power of two, got {mapsize}")
     maps = np.empty((count, mapsize, mapsize), dtype=np.float64)
     maps[:, 0, 0] = 0.0
-    step = mapsize
-    wibble = 100.0
-
-    def wibbled_mean(total: np.ndarray) -> np.ndarray:
-        return total / 4 + wibble * rng.uniform(-wibble, wibble, size=total.shape)
-
-    while step >= 2:
-        half = step // 2
-        corners = maps[:, 0:mapsize:step, 0:mapsize:step]
-        squares = corners + np.roll(corners, -1, axis=1)
-        squares += np.roll(squares, -1, axis=2)
-        maps[:, half:mapsize:step, half:mapsize:step] = wibbled_mean(squares)
-        centres = maps[:, half:mapsize:step, half:mapsize:step]
-        corners = maps[:, 0:mapsize:step, 0:mapsize:step]
-        left = centres + np.roll(centres, 1, axis=1) + corners + np.roll(corners, -1, axis=2)
-        maps[:, 0:mapsize:step, half:mapsize:step] = wibbled_mean(left)
-        top = centres + np.roll(centres, 1, axis=2) + corners + np.roll(corners, -1, axis=1)
-        maps[:, half:mapsize:step, 0:mapsize:step] = wibbled_mean(top)
+    wibbles, draws = [], []
+    step, wibble = mapsize, 100.0
+    while step >= 2:  # the reference draws per level for its squares, then left, then top cells
+        cells = mapsize // step
+        draws += [rng.uniform(-wibble, wibble, size=(count, cells, cells)).reshape(-1) for _ in range(3)]
+        wibbles.append(wibble)
         step //= 2
         wibble /= wibble_decay
+    corruption_fused.diamond_square(maps, np.concatenate(draws), np.array(wibbles))
     maps -= maps.min(axis=(1, 2), keepdims=True)
     return maps / maps.max(axis=(1, 2), keepdims=True)
 
@@ -150,10 +140,8 @@ def fog(x: np.ndarray, c: tuple, rng: np.random.Generator, ctx: CorruptionContex
     strength, decay = c
     n, h, w = x.shape[:3]
     mapsize = 1 << (max(h, w) - 1).bit_length()  # 32 for CIFAR, 256 for ImageNet, as the scripts
-    x = x / 255.0
-    max_val = x.max(axis=(1, 2, 3), keepdims=True)
-    x = x + strength * plasma_fractal(n, mapsize, decay, rng)[:, :h, :w, None]
-    return np.clip(x * max_val / (max_val + strength), 0.0, 1.0) * 255.0
+    plasma = np.ascontiguousarray(plasma_fractal(n, mapsize, decay, rng)[:, :h, :w])
+    return corruption_fused.fog(x, plasma, float(strength))
 
 
 def spatter(x: np.ndarray, c: tuple, rng: np.random.Generator, ctx: CorruptionContext):
@@ -164,8 +152,7 @@ def spatter(x: np.ndarray, c: tuple, rng: np.random.Generator, ctx: CorruptionCo
     liquid = kernels.gaussian_filter_hw(rng.normal(loc, scale, size=(n, h, w)), sigma)
     liquid[liquid < threshold] = 0
     if not mud:
-        out = np.stack([kernels.add_water(x[i], liquid[i], intensity) for i in range(n)])
-        return out * 255.0
+        return np.stack([kernels.add_water(x[i], liquid[i], intensity, uint8_out=True) for i in range(n)])
     # float32 throughout, as the reference (its blur keeps float32 inputs float32)
     mask = kernels.gaussian_filter_hw((liquid > threshold).astype(np.float32), intensity)
     mask = mask.astype(np.float32)
@@ -179,18 +166,16 @@ def spatter(x: np.ndarray, c: tuple, rng: np.random.Generator, ctx: CorruptionCo
 
 
 def contrast(x: np.ndarray, c: float, rng: np.random.Generator, ctx: CorruptionContext):
-    x = x / 255.0
-    means = x.mean(axis=(1, 2), keepdims=True)
-    return np.clip((x - means) * c + means, 0.0, 1.0) * 255.0
+    return corruption_fused.contrast(x, float(c))
 
 
 def brightness(x: np.ndarray, c: float, rng: np.random.Generator, ctx: CorruptionContext):
-    return np.clip(kernels.shift_value(x / 255.0, c), 0.0, 1.0) * 255.0
+    return kernels.adjust_hsv(x, np.array([c]))[0]
 
 
 def saturate(x: np.ndarray, c: tuple, rng: np.random.Generator, ctx: CorruptionContext):
     factor, offset = c
-    return np.clip(kernels.scale_saturation(x / 255.0, factor, offset), 0.0, 1.0) * 255.0
+    return kernels.adjust_hsv(x, np.zeros(1), factor, offset)[0]
 
 
 def jpeg_compression(x: np.ndarray, c: int, rng: np.random.Generator, ctx: CorruptionContext):
@@ -214,7 +199,7 @@ def pixelate(x: np.ndarray, c: float, rng: np.random.Generator, ctx: CorruptionC
 
 
 def elastic_transform(x: np.ndarray, c: tuple, rng: np.random.Generator, ctx: CorruptionContext):
-    n, h, w, channels = x.shape
+    n, h, w = x.shape[:3]
     unit = ctx.preset.elastic_scale(min(h, w))  # the reference's IMSIZE (32, 64; 244 at 224 px)
     alpha, sigma, affine = (unit * value for value in c)
     x = x.astype(np.float32) / 255.0
@@ -231,9 +216,6 @@ def elastic_transform(x: np.ndarray, c: tuple, rng: np.random.Generator, ctx: Co
     fields = rng.uniform(-1.0, 1.0, size=(2, n, h, w))
     dx = (kernels.gaussian_filter_hw(fields[0], sigma, "reflect", 3.0) * alpha).astype(np.float32)
     dy = (kernels.gaussian_filter_hw(fields[1], sigma, "reflect", 3.0) * alpha).astype(np.float32)
-    yy, xx, cc = np.meshgrid(np.arange(h), np.arange(w), np.arange(channels), indexing="ij")
-    out = np.empty_like(warped)
-    for i in range(n):
-        coords = np.stack([yy + dy[i, ..., None], xx + dx[i, ..., None], cc]).reshape(3, -1)
-        out[i] = ndimage.map_coordinates(warped[i], coords, order=1, mode="reflect").reshape(x.shape[1:])
+    # map_coordinates(order=1, mode='reflect') at (row + dy, column + dx, channel)
+    out = np.stack([corruption_ndimage.displace_linear(warped[i], dy[i], dx[i]) for i in range(n)])
     return np.clip(out, 0.0, 1.0) * 255.0

@@ -19,6 +19,7 @@ import numpy as np
 
 from ipmix.robustness import corruption_noise_blur as nb
 from ipmix.robustness import corruption_weather_digital as wd
+from ipmix.robustness import kernels
 from ipmix.robustness.corruption_noise_blur import glass_shuffle, glass_shuffle_sequential
 from ipmix.robustness.corruption_presets import (
     PRESETS,
@@ -162,4 +163,6 @@ def corrupt(
         return np.ascontiguousarray(from_nhwc(images, read_as))
     context = CorruptionContext(preset=preset, frost_dir=frost_dir)
     out = _CORRUPTIONS[name](np.ascontiguousarray(images), preset.params(name, severity), rng, context)
-    return np.ascontiguousarray(from_nhwc(np.clip(out, 0, 255).astype(np.uint8), read_as))
+    if out.dtype != np.uint8:  # values in [0, 255], truncated as the reference's np.uint8(...)
+        out = kernels.clip_truncate(out, 255.0)
+    return np.ascontiguousarray(from_nhwc(out, read_as))

@@ -12,33 +12,108 @@ passed in.
 
 from __future__ import annotations
 
-import functools
 import math
 
 import cv2
 import numba
 import numpy as np
-from scipy import ndimage
-from threadpoolctl import ThreadpoolController
+
+from ipmix.robustness import corruption_draws, corruption_ndimage
 
 
 def to_uint8(images01: np.ndarray) -> np.ndarray:
     """Map [0, 1] floats to uint8 by clipping and truncating, as ``np.uint8(x * 255)`` does.
 
     The reference scripts truncate (not round) when they store their results; we keep that so
-    that pixel statistics match the official files.
+    that pixel statistics match the official files. Computed in the array's own float type
+    (float32 stays float32, as numpy's ``np.clip(x, 0, 1) * 255``).
     """
-    return (np.clip(images01, 0.0, 1.0) * 255.0).astype(np.uint8)
+    return clip_truncate(images01, 1.0, 255.0)
 
 
-def add_gaussian_noise(images01: np.ndarray, sigma: float, rng: np.random.Generator) -> np.ndarray:
-    """Additive white Gaussian noise of standard deviation `sigma`, clipped to [0, 1]."""
-    return np.clip(images01 + rng.normal(0.0, sigma, size=images01.shape), 0.0, 1.0)
+def clip_truncate(values: np.ndarray, high: float, scale: float = 1.0) -> np.ndarray:
+    """``(np.clip(values, 0, high) * scale).astype(np.uint8)`` in one pass, in the float type of
+    `values` (NaN, which numpy's cast turns into 0 on x86, is 0 too). Integer input is clipped."""
+    values = np.asarray(values)
+    if values.dtype == np.uint8 and high >= 255 and scale == 1:
+        return values.copy()
+    if values.dtype not in (np.float32, np.float64):
+        values = values.astype(np.float64)
+    kind = values.dtype.type
+    out = np.empty(values.shape, dtype=np.uint8)
+    flat = np.ascontiguousarray(values).reshape(-1)
+    _clip_truncate(flat, kind(0), kind(high), kind(scale), out.reshape(-1))
+    return out
 
 
-def add_shot_noise(images01: np.ndarray, photons: float, rng: np.random.Generator) -> np.ndarray:
-    """Poisson (shot) noise: ``Poisson(x * photons) / photons``, clipped to [0, 1]."""
-    return np.clip(rng.poisson(images01 * photons) / photons, 0.0, 1.0)
+@numba.njit(cache=True, nogil=True)
+def _clip_truncate(values, low, high, scale, out) -> None:
+    for i in range(values.shape[0]):
+        v = values[i]
+        out[i] = 0 if v != v else np.uint8(min(max(v, low), high) * scale)
+
+
+def _noise_inputs(images: np.ndarray, uint8_out: bool) -> tuple[np.ndarray, float, float, np.ndarray]:
+    """Flat input, its divisor (255 for uint8, read as ``x / 255.0``), the output scale and the
+    output array: uint8 truncated ``v * 255`` or float64 ``v`` in [0, 1]."""
+    divisor = 255.0 if images.dtype == np.uint8 else 1.0
+    if images.dtype not in (np.uint8, np.float64):
+        images = images.astype(np.float64)
+    out = np.empty(images.shape, dtype=np.uint8 if uint8_out else np.float64)
+    return np.ascontiguousarray(images).reshape(-1), divisor, 255.0 if uint8_out else 1.0, out
+
+
+def add_gaussian_noise(images: np.ndarray, sigma: float, rng: np.random.Generator, uint8_out: bool = False):
+    """Additive white Gaussian noise of standard deviation `sigma`, clipped to [0, 1]:
+    ``clip(x + rng.normal(0, sigma), 0, 1)`` (``normal(0, s)`` is numpy's ``0 + s * z``).
+
+    `images` in [0, 1], or uint8 (read as ``x / 255.0``); with `uint8_out` the result is
+    ``np.uint8(v * 255)``, in one pass after the draws.
+    """
+    flat, divisor, scale, out = _noise_inputs(images, uint8_out)
+    z = corruption_draws.standard_normal(rng, flat.shape[0])
+    _gaussian_noise(flat, divisor, sigma, z, scale, out.reshape(-1))
+    return out
+
+
+def add_speckle_noise(images: np.ndarray, sigma: float, rng: np.random.Generator, uint8_out: bool = False):
+    """Speckle noise ``clip(x + x * rng.normal(0, sigma), 0, 1)``; inputs and `uint8_out` as
+    `add_gaussian_noise`."""
+    flat, divisor, scale, out = _noise_inputs(images, uint8_out)
+    z = corruption_draws.standard_normal(rng, flat.shape[0])
+    _speckle_noise(flat, divisor, sigma, z, scale, out.reshape(-1))
+    return out
+
+
+def add_shot_noise(images: np.ndarray, photons: float, rng: np.random.Generator, uint8_out: bool = False):
+    """Poisson (shot) noise: ``clip(Poisson(x * photons) / photons, 0, 1)``; inputs and
+    `uint8_out` as `add_gaussian_noise`."""
+    flat, divisor, scale, out = _noise_inputs(images, uint8_out)
+    if flat.dtype == np.uint8:  # one rate per grey level: numpy's per-rate constants computed once
+        counts = corruption_draws.poisson(rng, np.arange(256) / 255.0 * photons, flat)
+    else:
+        counts = corruption_draws.poisson(rng, flat * photons)
+    _shot_counts(counts, float(photons), scale, out.reshape(-1))
+    return out
+
+
+@numba.njit(cache=True, nogil=True)
+def _gaussian_noise(x, divisor, sigma, z, scale, out) -> None:
+    for i in range(x.shape[0]):
+        out[i] = min(max(x[i] / divisor + sigma * z[i], 0.0), 1.0) * scale
+
+
+@numba.njit(cache=True, nogil=True)
+def _speckle_noise(x, divisor, sigma, z, scale, out) -> None:
+    for i in range(x.shape[0]):
+        v = x[i] / divisor
+        out[i] = min(max(v + v * (sigma * z[i]), 0.0), 1.0) * scale
+
+
+@numba.njit(cache=True, nogil=True)
+def _shot_counts(counts, photons, scale, out) -> None:
+    for i in range(counts.shape[0]):
+        out[i] = min(max(counts[i] / photons, 0.0), 1.0) * scale
 
 
 def gaussian_filter_hw(
@@ -47,11 +122,9 @@ def gaussian_filter_hw(
     """Gaussian blur over the two spatial axes (1, 2) only, like ``skimage.filters.gaussian``.
 
     skimage's defaults (``mode='nearest'``, ``truncate=4``) are scipy's filter with the channel
-    axis (and here the image axis) left alone.
+    axis (and here the image axis) left alone; `corruption_ndimage` computes it bit for bit.
     """
-    sigmas = [0.0] * images.ndim
-    sigmas[1] = sigmas[2] = sigma
-    return ndimage.gaussian_filter(np.asarray(images, dtype=np.float64), sigmas, mode=mode, truncate=truncate)
+    return corruption_ndimage.gaussian_filter_hw(images, sigma, mode, truncate)
 
 
 @numba.njit(cache=True, nogil=True)
@@ -95,16 +168,23 @@ def _hsv_to_rgb_pixel(h: float, s: float, v: float) -> tuple[float, float, float
 
 
 @numba.njit(cache=True, nogil=True)
-def _hsv_adjust(pixels, value_shift, factor, offset, out) -> None:
-    """Per frame f: HSV value + value_shift[f] (clipped), saturation * factor + offset (clipped)."""
-    for f in range(pixels.shape[0]):
-        for i in range(pixels.shape[1]):
-            h, s, v = _rgb_to_hsv_pixel(pixels[f, i, 0], pixels[f, i, 1], pixels[f, i, 2])
-            if factor != 1.0 or offset != 0.0:
-                s = min(max(s * factor + offset, 0.0), 1.0)
+def _hsv_frames(pixels, value_shift, factor, offset, out) -> None:
+    """Per pixel (uint8, read as ``x / 255.0``) its HSV once; then per frame f: value +
+    value_shift[f] (clipped), saturation * factor + offset (clipped), back to RGB, clipped to
+    [0, 1], times 255, truncated."""
+    for i in range(pixels.shape[0]):
+        h0, s0, v0 = _rgb_to_hsv_pixel(pixels[i, 0] / 255.0, pixels[i, 1] / 255.0, pixels[i, 2] / 255.0)
+        s = s0
+        if factor != 1.0 or offset != 0.0:
+            s = min(max(s0 * factor + offset, 0.0), 1.0)
+        for f in range(value_shift.shape[0]):
+            v = v0
             if value_shift[f] != 0.0:
-                v = min(max(v + value_shift[f], 0.0), 1.0)
-            out[f, i, 0], out[f, i, 1], out[f, i, 2] = _hsv_to_rgb_pixel(h, s, v)
+                v = min(max(v0 + value_shift[f], 0.0), 1.0)
+            r, g, b = _hsv_to_rgb_pixel(h0, s, v)
+            out[f, i, 0] = min(max(r, 0.0), 1.0) * 255.0
+            out[f, i, 1] = min(max(g, 0.0), 1.0) * 255.0
+            out[f, i, 2] = min(max(b, 0.0), 1.0) * 255.0
 
 
 @numba.njit(cache=True, nogil=True)
@@ -137,28 +217,17 @@ def hsv_to_rgb(hsv: np.ndarray) -> np.ndarray:
     return out.reshape(hsv.shape)
 
 
-def _adjust(images01: np.ndarray, shift: np.ndarray, factor: float, offset: float) -> np.ndarray:
-    frames = shift.shape[0]
-    pixels = np.ascontiguousarray(images01, dtype=np.float64).reshape(frames, -1, 3)
-    out = np.empty_like(pixels)
-    _hsv_adjust(pixels, np.ascontiguousarray(shift, dtype=np.float64), float(factor), float(offset), out)
-    return out.reshape(images01.shape)
-
-
-def shift_value(images01: np.ndarray, delta: float | np.ndarray) -> np.ndarray:
-    """Brightness of the benchmarks: add `delta` to the HSV value channel, clipped to [0, 1].
-
-    `images01` is ``[N, H, W, 3]``; `delta` a number or N numbers (one per frame of a P
-    sequence, any shape such as ``[N, 1, 1]``).
-    """
-    shift = np.broadcast_to(np.asarray(delta, dtype=np.float64).reshape(-1), (images01.shape[0],))
-    return _adjust(images01, shift, 1.0, 0.0)
-
-
-def scale_saturation(images01: np.ndarray, factor: float, offset: float) -> np.ndarray:
-    """Saturate: ``s * factor + offset`` on the HSV saturation channel, clipped to [0, 1]
-    (`images01` ``[N, H, W, 3]``)."""
-    return _adjust(images01, np.zeros(images01.shape[0]), factor, offset)
+def adjust_hsv(
+    images: np.ndarray, value_shifts: np.ndarray, factor: float = 1.0, offset: float = 0.0
+) -> np.ndarray:
+    """The benchmarks' brightness and saturate on uint8 ``[..., 3]`` images, in skimage's HSV:
+    value + shift (one frame per entry of `value_shifts`: ``[F, ..., 3]`` uint8 out), saturation
+    ``* factor + offset``, both clipped to [0, 1]; the result truncated as ``np.uint8(x * 255)``."""
+    shifts = np.ascontiguousarray(value_shifts, dtype=np.float64).reshape(-1)
+    pixels = np.ascontiguousarray(images).reshape(-1, 3)
+    out = np.empty((shifts.shape[0], *images.shape), dtype=np.uint8)
+    _hsv_frames(pixels, shifts, float(factor), float(offset), out.reshape(shifts.shape[0], -1, 3))
+    return out
 
 
 def magick_motion_blur(images: np.ndarray, radius: float, sigma: float, angles_deg: np.ndarray) -> np.ndarray:
@@ -185,27 +254,44 @@ def magick_motion_blur(images: np.ndarray, radius: float, sigma: float, angles_d
     dx = np.ceil(taps[None, :] * point_y[:, None] / norm - 0.5).astype(np.int64)
     dy = np.ceil(taps[None, :] * point_x[:, None] / norm - 0.5).astype(np.int64)
     flat = np.ascontiguousarray(images).reshape(*images.shape[:3], -1)
-    out = np.zeros(flat.shape, dtype=np.float64)
+    out = np.empty(flat.shape, dtype=np.float64)
     _motion_taps(flat, kernel, np.ascontiguousarray(dy), np.ascontiguousarray(dx), out)
     return out.reshape(images.shape)
 
 
 @numba.njit(cache=True, nogil=True)
+def _add_shifted_row(acc, row, weight, shift, width, channels) -> None:
+    """``acc[c] += weight * row[clip(c + shift)]`` for the columns c of one row (``[W * K]``
+    flattened): the columns whose source lies inside as one contiguous run, the edges apart."""
+    lo = min(max(-shift, 0), width)
+    hi = max(min(width - shift, width), lo)
+    first, last = row[:channels], row[(width - 1) * channels :]
+    for c in range(lo):
+        for k in range(channels):
+            acc[c * channels + k] += weight * first[k]
+    inner = acc[lo * channels : hi * channels]
+    source = row[(lo + shift) * channels : (hi + shift) * channels]
+    for i in range(inner.shape[0]):
+        inner[i] += weight * source[i]
+    for c in range(hi, width):
+        for k in range(channels):
+            acc[c * channels + k] += weight * last[k]
+
+
+@numba.njit(cache=True, nogil=True)
 def _motion_taps(images, kernel, dy, dx, out) -> None:
     """``out[b, r, c] = sum_i kernel[i] * images[b, clip(r + dy[b, i]), clip(c + dx[b, i])]``,
-    summed from 0 in tap order (the order of the numpy version this replaced: the same bytes)."""
+    summed from 0 in tap order (the order of the numpy version this replaced: the same bytes);
+    each tap is added to a whole output row at once."""
     n, h, w, channels = images.shape
-    total = np.zeros(channels)
+    acc = np.empty(w * channels)
     for b in range(n):
         for r in range(h):
-            for c in range(w):
-                total[:] = 0.0
-                for i in range(kernel.shape[0]):
-                    rr = min(max(r + dy[b, i], 0), h - 1)
-                    cc = min(max(c + dx[b, i], 0), w - 1)
-                    for k in range(channels):
-                        total[k] += kernel[i] * images[b, rr, cc, k]
-                out[b, r, c, :] = total
+            acc[:] = 0.0
+            for i in range(kernel.shape[0]):
+                row = images[b, min(max(r + dy[b, i], 0), h - 1)].reshape(w * channels)
+                _add_shifted_row(acc, row, kernel[i], dx[b, i], w, channels)
+            out[b, r] = acc.reshape(w, channels)
 
 
 def magick_motion_blur_uint8(
@@ -219,58 +305,24 @@ def magick_motion_blur_uint8(
     --reference-check``).
     """
     blurred = magick_motion_blur(images, radius, sigma, angles_deg)
-    quantum = np.clip(np.rint(blurred * 257.0), 0, 65535)
-    return (quantum // 257).astype(np.uint8)
+    out = np.empty(blurred.shape, dtype=np.uint8)
+    _quantise_q16(blurred.reshape(-1), out.reshape(-1))
+    return out
 
 
-@functools.lru_cache(maxsize=1)
-def _blas_controller() -> ThreadpoolController:
-    return ThreadpoolController()
-
-
-def single_thread_blas():
-    """A context in which BLAS runs on one thread: the zoom's small matrix products are several
-    times slower multi-threaded (and parallel generation already uses one process per core)."""
-    return _blas_controller().limit(limits=1, user_api="blas")
-
-
-def linear_zoom_matrix(size: int, factor: float) -> np.ndarray:
-    """``[round(size * factor), size]`` matrix of ``scipy.ndimage.zoom(..., order=1)`` on one axis.
-
-    scipy maps output index ``o`` to input coordinate ``o * (size - 1) / (out - 1)`` (corners
-    aligned) and interpolates linearly; a zoom is then ``A @ image @ A.T``, far faster than
-    calling scipy for every zoom factor.
-    """
-    out = int(round(size * factor))
-    matrix = np.zeros((out, size), dtype=np.float64)
-    scale = (size - 1) / (out - 1) if out > 1 else 0.0
-    coords = np.arange(out) * scale
-    low = np.clip(np.floor(coords).astype(np.int64), 0, size - 1)
-    high = np.minimum(low + 1, size - 1)
-    frac = np.clip(coords - low, 0.0, 1.0)
-    rows = np.arange(out)
-    np.add.at(matrix, (rows, low), 1.0 - frac)
-    np.add.at(matrix, (rows, high), frac)
-    return matrix
+@numba.njit(cache=True, nogil=True)
+def _quantise_q16(values, out) -> None:
+    """``clip(rint(v * 257), 0, 65535) // 257`` as uint8."""
+    for i in range(values.shape[0]):
+        quantum = min(max(np.rint(values[i] * 257.0), 0.0), 65535.0)
+        out[i] = np.uint8(int(quantum) // 257)
 
 
 def clipped_zoom(images: np.ndarray, factor: float) -> np.ndarray:
-    """Zoom the centre of square images by `factor` (>= 1), cropped back to the input size.
-
-    As in the reference: crop the centre ``ceil(h / factor)``, zoom it linearly as
-    ``scipy.ndimage.zoom(order=1)`` does and trim the overhang evenly. `images` is
-    ``[N, H, H, C]``; the dtype is kept.
-    """
-    h = images.shape[1]
-    crop = int(np.ceil(h / factor))
-    top = (h - crop) // 2
-    matrix = linear_zoom_matrix(crop, factor)
-    trim = (matrix.shape[0] - h) // 2
-    matrix = matrix[trim : trim + h]
-    centre = images[:, top : top + crop, top : top + crop].astype(np.float64)
-    with single_thread_blas():
-        zoomed = matrix @ np.moveaxis(centre, -1, 1) @ matrix.T  # [N, C, H, H]
-    return np.moveaxis(zoomed, 1, -1).astype(images.dtype)
+    """Zoom the centre of square ``[N, H, H, C]`` images by `factor` (>= 1), cropped back to
+    the input size, as the reference's ``clipped_zoom`` (scipy ``zoom(order=1)``, bit for bit:
+    `corruption_ndimage.clipped_zoom`). The dtype is kept."""
+    return corruption_ndimage.clipped_zoom(images, factor)
 
 
 _SPATTER_EDGE_KERNEL = np.array([[-2, -1, 0], [-1, 1, 1], [0, 1, 2]], dtype=np.float64)
@@ -302,9 +354,12 @@ def water_mask(liquid: np.ndarray, intensity: float) -> np.ndarray | None:
     return mask / peak * intensity
 
 
-def add_water(image01: np.ndarray, liquid: np.ndarray, intensity: float) -> np.ndarray:
+def add_water(
+    image01: np.ndarray, liquid: np.ndarray, intensity: float, uint8_out: bool = False
+) -> np.ndarray:
     """Add the pale-turquoise water drops of `liquid` to one float32 ``[H, W, 3]`` image in
-    [0, 1], computing in float32 as the reference does.
+    [0, 1], computing in float32 as the reference does (`uint8_out`: then times 255, truncated,
+    in the same pass).
 
     With an empty mask the reference computes ``x + NaN``, which its ``np.uint8`` cast stores
     as 0 on x86: the image comes out black. It happens in CIFAR-P spatter once the drops have run
@@ -313,5 +368,18 @@ def add_water(image01: np.ndarray, liquid: np.ndarray, intensity: float) -> np.n
     """
     mask = water_mask(liquid, intensity)
     if mask is None:
-        return np.zeros_like(image01)
-    return np.clip(image01 + mask[..., None] * WATER_COLOUR.astype(np.float32), 0.0, 1.0)
+        return np.zeros(image01.shape, dtype=np.uint8 if uint8_out else image01.dtype)
+    out = np.empty(image01.shape, dtype=np.uint8 if uint8_out else np.float32)
+    _water(image01, mask, WATER_COLOUR.astype(np.float32), np.float32(255.0 if uint8_out else 1.0), out)
+    return out
+
+
+@numba.njit(cache=True, nogil=True)
+def _water(image, mask, colour, scale, out) -> None:
+    """``clip(image + mask * colour, 0, 1) * scale`` in float32."""
+    h, w, channels = image.shape
+    for i in range(h):
+        for j in range(w):
+            for k in range(channels):
+                v = image[i, j, k] + mask[i, j] * colour[k]
+                out[i, j, k] = min(max(v, np.float32(0.0)), np.float32(1.0)) * scale

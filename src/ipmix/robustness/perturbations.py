@@ -33,10 +33,11 @@ import math
 from collections.abc import Callable, Mapping
 
 import cv2
+import numba
 import numpy as np
 from PIL import Image
 
-from ipmix.robustness import kernels
+from ipmix.robustness import corruption_draws, corruption_fused, corruption_pil, kernels
 from ipmix.robustness.perturbation_presets import CIFAR_P, IMAGENET_P, P_PRESETS, PerturbationPreset
 
 PERTURBATIONS: tuple[str, ...] = tuple(CIFAR_P.table)
@@ -85,21 +86,28 @@ FRAME_COUNTS: dict[str, int] = {name: frame_count(name) for name in PERTURBATION
 
 
 def legacy_affine(
-    image: np.ndarray,
+    image: np.ndarray | corruption_pil.AffineSource,
     angle: float = 0.0,
     translate: tuple[float, float] = (0.0, 0.0),
     scale: float = 1.0,
     resample: Image.Resampling = Image.Resampling.NEAREST,
     shear: float = 0.0,
+    window: tuple[int, int, int, int] | None = None,
+    out: np.ndarray | None = None,
 ) -> np.ndarray:
     """torchvision's PIL ``affine`` as it was when CIFAR-P and ImageNet-P were made.
 
     torchvision then rotated and scaled about ``(w / 2 + 0.5, h / 2 + 0.5)`` (today's version
     uses ``(w / 2, h / 2)``) and took one shear angle on the x axis. We build the same inverse
     matrix (torchvision 0.2's ``_get_inverse_affine_matrix``; without shear in the scaling that
-    leaves CIFAR-P's files unchanged) and let PIL apply it, filling outside pixels with black.
+    leaves CIFAR-P's files unchanged) and apply it as PIL does, filling outside pixels with
+    black (`corruption_pil`, bit for bit; PIL itself for nearest-neighbour rotations). `window`
+    ``(top, left, height, width)`` computes only that part of the output (the centre crop);
+    `image` may be an `AffineSource` prepared once for the frames of a sequence; `out`, a uint8
+    array of the output's shape to write into.
     """
-    h, w = image.shape[:2]
+    source = image if isinstance(image, corruption_pil.AffineSource) else corruption_pil.AffineSource(image)
+    h, w = source.image.shape[:2]
     cx, cy = w * 0.5 + 0.5, h * 0.5 + 0.5
     tx, ty = translate
     rot = math.radians(angle)
@@ -119,8 +127,19 @@ def legacy_affine(
         ]
     m[2] += m[0] * (-cx - tx) + m[1] * (-cy - ty) + cx
     m[5] += m[3] * (-cx - tx) + m[4] * (-cy - ty) + cy
-    picture = Image.fromarray(image).transform((w, h), Image.Transform.AFFINE, m, resample)
-    return np.asarray(picture)
+    if resample not in (Image.Resampling.NEAREST, Image.Resampling.BILINEAR):
+        raise PerturbationError(f"legacy_affine resamples NEAREST or BILINEAR, got {resample!r}")
+    result = source.transform(tuple(m), resample == Image.Resampling.BILINEAR, window, out)
+    if result is None:
+        picture = Image.fromarray(source.image)
+        result = np.asarray(picture.transform((w, h), Image.Transform.AFFINE, m, resample))
+        if window is not None:
+            top, left, height, width = window
+            result = result[top : top + height, left : left + width]
+        if out is not None:
+            out[...] = result
+            result = out
+    return result
 
 
 # ------------------------------------------------------------------------------ kernels
@@ -132,14 +151,21 @@ class _Frames:
     def __init__(self, image: np.ndarray, preset: PerturbationPreset):
         self.image = image
         self.size = preset.size if preset.resize is not None else None
+        self.source = corruption_pil.AffineSource(image)  # for the affine frames
+
+    @property
+    def window(self) -> tuple[int, int, int, int]:
+        """``(top, left, height, width)`` of torchvision's CenterCrop(size) of a frame of the
+        input's size (the whole frame for CIFAR-P)."""
+        h, w = self.image.shape[:2]
+        if self.size is None:
+            return 0, 0, h, w
+        return int(round((h - self.size) / 2.0)), int(round((w - self.size) / 2.0)), self.size, self.size
 
     def crop(self, frame: np.ndarray) -> np.ndarray:
         """torchvision's CenterCrop(size) (identity for CIFAR-P)."""
-        if self.size is None:
-            return frame
-        h, w = frame.shape[:2]
-        top, left = int(round((h - self.size) / 2.0)), int(round((w - self.size) / 2.0))
-        return frame[top : top + self.size, left : left + self.size]
+        top, left, height, width = self.window
+        return frame[top : top + height, left : left + width]
 
     @property
     def clean(self) -> np.ndarray:
@@ -151,20 +177,24 @@ def _noise(frames: _Frames, p: Mapping, rng: np.random.Generator) -> np.ndarray:
     clean = frames.clean
     out = np.empty((31, *clean.shape), dtype=np.uint8)
     out[0] = clean
-    if p["kind"] == "gaussian":
-        x = clean.astype(np.float32) / np.float32(255)  # ToTensor
-        sigma = np.float32(p["sigma"])
-        for i in range(1, 31):
-            noise = (sigma * rng.standard_normal(x.shape)).astype(np.float32)
-            out[i] = (np.clip(x + noise, 0, 1) * np.float32(255)).astype(np.uint8)
-    else:
-        x = clean / 255.0
-        for i in range(1, 31):
-            if p["kind"] == "shot":
-                out[i] = kernels.to_uint8(kernels.add_shot_noise(x, p["photons"], rng))
-            else:  # speckle
-                out[i] = kernels.to_uint8(x + x * rng.normal(0.0, p["sigma"], size=x.shape))
+    for i in range(1, 31):
+        if p["kind"] == "gaussian":  # torch in float32: ToTensor, + sigma * randn, clamp, * 255
+            z = corruption_draws.standard_normal(rng, clean.size)
+            _float32_gaussian_frame(clean.reshape(-1), float(np.float32(p["sigma"])), z, out[i].reshape(-1))
+        elif p["kind"] == "shot":
+            out[i] = kernels.add_shot_noise(clean, p["photons"], rng, uint8_out=True)
+        else:  # speckle
+            out[i] = kernels.add_speckle_noise(clean, p["sigma"], rng, uint8_out=True)
     return out
+
+
+@numba.njit(cache=True, nogil=True)
+def _float32_gaussian_frame(clean, sigma, z, out) -> None:
+    """``uint8(clip(x + float32(sigma * z), 0, 1) * 255)`` in float32, x = ``float32(clean) / 255``."""
+    for i in range(clean.shape[0]):
+        x = np.float32(clean[i]) / np.float32(255.0)
+        v = x + np.float32(sigma * z[i])
+        out[i] = min(max(v, np.float32(0.0)), np.float32(1.0)) * np.float32(255.0)
 
 
 def _motion_blur(frames: _Frames, p: Mapping, rng: np.random.Generator) -> np.ndarray:
@@ -176,13 +206,24 @@ def _motion_blur(frames: _Frames, p: Mapping, rng: np.random.Generator) -> np.nd
 
 
 def _zoom_blur(frames: _Frames, p: Mapping, rng: np.random.Generator) -> np.ndarray:
-    out = [frames.clean]
+    """Running mean, in float32, of the clean crop and the crops of the zooms 1 + step * i."""
+    out = np.empty((31, *frames.clean.shape), dtype=np.uint8)
+    out[0] = frames.clean
     total = frames.clean.astype(np.float32) / np.float32(255)
     for i in range(1, 31):
-        zoomed = legacy_affine(frames.image, scale=1 + p["step"] * i, resample=Image.Resampling.BILINEAR)
-        total += frames.crop(zoomed).astype(np.float32) / np.float32(255)
-        out.append((total / np.float32(i + 1) * np.float32(255)).astype(np.uint8))
-    return np.stack(out)
+        zoom = 1 + p["step"] * i
+        zoomed = legacy_affine(frames.source, scale=zoom, resample=_BILINEAR, window=frames.window)
+        _add_frame_mean(total, zoomed, np.float32(i + 1), out[i])
+    return out
+
+
+@numba.njit(cache=True, nogil=True)
+def _add_frame_mean(total, frame, count, out) -> None:
+    """``total += frame / 255``, ``out = uint8(total / count * 255)``, all in float32."""
+    flat_total, flat_frame, flat_out = total.reshape(-1), frame.reshape(-1), out.reshape(-1)
+    for i in range(flat_total.shape[0]):
+        flat_total[i] += np.float32(flat_frame[i]) / np.float32(255.0)
+        flat_out[i] = flat_total[i] / count * np.float32(255.0)
 
 
 def _snow(frames: _Frames, p: Mapping, rng: np.random.Generator) -> np.ndarray:
@@ -196,16 +237,16 @@ def _snow(frames: _Frames, p: Mapping, rng: np.random.Generator) -> np.ndarray:
     moving = kernels.magick_motion_blur_uint8(
         np.broadcast_to(layer, (31, h, w)), p["radius"], p["sigma"], angles
     )
-    moving = (moving / 255.0)[..., None]
     grey = cv2.cvtColor(np.float32(x), cv2.COLOR_RGB2GRAY)[..., None]
     base = p["blend"] * x + (1 - p["blend"]) * np.maximum(x, grey * 1.5 + 0.5)
-    return kernels.to_uint8(base + moving + np.rot90(moving, k=2, axes=(1, 2)))
+    return corruption_fused.add_flakes(base, moving)
 
 
 def run_down(liquid: np.ndarray, taps: tuple[float, ...] = (0.2, 0.8)) -> np.ndarray:
     """One step of the running water of the P spatter: each column convolved with `taps`
     (``np.convolve(..., mode='same')``); CIFAR-P's ``[0.2, 0.8]`` is ``0.2 x[r] + 0.8 x[r - 1]``."""
-    return np.apply_along_axis(lambda column: np.convolve(column, taps, mode="same"), 0, liquid)
+    columns = np.ascontiguousarray(liquid, dtype=np.float64)
+    return corruption_fused.convolve_columns(columns, np.asarray(taps, dtype=np.float64))
 
 
 def _spatter(frames: _Frames, p: Mapping, rng: np.random.Generator) -> np.ndarray:
@@ -218,16 +259,14 @@ def _spatter(frames: _Frames, p: Mapping, rng: np.random.Generator) -> np.ndarra
     liquid[liquid < p["threshold"]] = 0
     out = []
     for _ in range(31):
-        out.append(kernels.to_uint8(kernels.add_water(x, liquid, p["intensity"])))
+        out.append(kernels.add_water(x, liquid, p["intensity"], uint8_out=True))
         liquid = run_down(liquid, p["taps"])
     return np.stack(out)
 
 
 def _brightness(frames: _Frames, p: Mapping, rng: np.random.Generator) -> np.ndarray:
     clean = frames.clean
-    deltas = (np.arange(31) - 15) * p["step"] / 100
-    stack = np.broadcast_to(clean / 255.0, (31, *clean.shape))
-    return kernels.to_uint8(kernels.shift_value(stack, deltas[:, None, None]))
+    return kernels.adjust_hsv(clean, (np.arange(31) - 15) * p["step"] / 100)
 
 
 def _gaussian_blur(frames: _Frames, p: Mapping, rng: np.random.Generator) -> np.ndarray:
@@ -238,11 +277,21 @@ def _gaussian_blur(frames: _Frames, p: Mapping, rng: np.random.Generator) -> np.
     )
 
 
-def _geometric(transform: Callable[[np.ndarray, int, Mapping], np.ndarray], count: Callable[[Mapping], int]):
+def _affine_frames(parameters: Callable[[int, Mapping], dict]):
+    """Frames ``crop(legacy_affine(image, **parameters(i, p)))``, computing the crop only."""
+
     def kernel(frames: _Frames, p: Mapping, rng: np.random.Generator) -> np.ndarray:
-        return np.stack([frames.crop(transform(frames.image, i, p)) for i in range(count(p))])
+        count = int(p.get("frames", 31))
+        out = np.empty((count, *frames.clean.shape), dtype=np.uint8)
+        for i in range(count):
+            legacy_affine(frames.source, **parameters(i, p), window=frames.window, out=out[i])
+        return out
 
     return kernel
+
+
+def _tilt_frames(frames: _Frames, p: Mapping, rng: np.random.Generator) -> np.ndarray:
+    return np.stack([frames.crop(_tilt(frames.image, i, p)) for i in range(31)])
 
 
 def _tilt(image: np.ndarray, i: int, p: Mapping) -> np.ndarray:
@@ -267,7 +316,6 @@ def _tilt(image: np.ndarray, i: int, p: Mapping) -> np.ndarray:
 
 
 _BILINEAR = Image.Resampling.BILINEAR
-_THIRTY_ONE = lambda p: 31  # noqa: E731
 
 _KERNELS: dict[str, Callable[[_Frames, Mapping, np.random.Generator], np.ndarray]] = {
     "noise": _noise,
@@ -277,20 +325,13 @@ _KERNELS: dict[str, Callable[[_Frames, Mapping, np.random.Generator], np.ndarray
     "spatter": _spatter,
     "brightness": _brightness,
     "gaussian_blur": _gaussian_blur,
-    "translate": _geometric(
-        lambda im, i, p: legacy_affine(im, translate=(i - p["offset"], 0)), lambda p: p["frames"]
+    "translate": _affine_frames(lambda i, p: {"translate": (i - p["offset"], 0)}),
+    "rotate": _affine_frames(lambda i, p: {"angle": (i - 15) * p["step"], "resample": _BILINEAR}),
+    "tilt": _tilt_frames,
+    "scale": _affine_frames(
+        lambda i, p: {"scale": (i * p["step"] + p["start"]) / 100.0, "resample": _BILINEAR}
     ),
-    "rotate": _geometric(
-        lambda im, i, p: legacy_affine(im, angle=(i - 15) * p["step"], resample=_BILINEAR), _THIRTY_ONE
-    ),
-    "tilt": _geometric(_tilt, _THIRTY_ONE),
-    "scale": _geometric(
-        lambda im, i, p: legacy_affine(im, scale=(i * p["step"] + p["start"]) / 100.0, resample=_BILINEAR),
-        _THIRTY_ONE,
-    ),
-    "shear": _geometric(
-        lambda im, i, p: legacy_affine(im, shear=(i - 15) * p["step"], resample=_BILINEAR), _THIRTY_ONE
-    ),
+    "shear": _affine_frames(lambda i, p: {"shear": (i - 15) * p["step"], "resample": _BILINEAR}),
 }
 
 
