@@ -151,13 +151,14 @@ class MixingSet:
     def to_array(self, side: int, progress: bool = True) -> np.ndarray:
         """All pictures resized to `side`, as one uint8 ``[N, side, side, 3]`` array.
 
-        Shows a progress bar for sets of more than 1,000 pictures (generated sets render here).
+        Shows a progress bar for sets of more than 1,000 pictures (generated sets render here),
+        on a terminal only: logs of background runs stay readable.
         """
         from tqdm.auto import tqdm
 
         indices = tqdm(
             range(len(self)), desc=f"mixing pictures at {side} px", unit="pic",
-            disable=not progress or len(self) <= 1000, leave=False,
+            disable=True if not progress or len(self) <= 1000 else None, leave=False,
         )
         return np.stack([self.picture(i, side) for i in indices])
 
