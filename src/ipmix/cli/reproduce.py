@@ -11,6 +11,8 @@ examples:
   ipmix reproduce 3 4 18 --budget cpu --out runs/reproduce-cpu --dry-run
   ipmix reproduce 3 4 18 --budget cpu --out runs/reproduce-cpu      (hours; rerun to resume)
   ipmix reproduce 7 --budget smoke --out runs/smoke --seeds 2
+  ipmix reproduce 5 13 --budget smoke --out runs/smoke      (ImageNet cells on a synthetic toy)
+  ipmix reproduce 5 --budget paper --out runs/paper --imagenet DIR --imagenet-c DIR-C ...
   ipmix reproduce all --budget cpu --out runs/reproduce-cpu --report-only --tables-out docs/results/cpu
 
 Cells are shared between tables (one training run per configuration, under OUT/runs/) and
@@ -50,6 +52,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--cifar-c", default=None, metavar="DIR",
                         help="official CIFAR-C folder (default: generated once under OUT/benchmarks)")
     parser.add_argument("--cifar-p", default=None, metavar="DIR", help="official CIFAR-P folder")
+    parser.add_argument("--cifar-c-bar", default=None, metavar="DIR",
+                        help="official CIFAR-10/100-C-bar folder (default: generated once)")
+    parser.add_argument("--imagenet", default=None, metavar="DIR",
+                        help="ImageNet for Tables 5 and 13 (DIR/train, DIR/val; cpu and paper "
+                        "budgets; smoke builds a synthetic toy)")
+    from ipmix.cli.evaluate import IMAGENET_OPTIONS
+    from ipmix.reproduce.imagenet import BENCHMARK_OPTIONS
+
+    for option in BENCHMARK_OPTIONS.values():  # evaluate's options, for the same folders
+        default = " (default: DIR/val of --imagenet)" if option == "--imagenet-val" else ""
+        parser.add_argument(option, default=None, metavar="DIR", help=IMAGENET_OPTIONS[option] + default)
     parser.add_argument("--no-progress", action="store_true", help="hide progress bars")
     parser.set_defaults(func=run)
 
@@ -58,15 +71,21 @@ def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from ipmix.reproduce import dry_run_text, plan, reproduce
+    from ipmix.reproduce.budgets import get_budget
+    from ipmix.reproduce.imagenet import BENCHMARK_OPTIONS, imagenet_data
     from ipmix.training import TrainingInterrupted
 
     if args.workers is not None and args.workers < 0:
         raise ValueError(f"--workers must be >= 0, got {args.workers}")
     if args.commands and not args.dry_run:
         raise ValueError("--commands goes with --dry-run")
+    folders = {name: getattr(args, option[2:].replace("-", "_"))
+               for name, option in BENCHMARK_OPTIONS.items()}
+    imagenet = imagenet_data(get_budget(args.budget), args.out, args.imagenet, folders)
     if args.dry_run:
-        specs, budget, cells = plan(args.tables, args.budget, args.seeds)
-        print(dry_run_text(specs, budget, cells, Path(args.out), commands=args.commands))
+        specs, budget, cells = plan(args.tables, args.budget, args.seeds, args.out, imagenet)
+        print(dry_run_text(specs, budget, cells, Path(args.out), commands=args.commands,
+                           imagenet=imagenet))
         return 0
     command = shlex.join(["ipmix", *sys.argv[1:]]) if sys.argv[1:2] == ["reproduce"] else (
         f"ipmix reproduce {' '.join(args.tables)} --budget {args.budget} --out {args.out}")
@@ -74,8 +93,8 @@ def run(args: argparse.Namespace) -> int:
         outcome, written = reproduce(
             args.tables, args.budget, args.out, seeds=args.seeds, run=not args.report_only,
             tables_out=args.tables_out, data=args.data, device=args.device, workers=args.workers,
-            cifar_c=args.cifar_c, cifar_p=args.cifar_p, progress=not args.no_progress,
-            command=command,
+            cifar_c=args.cifar_c, cifar_p=args.cifar_p, cifar_c_bar=args.cifar_c_bar,
+            imagenet=imagenet, progress=not args.no_progress, command=command,
         )
     except TrainingInterrupted as stopped:
         print(f"ipmix reproduce: {stopped}; rerun the same command to go on", file=sys.stderr)

@@ -19,6 +19,8 @@ from dataclasses import dataclass, replace
 #: Suite parts measured on the main test subset and on the smaller side subset.
 MAIN_PARTS = ("clean", "c", "calibration")
 SIDE_PARTS = ("p", "pgd", "ood")
+#: The CIFAR-10/100-C-bar evaluation's part (its own suite run, on the main test subset).
+CBAR_PART = "cbar"
 #: Methods that get `Budget.core_seeds` seeds and run first (the issue's three-seed rows).
 CORE_AUGS = ("none", "augmix", "ipmix")
 
@@ -38,6 +40,16 @@ class Evaluation:
     def name(self) -> str:
         """The evaluation's folder inside the run folder, e.g. ``eval-clean+c+calibration-n10000``."""
         return f"eval-{'+'.join(self.parts)}-n{self.n if self.n is not None else 'all'}"
+
+    @property
+    def imagenet(self) -> bool:
+        """An ImageNet benchmark (`evaluate_imagenet`), not parts of the CIFAR suite."""
+        return self.parts[0].startswith("imagenet")
+
+    @property
+    def records(self) -> bool:
+        """Whether it keeps per-image predictions (the CIFAR suite's hook; not ImageNet's)."""
+        return not self.imagenet
 
 
 @dataclass(frozen=True)
@@ -65,6 +77,8 @@ class Budget:
     mixing_set: str | None = None  # generated set kind for IPMix/PixMix; None: the built-in set
     mixing_set_count: int = 13_000  # pictures of each generated set (the paper's set: 13,000)
     evaluation_plan: tuple[Evaluation, ...] | None = None  # other suite runs than main/side
+    # ImageNet cells (Tables 5, 13) on the synthetic toy of `toy_imagenet` instead of ImageNet
+    imagenet_toy: bool = False
 
     def dataset_for(self, paper_dataset: str) -> str:
         """The dataset a cell uses for the paper's `paper_dataset`."""
@@ -105,7 +119,7 @@ BUDGETS: dict[str, Budget] = {
         "(clean, C, calibration) and 50 (P, PGD, OOD) test images; a pipeline check, not a result",
         model="small", epochs=1, subset=512, batched=True, jsd=False, jsd_rows=True,
         extra_rows=True, seeds=1, core_seeds=1, main_n=100, side_n=50, datasets=("cifar10",),
-        workers=0, threads=1, mixing_set="mix", mixing_set_count=64,
+        workers=0, threads=1, mixing_set="mix", mixing_set_count=64, imagenet_toy=True,
     ),
     "cpu": Budget(
         name="cpu",

@@ -20,12 +20,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ipmix.reproduce.budgets import CORE_AUGS, Budget, Evaluation
-from ipmix.reproduce.tables import METRIC_NEEDS, Entry, Method, TableSpec
+from ipmix.reproduce.budgets import CBAR_PART, CORE_AUGS, Budget, Evaluation
+from ipmix.reproduce.imagenet import ImageNetData, benchmark_evaluation, benchmark_of
+from ipmix.reproduce.tables import Entry, Method, TableSpec
 
 #: The training-run options a cell fixes (the rest are TrainConfig defaults or per machine).
 TRAIN_KEYS = ("dataset", "model", "aug", "aug_options", "batched", "jsd", "epochs", "subset",
-              "mixing_set", "seed")
+              "mixing_set", "seed", "recipe", "image_size")
 
 
 @dataclass(frozen=True)
@@ -39,6 +40,8 @@ class Cell:
     seed: int
     needs: str = ""  # what is missing to run it (empty: runnable)
     entries: tuple[Entry, ...] = field(default=(), compare=False)
+    # entries whose evaluation cannot run here (a benchmark folder not given), and why
+    entry_needs: tuple[tuple[Entry, str], ...] = field(default=(), compare=False)
 
     @property
     def options(self) -> dict[str, Any]:
@@ -89,6 +92,10 @@ def _epochs(entry: Entry, budget: Budget, model: str) -> int:
         return budget.epochs
     if entry.epochs is not None:
         return entry.epochs
+    if entry.dataset == "imagenet":  # the imagenet recipe's (Appendix A.2: 180)
+        from ipmix.training.config import RECIPES
+
+        return int(RECIPES["imagenet"]["epochs"])
     return DEFAULT_EPOCHS.get(model, 100)
 
 
@@ -100,14 +107,24 @@ def _needs_training(options: dict[str, Any]) -> str:
     try:
         TrainConfig(out="-", **train_options).resolved()
     except ConfigError as error:
-        if options["dataset"] == "imagenet" or options["model"] == "resnet50":
-            return "needs ImageNet training (issue 10, branch folders)"
         return f"cannot train here: {error}"
     return ""
 
 
-def resolve(entry: Entry, budget: Budget, seed: int) -> Cell:
-    """The cell of one table entry at `budget` for `seed`."""
+def entry_evaluations(entry: Entry, budget: Budget, dataset: str) -> tuple[Evaluation, ...]:
+    """The evaluations an entry's value needs: the budget's suite runs (CIFAR), plus CIFAR-C-bar
+    for C-bar values; one ImageNet benchmark for an ImageNet value."""
+    benchmark = benchmark_of(entry.metric, dataset)
+    if benchmark is not None:
+        return (benchmark_evaluation(benchmark),)
+    if dataset == "imagenet":
+        raise ValueError(f"Table {entry.table}: {entry.metric} is not an ImageNet metric")
+    extra = (Evaluation((CBAR_PART,), budget.main_n),) if entry.metric == "cbar" else ()
+    return budget.evaluations() + extra
+
+
+def resolve(entry: Entry, budget: Budget, seed: int, imagenet: ImageNetData | None = None) -> Cell:
+    """The cell of one table entry at `budget` for `seed` (`imagenet`: where ImageNet is)."""
     method = entry.method
     dataset = budget.dataset_for(entry.dataset)
     model = budget.model or entry.model
@@ -124,23 +141,39 @@ def resolve(entry: Entry, budget: Budget, seed: int) -> Cell:
     mixing_set = method.mixing_set
     if mixing_set is None and (method.aug == "pixmix" or method.aug.startswith("ipmix")):
         mixing_set = budget.mixing_set
+    on_imagenet = dataset == "imagenet"
+    imagenet = imagenet or ImageNetData()
     options: dict[str, Any] = {
         "dataset": dataset, "model": model, "aug": method.aug,
         "aug_options": {key: value for key, value in method.options},
         "batched": batched, "jsd": jsd, "epochs": epochs, "subset": budget.subset,
         "mixing_set": mixing_set, "seed": seed,
+        "recipe": "imagenet" if on_imagenet else None, "image_size": None,
     }
-    setting = f"{dataset}-{model}-e{epochs}" + (f"-train{budget.subset}" if budget.subset else "")
+    data_tag = dataset
+    if on_imagenet and imagenet.synthetic:
+        from ipmix.reproduce.toy_imagenet import TOY_FOLDER, TOY_SIZE
+
+        options["image_size"], data_tag = TOY_SIZE, TOY_FOLDER
+    setting = f"{data_tag}-{model}-e{epochs}" + (f"-train{budget.subset}" if budget.subset else "")
     name = f"{setting}/{_method_tag(method, jsd, batched, mixing_set)}/seed{seed}"
-    needs = _needs_training(options) or METRIC_NEEDS.get(entry.metric, "")
+    needs = _needs_training(options) or (imagenet.training_needs() if on_imagenet else "")
+    evaluations, entry_needs = [], []
+    for evaluation in entry_evaluations(entry, budget, dataset):
+        lacking = imagenet.benchmark_needs(evaluation.parts[0]) if evaluation.imagenet else ""
+        if lacking:
+            entry_needs.append((entry, lacking))
+        else:
+            evaluations.append(evaluation)
     return Cell(name=name, train=tuple((key, options[key]) for key in TRAIN_KEYS),
-                evaluations=budget.evaluations(), method=method, seed=seed, needs=needs,
-                entries=(entry,))
+                evaluations=tuple(evaluations), method=method, seed=seed, needs=needs,
+                entries=(entry,), entry_needs=tuple(entry_needs))
 
 
-def grid(tables: Iterable[TableSpec], budget: Budget) -> list[Cell]:
-    """Every cell the tables need at `budget`, shared where configurations are equal, in run
-    order (`Cell.priority`, then first appearance)."""
+def grid(tables: Iterable[TableSpec], budget: Budget, imagenet: ImageNetData | None = None
+         ) -> list[Cell]:
+    """Every cell the tables need at `budget`, shared where configurations are equal (their
+    evaluations joined), in run order (`Cell.priority`, then first appearance)."""
     cells: dict[str, Cell] = {}
     order: dict[str, int] = {}
     for table in tables:
@@ -148,7 +181,7 @@ def grid(tables: Iterable[TableSpec], budget: Budget) -> list[Cell]:
             jsd_hint = bool(entry.method.jsd)
             count = budget.seeds_for(entry.method.aug or "", jsd_hint, entry.seeds)
             for seed in range(count):
-                cell = resolve(entry, budget, seed)
+                cell = resolve(entry, budget, seed, imagenet)
                 known = cells.get(cell.name)
                 if known is None:
                     cells[cell.name] = cell
@@ -157,10 +190,13 @@ def grid(tables: Iterable[TableSpec], budget: Budget) -> list[Cell]:
                 if known.train != cell.train:
                     raise ValueError(f"two configurations share the cell name {cell.name}")
                 needs = known.needs if known.needs and cell.needs else ""
+                evaluations = known.evaluations + tuple(
+                    e for e in cell.evaluations if e not in known.evaluations)
                 cells[cell.name] = Cell(
-                    name=known.name, train=known.train, evaluations=known.evaluations,
+                    name=known.name, train=known.train, evaluations=evaluations,
                     method=known.method, seed=known.seed, needs=needs,
                     entries=known.entries + cell.entries,
+                    entry_needs=known.entry_needs + cell.entry_needs,
                 )
     return sorted(cells.values(), key=lambda c: (c.priority(), order[c.name]))
 
@@ -175,11 +211,23 @@ def mixing_set_path(out: str | Path, kind: str, budget: Budget) -> Path:
     return Path(out) / "mixing-sets" / f"{kind}-{budget.mixing_set_count}.npy"
 
 
-def train_command(cell: Cell, out: str, budget: Budget) -> str:
+def cbar_path(out: str | Path, dataset: str, n: int | None) -> Path:
+    """Where the runner generates CIFAR-10/100-C-bar for the first `n` test images."""
+    return Path(out) / "benchmarks" / f"{dataset}-c-bar-n{n if n is not None else 'all'}"
+
+
+def train_command(cell: Cell, out: str, budget: Budget, imagenet: ImageNetData | None = None) -> str:
     """The `ipmix train` command line of a cell (mixing set as generated by the runner)."""
     options = cell.options
     args = ["ipmix", "train", "--dataset", options["dataset"], "--model", options["model"],
             "--aug", options["aug"], "--epochs", str(options["epochs"]), "--seed", str(options["seed"])]
+    if options["recipe"]:
+        args += ["--recipe", options["recipe"]]
+    if options["image_size"]:
+        args += ["--image-size", str(options["image_size"])]
+    if options["dataset"] == "imagenet":
+        root = imagenet.root if imagenet is not None else None
+        args += ["--data", str(root) if root is not None else "IMAGENET_DIR"]
     if options["aug_options"]:
         import json
 
@@ -196,13 +244,24 @@ def train_command(cell: Cell, out: str, budget: Budget) -> str:
     return shlex.join(args)
 
 
-def evaluate_commands(cell: Cell, out: str) -> list[str]:
+def evaluate_commands(cell: Cell, out: str, imagenet: ImageNetData | None = None) -> list[str]:
     """The `ipmix evaluate` command lines of a cell."""
+    from ipmix.reproduce.imagenet import BENCHMARK_OPTIONS, keyword
+
     lines = []
     for evaluation in cell.evaluations:
-        args = ["ipmix", "evaluate", f"{out}/runs/{cell.name}", "--suite", ",".join(evaluation.parts),
+        own_parts = evaluation.imagenet or evaluation.parts == (CBAR_PART,)
+        parts = "none" if own_parts else ",".join(evaluation.parts)
+        args = ["ipmix", "evaluate", f"{out}/runs/{cell.name}", "--suite", parts,
                 "--out", f"{out}/runs/{cell.name}/{evaluation.name}"]
         if evaluation.n is not None:
             args += ["--n", str(evaluation.n)]
+        if evaluation.parts == (CBAR_PART,):
+            args += ["--cifar-c-bar", str(cbar_path(out, cell.options["dataset"], evaluation.n))]
+        if evaluation.imagenet and imagenet is not None:
+            options = {keyword(name): option for name, option in BENCHMARK_OPTIONS.items()}
+            for key, folder in imagenet.evaluate_keywords(evaluation.parts[0]).items():
+                args += [options[key], folder]
+            args += ["--image-size", str(cell.options["image_size"] or 224)]
         lines.append(shlex.join(args))
     return lines

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from ipmix.reproduce.cells import Cell
 
-TRAIN_IMAGES = {"cifar10": 50_000, "cifar100": 50_000}
+TRAIN_IMAGES = {"cifar10": 50_000, "cifar100": 50_000, "imagenet": 1_281_167}
 TEST_IMAGES = 10_000
 
 
@@ -121,6 +121,8 @@ def estimate_cell(cell: Cell, tables: SpeedTables) -> Estimate:
             scale = tables.train_img_s["small"] / tables.train_img_s[model]
         else:
             assumed.append(f"{model} speed")
+    side = options.get("image_size") or (224 if options["dataset"] == "imagenet" else 32)
+    scale *= (side / 32) ** 2  # the measured speeds are of 32 px images
     step = small_epoch * scale * images / 50_000
     if options["jsd"]:
         step *= 3

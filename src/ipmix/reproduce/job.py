@@ -8,26 +8,44 @@ from pathlib import Path
 from ipmix.reproduce.budgets import Budget, get_budget
 from ipmix.reproduce.cells import Cell, evaluate_commands, grid, train_command
 from ipmix.reproduce.cost import describe_seconds, estimate_cell, load_speed_tables
+from ipmix.reproduce.imagenet import ImageNetData, imagenet_data
 from ipmix.reproduce.output import write_table
 from ipmix.reproduce.runner import RunOptions, cell_status, run_grid
 from ipmix.reproduce.summary import write_summary
 from ipmix.reproduce.tables import TableSpec, get_tables
 
 
-def plan(tables: Sequence[str], budget: str, seeds: int | None = None
-         ) -> tuple[list[TableSpec], Budget, list[Cell]]:
-    """The table specs, the budget (with `seeds` applied) and the grid of cells, in run order."""
+def plan(tables: Sequence[str], budget: str, seeds: int | None = None, out: str | Path = ".",
+         imagenet: ImageNetData | None = None) -> tuple[list[TableSpec], Budget, list[Cell]]:
+    """The table specs, the budget (with `seeds` applied) and the grid of cells, in run order.
+
+    `imagenet`: the ImageNet folders given (default: none); a budget with a synthetic ImageNet
+    uses its toy under `out` instead.
+    """
     specs = get_tables(list(tables))
     chosen = get_budget(budget).with_seeds(seeds)
-    return specs, chosen, grid(specs, chosen)
+    data = _imagenet(chosen, out, imagenet)
+    return specs, chosen, grid(specs, chosen, data)
+
+
+def _imagenet(budget: Budget, out: str | Path, given: ImageNetData | None) -> ImageNetData:
+    if budget.imagenet_toy or given is None:
+        return imagenet_data(budget, out)
+    return given
 
 
 def dry_run_text(specs: Sequence[TableSpec], budget: Budget, cells: Sequence[Cell], out: Path,
-                 commands: bool = False, speed_dir: str | Path | None = None) -> str:
+                 commands: bool = False, speed_dir: str | Path | None = None,
+                 imagenet: ImageNetData | None = None) -> str:
     """The grid (cell, status, estimated cost, tables using it) and the total cost left."""
     speed = load_speed_tables(speed_dir)
+    imagenet = _imagenet(budget, out, imagenet)
     lines = [f"budget {budget.name}: {budget.description}",
              f"tables: {', '.join(s.id for s in specs)}; {len(cells)} cells under {out}/runs", ""]
+    if imagenet.synthetic and any(c.options.get("dataset") == "imagenet" for c in cells):
+        from ipmix.reproduce.toy_imagenet import DESCRIPTION, toy_root
+
+        lines[-1:-1] = [f"ImageNet cells: {DESCRIPTION} ({toy_root(out)})"]
     total, assumed = 0.0, set()
     counts: dict[str, int] = {}
     for cell in cells:
@@ -45,9 +63,13 @@ def dry_run_text(specs: Sequence[TableSpec], budget: Budget, cells: Sequence[Cel
                 total += estimate.seconds
                 assumed.update(estimate.assumed)
         lines.append(f"  {status:8} {cell.name}  [{used}]  {cost}")
+        for why in dict.fromkeys(why for _, why in cell.entry_needs):
+            columns = ", ".join(dict.fromkeys(f"{e.table}: {e.column}" for e, w in cell.entry_needs
+                                              if w == why))
+            lines.append(f"      not evaluated, {why} [{columns}]")
         if commands:
-            lines += [f"      {line}" for line in [train_command(cell, str(out), budget),
-                                                   *evaluate_commands(cell, str(out))]]
+            lines += [f"      {line}" for line in [train_command(cell, str(out), budget, imagenet),
+                                                   *evaluate_commands(cell, str(out), imagenet)]]
     lines += ["", "cells: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items()))]
     if speed is None:
         lines.append("cost: unknown (no benchmarks/results/ here; a source checkout has them)")
@@ -62,18 +84,21 @@ def dry_run_text(specs: Sequence[TableSpec], budget: Budget, cells: Sequence[Cel
 def reproduce(tables: Sequence[str], budget: str, out: str | Path, seeds: int | None = None,
               run: bool = True, tables_out: str | Path | None = None, data: str | None = None,
               device: str = "auto", workers: int | None = None, cifar_c: str | None = None,
-              cifar_p: str | None = None, progress: bool = True, command: str = "ipmix reproduce",
+              cifar_p: str | None = None, cifar_c_bar: str | None = None,
+              imagenet: ImageNetData | None = None, progress: bool = True,
+              command: str = "ipmix reproduce",
               log: Callable[[str], object] = print) -> tuple[dict[str, list[str]], list[Path]]:
     """Run the cells that are not done (unless ``run=False``), then write every table.
 
     Returns the names of the cells run, by their new status, and the files written.
     """
     out = Path(out)
-    specs, chosen, cells = plan(tables, budget, seeds)
+    specs, chosen, cells = plan(tables, budget, seeds, out, imagenet)
     outcome: dict[str, list[str]] = {}
     if run:
         options = RunOptions(out=out, budget=chosen, data=data, device=device, workers=workers,
-                             cifar_c=cifar_c, cifar_p=cifar_p, progress=progress)
+                             cifar_c=cifar_c, cifar_p=cifar_p, cifar_c_bar=cifar_c_bar,
+                             imagenet=_imagenet(chosen, out, imagenet), progress=progress)
         outcome = run_grid(cells, options, log)
     folder = Path(tables_out) if tables_out is not None else out / "tables"
     written: list[Path] = []

@@ -29,7 +29,8 @@ MODEL_LABELS = {"small": "small (0.41M parameters)", "wrn40_4": "WideResNet40-4"
 LEGEND = ("Ours: mean ± std over seeds, or one seed's value [95% bootstrap interval over the "
           "test images, percentile interval shifted by the bootstrap's bias, which matters for RMS "
           "only]; `*`: mCE over the corruptions that could be generated; "
-          "`needs *`: see the notes; †: see the notes. All numbers in percent except seconds.")
+          "`needs *`: see the notes; †: see the notes; ‡: ImageNet-P mFR unnormalised. All "
+          "numbers in percent except seconds.")
 
 
 @dataclass
@@ -77,12 +78,26 @@ def deviations(spec: TableSpec, budget: Budget) -> list[str]:
     if budget.batched:
         found.append("IPMix applied per batch (`--batched`, ipmix.IPMixBatch: the same "
                      "distribution of augmentations as per image, drawn per sample)")
-    if budget.main_n is not None or budget.side_n is not None:
+    cifar = any(e.dataset != "imagenet" for e in entries)
+    if cifar and (budget.main_n is not None or budget.side_n is not None):
         found.append(f"test images: clean, CIFAR-C and calibration on {budget.main_n or 'all':,}, "
                      f"CIFAR-P, PGD and OOD on {budget.side_n or 'all':,} (paper: all 10,000)")
-    found.append("CIFAR-C and CIFAR-P generated here with the CIFAR parameters of Hendrycks' "
-                 "scripts (the official files are not on this machine) unless `--cifar-c/--cifar-p` "
-                 "name them")
+    if cifar:
+        found.append("CIFAR-C and CIFAR-P generated here with the CIFAR parameters of Hendrycks' "
+                     "scripts (the official files are not on this machine) unless "
+                     "`--cifar-c/--cifar-p` name them")
+    if any(e.metric == "cbar" and e.dataset != "imagenet" for e in entries):
+        found.append("CIFAR-10-C-bar generated here (`ipmix make-cifar-c`, the levels of "
+                     "cifar10_c_bar.csv) unless `--cifar-c-bar` names the official files; "
+                     "CIFAR-100-C-bar uses the same corruptions, as the paper")
+    if any(e.dataset == "imagenet" for e in entries):
+        if budget.imagenet_toy:
+            from ipmix.reproduce.toy_imagenet import DESCRIPTION
+
+            found.insert(0, f"**{DESCRIPTION}** (ImageNet-C with the CIFAR constants at 32 px, "
+                         "ImageNet-C-bar and -P with ImageNet's at 32 px)")
+        found.append("ImageNet-P mFR: unnormalised mean flip probability (‡) where no AlexNet "
+                     "run normalises it (the paper divides by AlexNet's)")
     found.append("always: weight decay 5e-4 (the authors' code; Appendix A says 1e-4); the "
                  "mixing set is generated here (the authors' 13,000 pictures are a download)")
     return found

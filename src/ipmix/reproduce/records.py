@@ -80,10 +80,12 @@ def load_record(path: str | Path) -> Record:
 # ---- per-image statistics: metric -> (record -> statistic over resampled image indices) ------
 
 
-def _corruption_sets(record: Record) -> list[str]:
+def _corruption_sets(record: Record, names: tuple[str, ...] | None = None) -> list[str]:
+    """The labels of the 5 severities of every corruption in `names` (default: CIFAR-C's 15),
+    or [] when the record lacks one."""
     from ipmix.robustness.corruptions import BENCHMARK_CORRUPTIONS
 
-    sets = [f"{name} s{s}" for name in BENCHMARK_CORRUPTIONS for s in range(1, 6)]
+    sets = [f"{name} s{s}" for name in names or BENCHMARK_CORRUPTIONS for s in range(1, 6)]
     return sets if all(label in record.predictions for label in sets) else []
 
 
@@ -95,12 +97,19 @@ def _error(record: Record) -> Callable[[np.ndarray], np.ndarray] | None:
     return _mean_of(100 * record.wrong("clean")) if "clean" in record.predictions else None
 
 
-def _mce(record: Record) -> Callable[[np.ndarray], np.ndarray] | None:
-    sets = _corruption_sets(record)
+def _mce(record: Record, names: tuple[str, ...] | None = None
+         ) -> Callable[[np.ndarray], np.ndarray] | None:
+    sets = _corruption_sets(record, names)
     if not sets:
         return None
     per_image = 100 * np.mean([record.wrong(label) for label in sets], axis=0)
     return _mean_of(per_image)
+
+
+def _cifar_cbar() -> tuple[str, ...]:
+    from ipmix.robustness.cbar_levels import CIFAR_CBAR
+
+    return CIFAR_CBAR
 
 
 def _pgd(record: Record) -> Callable[[np.ndarray], np.ndarray] | None:
@@ -163,6 +172,7 @@ def _anomaly(record: Record, measure: str) -> Callable[[np.ndarray], np.ndarray]
 STATISTICS: dict[str, Callable[[Record], Callable[[np.ndarray], np.ndarray] | None]] = {
     "error": _error,
     "mce": _mce,
+    "cbar": lambda record: _mce(record, _cifar_cbar()),
     "rms": _rms,
     "mfr": _mfr,
     "pgd": _pgd,

@@ -6,18 +6,22 @@ Layout of an output folder::
     OUT/runs/<cell name>/eval-.../   one `ipmix evaluate` (results.json, results.md,
                                      predictions.npz: per-image predictions for intervals)
     OUT/runs/<cell name>/cell.json   status (done / failed + error), machine, numerics, times
-    OUT/benchmarks/                  CIFAR-C / CIFAR-P generated once for all cells
+    OUT/runs/<cell name>/.cell.lock  held while a runner trains and evaluates the cell
+    OUT/benchmarks/                  CIFAR-C / -C-bar / -P generated once for all cells (and
+                                     the smoke budget's synthetic ImageNet, `toy_imagenet`)
     OUT/mixing-sets/                 generated mixing sets (Table 8)
 
-A cell is done when its run has ``final.pt`` and every evaluation has both files. An
-interrupted training resumes from ``checkpoint.pt``; a failed cell is recorded and the next
-one starts. A lock file keeps two runners from training the same cell at once.
+A cell is done when its run has ``final.pt`` and every evaluation has its files
+(``results.json``, and ``predictions.npz`` for the CIFAR suite). An interrupted training
+resumes from ``checkpoint.pt``; a failed cell is recorded and the next one starts. A runner
+claims a cell for its training and all its evaluations with `ipmix.training.rundir.RunLock` on
+``.cell.lock`` (the trainer's own lock, ``.lock``, lasts for the training only); a lock left by
+a process that died never blocks (flock), nor does a ``.lock`` left by an older runner.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import time
 import traceback
 from collections.abc import Callable, Sequence
@@ -25,14 +29,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ipmix.reproduce.budgets import Budget, Evaluation
-from ipmix.reproduce.cells import Cell, mixing_set_path
+from ipmix.reproduce.budgets import CBAR_PART, Budget, Evaluation
+from ipmix.reproduce.cells import Cell, cbar_path, mixing_set_path
+from ipmix.reproduce.imagenet import ImageNetData
 from ipmix.reproduce.machine import machine_info, numerics_info
 from ipmix.reproduce.records import RECORD_FILE, PredictionRecorder
+from ipmix.training.rundir import RunDirectoryBusy, RunLock
 from ipmix.utils.io import atomic_write_json
 
 CELL_FILE = "cell.json"
-LOCK_FILE = ".lock"
+CELL_LOCK = ".cell.lock"
 
 
 @dataclass(frozen=True)
@@ -46,6 +52,8 @@ class RunOptions:
     workers: int | None = None  # None: the budget's
     cifar_c: str | None = None  # official CIFAR-C folder; None: generated under OUT/benchmarks
     cifar_p: str | None = None
+    cifar_c_bar: str | None = None  # official CIFAR-C-bar folder; None: generated
+    imagenet: ImageNetData | None = None  # where ImageNet is (Tables 5, 13)
     progress: bool = True
 
 
@@ -60,12 +68,28 @@ def cell_status(out: Path, cell: Cell) -> str:
     folder = run_dir(out, cell)
     if _evaluations_done(folder, cell.evaluations) and (folder / "final.pt").is_file():
         return "done"
-    if _lock_holder(folder) is not None:
+    if _held(folder):
         return "running"
     info = read_cell_info(folder)
     if info.get("status") == "failed":
         return "failed"
-    return "partial" if (folder / "checkpoint.pt").is_file() else "todo"
+    started = (folder / "checkpoint.pt").is_file() or (folder / "final.pt").is_file()
+    return "partial" if started else "todo"
+
+
+def _held(folder: Path) -> bool:
+    """Whether a live process (this one included) holds the cell's lock: probed by taking it."""
+    if not folder.is_dir():
+        return False
+    lock = RunLock(folder, CELL_LOCK)
+    try:
+        lock.acquire()
+    except RunDirectoryBusy:
+        return True
+    except OSError:  # a folder this process cannot write: nobody runs it from here
+        return False
+    lock.release()
+    return False
 
 
 def read_cell_info(folder: Path) -> dict[str, Any]:
@@ -78,39 +102,10 @@ def read_cell_info(folder: Path) -> dict[str, Any]:
 
 def _evaluations_done(folder: Path, evaluations: Sequence[Evaluation]) -> bool:
     return all(
-        (folder / e.name / "results.json").is_file() and (folder / e.name / RECORD_FILE).is_file()
+        (folder / e.name / "results.json").is_file()
+        and (not e.records or (folder / e.name / RECORD_FILE).is_file())
         for e in evaluations
     )
-
-
-def _lock_holder(folder: Path) -> int | None:
-    """The pid of a live process holding the cell's lock (a stale lock is removed)."""
-    path = folder / LOCK_FILE
-    try:
-        pid = int(path.read_text().strip() or 0)
-    except (FileNotFoundError, ValueError):
-        return None
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        path.unlink(missing_ok=True)
-        return None
-    except PermissionError:
-        pass
-    return pid
-
-
-def _take_lock(folder: Path) -> bool:
-    folder.mkdir(parents=True, exist_ok=True)
-    if _lock_holder(folder) is not None:
-        return False
-    try:
-        fd = os.open(folder / LOCK_FILE, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
-    except FileExistsError:
-        return False
-    with os.fdopen(fd, "w") as handle:
-        handle.write(str(os.getpid()))
-    return True
 
 
 def train_config(cell: Cell, options: RunOptions) -> Any:
@@ -120,8 +115,11 @@ def train_config(cell: Cell, options: RunOptions) -> Any:
     train = cell.options
     kind = train.pop("mixing_set")
     folder = run_dir(options.out, cell)
+    data = options.data
+    if train["dataset"] == "imagenet":
+        data = str(options.imagenet.root) if options.imagenet and options.imagenet.root else None
     return TrainConfig(
-        out=str(folder), data=options.data, device=options.device,
+        out=str(folder), data=data, device=options.device,
         workers=options.budget.workers if options.workers is None else options.workers,
         mixing_set=str(mixing_set_path(options.out, kind, options.budget)) if kind else None,
         resume=(folder / "checkpoint.pt").is_file() and not (folder / "final.pt").is_file(),
@@ -166,30 +164,96 @@ def benchmark_dirs(options: RunOptions, dataset: str, evaluation: Evaluation) ->
 
 
 def _evaluate(cell: Cell, evaluation: Evaluation, options: RunOptions) -> None:
+    if evaluation.imagenet:
+        _evaluate_imagenet(cell, evaluation, options)
+        return
     from ipmix.data.cifar import load_cifar
     from ipmix.robustness.suite import evaluate_checkpoint
 
     folder = run_dir(options.out, cell)
     recorder = PredictionRecorder()
-    device = "cpu" if options.device == "auto" else options.device
     dataset = cell.options["dataset"]
-    _, out_dir = evaluate_checkpoint(
-        folder, suite=",".join(evaluation.parts), n=evaluation.n, device=device,
-        data=options.data, out=folder / evaluation.name, seed=0, progress=options.progress,
-        on_predictions=recorder, generate=True, **benchmark_dirs(options, dataset, evaluation),
-    )
     labels = load_cifar(dataset, options.data, "test").subset(evaluation.n).labels
+    if evaluation.parts == (CBAR_PART,):
+        where = {"suite": "none", "cifar_c_bar_dir": _ensure_cbar(options, dataset, evaluation.n)}
+    else:
+        where = {"suite": ",".join(evaluation.parts), "generate": True,
+                 **benchmark_dirs(options, dataset, evaluation)}
+    _, out_dir = evaluate_checkpoint(
+        folder, n=evaluation.n, device=_device(options), data=options.data,
+        out=folder / evaluation.name, seed=0, progress=options.progress, on_predictions=recorder,
+        **where,
+    )
     recorder.save(out_dir / RECORD_FILE, labels)
 
 
-def run_cell(cell: Cell, options: RunOptions, log: Callable[[str], object] = print) -> str:
-    """Train and evaluate one cell (what is missing of it); returns its new status."""
-    from ipmix.training import TrainingInterrupted, train
+def _device(options: RunOptions) -> str:
+    return "cpu" if options.device == "auto" else options.device
 
+
+def _ensure_cbar(options: RunOptions, dataset: str, n: int | None) -> str:
+    """CIFAR-C-bar: the official folder given, else generated once (`ipmix make-cifar-c`)."""
+    if options.cifar_c_bar:
+        return options.cifar_c_bar
+    from ipmix.data.cifar import load_cifar
+    from ipmix.robustness.benchmark_files import make_cifar_c
+    from ipmix.robustness.cbar_levels import CIFAR_CBAR
+
+    path = cbar_path(options.out, dataset, n)
+    test = load_cifar(dataset, options.data, "test").subset(n)
+    make_cifar_c(test.images, test.labels, path, corruptions=list(CIFAR_CBAR), seed=0,
+                 progress=options.progress)  # finished files are kept
+    return str(path)
+
+
+def _evaluate_imagenet(cell: Cell, evaluation: Evaluation, options: RunOptions) -> None:
+    """One ImageNet benchmark with `evaluate_imagenet` (through `evaluate_checkpoint`)."""
+    from ipmix.robustness.suite import evaluate_checkpoint
+    from ipmix.training.config import FOLDER_IMAGE_SIZE
+
+    if options.imagenet is None:
+        raise ValueError(f"{cell.name}: no ImageNet folders given")
     folder = run_dir(options.out, cell)
-    if not _take_lock(folder):
+    folders = options.imagenet.evaluate_keywords(evaluation.parts[0])
+    size = cell.options["image_size"] or FOLDER_IMAGE_SIZE
+    workers = options.budget.workers if options.workers is None else options.workers
+    evaluate_checkpoint(
+        folder, suite="none", device=_device(options), out=folder / evaluation.name,
+        imagenet={**folders, "image_size": size}, workers=workers, seed=0,
+        progress=options.progress,
+    )
+
+
+def _ensure_data(cell: Cell, options: RunOptions) -> None:
+    """What a cell reads that the runner makes: its mixing set, the synthetic ImageNet."""
+    kind = cell.options["mixing_set"]
+    if kind:
+        _ensure_mixing_set(options, kind)
+    if cell.options["dataset"] == "imagenet" and options.imagenet and options.imagenet.synthetic:
+        from ipmix.reproduce.toy_imagenet import build_toy_imagenet
+
+        build_toy_imagenet(options.out, options.data, options.progress)
+
+
+def run_cell(cell: Cell, options: RunOptions, log: Callable[[str], object] = print) -> str:
+    """Train and evaluate one cell (what is missing of it) under its lock; its new status."""
+    folder = run_dir(options.out, cell)
+    folder.mkdir(parents=True, exist_ok=True)
+    lock = RunLock(folder, CELL_LOCK)
+    try:
+        lock.acquire()
+    except RunDirectoryBusy:
         log(f"[{cell.name}] another process is running it: skipped")
         return "running"
+    try:
+        return _run_locked(cell, options, folder, log)
+    finally:
+        lock.release()
+
+
+def _run_locked(cell: Cell, options: RunOptions, folder: Path, log: Callable[[str], object]) -> str:
+    from ipmix.training import TrainingInterrupted, train
+
     started = time.time()
     info: dict[str, Any] = {"name": cell.name, "train": cell.options,
                             "evaluations": [e.name for e in cell.evaluations]}
@@ -198,9 +262,7 @@ def run_cell(cell: Cell, options: RunOptions, log: Callable[[str], object] = pri
         if (folder / "final.pt").is_file():
             _check_existing(config, folder)
         else:
-            kind = cell.options["mixing_set"]
-            if kind:
-                _ensure_mixing_set(options, kind)
+            _ensure_data(cell, options)
             log(f"[{cell.name}] training" + (" (resuming)" if config.resume else ""))
             train(config)
         for evaluation in cell.evaluations:
@@ -208,6 +270,9 @@ def run_cell(cell: Cell, options: RunOptions, log: Callable[[str], object] = pri
                 log(f"[{cell.name}] evaluating {evaluation.name}")
                 _evaluate(cell, evaluation, options)
         info.update(status="done")
+    except RunDirectoryBusy as busy:  # the trainer's own lock: an older runner trains it
+        log(f"[{cell.name}] {busy}: skipped")
+        return "running"
     except (TrainingInterrupted, KeyboardInterrupt):
         info.update(status="interrupted")
         raise
@@ -216,13 +281,13 @@ def run_cell(cell: Cell, options: RunOptions, log: Callable[[str], object] = pri
         (folder / "error.log").write_text(traceback.format_exc())
         log(f"[{cell.name}] FAILED: {info['error']} (traceback in {folder / 'error.log'})")
     finally:
-        info.update(machine=machine_info(), numerics=numerics_info(),
-                    seconds=round(time.time() - started, 1))
-        previous = read_cell_info(folder)
-        if previous.get("status") == "done" and "first_machine" not in previous:
-            info["first_machine"] = previous.get("machine")
-        atomic_write_json(folder / CELL_FILE, info)
-        (folder / LOCK_FILE).unlink(missing_ok=True)
+        if "status" in info:
+            info.update(machine=machine_info(), numerics=numerics_info(),
+                        seconds=round(time.time() - started, 1))
+            previous = read_cell_info(folder)
+            if previous.get("status") == "done" and "first_machine" not in previous:
+                info["first_machine"] = previous.get("machine")
+            atomic_write_json(folder / CELL_FILE, info)
     return str(info["status"])
 
 

@@ -13,7 +13,7 @@ from typing import Any
 
 from ipmix.reproduce.budgets import Budget
 
-#: Metric name -> (label, higher is better). ImageNet and C-bar metrics need other branches.
+#: Metric name -> (label, higher is better).
 METRICS: dict[str, tuple[str, bool]] = {
     "error": ("Error", False),
     "mce": ("mCE", False),
@@ -35,16 +35,6 @@ METRICS: dict[str, tuple[str, bool]] = {
     "in_a_accuracy": ("ImageNet-A accuracy", True),
     "in_o_aupr": ("ImageNet-O AUPR", True),
 }
-
-#: What a metric needs that this ipmix lacks (None: available now).
-METRIC_NEEDS: dict[str, str] = {
-    "cbar": "needs the C-bar corruptions (issue 11, branch corrupt)",
-    **{
-        name: "needs the ImageNet suite (issue 11, branches suite/corrupt)"
-        for name in METRICS if name.startswith("in_")
-    },
-}
-
 
 @dataclass(frozen=True)
 class Method:

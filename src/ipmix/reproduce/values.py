@@ -19,7 +19,17 @@ import numpy as np
 from ipmix.reproduce.cells import Cell
 from ipmix.reproduce.records import RECORD_FILE, Record, bootstrap, interval, load_record
 from ipmix.reproduce.runner import cell_status, read_cell_info, run_dir
-from ipmix.reproduce.tables import METRIC_NEEDS, Entry
+from ipmix.reproduce.tables import Entry
+
+#: Notes shown as a mark after the value: mCE over fewer than 15 corruptions; ImageNet-P mFR
+#: not normalised by AlexNet's (no AlexNet run to normalise by).
+MARKS = {"*": "*", "unnormalised": "‡"}
+#: results.json keys of the ImageNet metrics (labels of Table 5's columns in report_imagenet).
+IMAGENET_COLUMNS = {
+    "in_error": "Clean error", "in_c_mce": "IN-C mCE", "in_r_error": "IN-R error",
+    "in_p_mfr": "IN-P mFR", "in_rms_c": "RMS C", "in_rms_r": "RMS R", "in_rms_a": "RMS A",
+    "in_a_accuracy": "IN-A acc.", "in_o_aupr": "IN-O AUPR",
+}
 
 
 @dataclass
@@ -32,7 +42,7 @@ class Value:
     per_seed: list[float] = field(default_factory=list)
     interval: tuple[float, float] | None = None
     seeds_planned: int = 0
-    note: str = ""  # needs / failure text; "*": mCE over fewer than 15 corruptions
+    note: str = ""  # needs / failure text, or a mark (`MARKS`)
     cells: list[str] = field(default_factory=list)
 
     def text(self, digits: int = 2) -> str:
@@ -40,7 +50,7 @@ class Value:
         if self.mean is None:
             return {"needs": "needs *", "failed": "failed", "running": "running"}.get(
                 self.status, "not run")
-        mark = "*" if self.note == "*" else ""
+        mark = MARKS.get(self.note, "")
         shown = f"{self.mean:.{digits}f}"
         if self.std is not None:
             shown += f" ± {self.std:.{digits}f}"
@@ -84,6 +94,18 @@ def _read(results: dict[str, Any], metric: str) -> tuple[float | None, str]:
     paths = {"error": ("clean", "error"), "rms": ("calibration", "rms_clean"),
              "rms_c": ("calibration", "rms_c"), "mfr": ("perturbation", "mfr"),
              "pgd": ("pgd", "error"), "auroc": ("ood", "auroc"), "aupr": ("ood", "aupr")}
+    if metric in IMAGENET_COLUMNS:
+        from ipmix.robustness.report_imagenet import TABLE5_COLUMNS
+
+        value = dict(TABLE5_COLUMNS)[IMAGENET_COLUMNS[metric]](results)
+        if value is None and metric == "in_p_mfr":
+            unnormalised = get("imagenet_p", "mfr_unnormalized")
+            return (float(unnormalised), "unnormalised") if unnormalised is not None else (None, "")
+        return (float(value), "") if value is not None else (None, "")
+    if metric == "cbar":
+        value = get("cifar_c_bar", "mean_error")
+        value = value if value is not None else get("imagenet_c_bar", "mean_error")
+        return (float(value), "") if value is not None else (None, "")
     if metric == "mce":
         if get("corruption", "mce") is not None:
             return float(get("corruption", "mce")), ""
@@ -126,8 +148,9 @@ def cell_record(out: Path, cell: Cell, evaluation_index: int) -> Record | None:
 def entry_value(out: Path, entry: Entry, cells: Sequence[Cell]) -> Value:
     """Our value of `entry` from its cells (one per seed)."""
     value = Value(status="todo", seeds_planned=len(cells), cells=[c.name for c in cells])
-    if METRIC_NEEDS.get(entry.metric):
-        value.status, value.note = "needs", METRIC_NEEDS[entry.metric]
+    lacking = next((why for cell in cells for known, why in cell.entry_needs if known == entry), "")
+    if lacking:
+        value.status, value.note = "needs", lacking
         return value
     if not cells or not cells[0].runnable:
         value.status = "needs"
@@ -145,8 +168,9 @@ def entry_value(out: Path, entry: Entry, cells: Sequence[Cell]) -> Value:
         return value
     value.per_seed = [r[0] for _, r in kept]
     value.status = "done" if len(kept) == len(cells) else "partial"
-    if any(r[1] == "*" for _, r in kept):
-        value.note = "*"
+    marks = [r[1] for _, r in kept if r[1] in MARKS]
+    if marks:
+        value.note = marks[0]
     value.mean = float(np.mean(value.per_seed))
     if len(kept) >= 2:
         value.std = float(np.std(value.per_seed, ddof=1))

@@ -20,10 +20,11 @@ from __future__ import annotations
 
 import multiprocessing
 import zlib
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from io import BytesIO
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from PIL import Image
@@ -34,7 +35,7 @@ from ipmix.data.images import load_rgb
 from ipmix.data.transforms import eval_resize, resize_shorter
 from ipmix.robustness.benchmark_files import _claim_folder
 from ipmix.robustness.cbar import cbar_level, cbar_names, corrupt_bar
-from ipmix.robustness.corruption_presets import CorruptionError, get_preset
+from ipmix.robustness.corruption_presets import PRESETS, CorruptionError, CorruptionPreset, get_preset
 from ipmix.robustness.corruptions import (
     ALL_CORRUPTIONS,
     BENCHMARK_CORRUPTIONS,
@@ -143,6 +144,16 @@ def run_tasks(
     bar.close()
 
 
+def task_preset(spec: Any, registered: Mapping[str, Any], workers: int) -> Any:
+    """What a task carries: a registered preset's name (worker processes look it up), or an
+    unregistered preset object itself (its tables do not pickle: it runs in this process)."""
+    if registered.get(spec.name) is spec:
+        return spec.name
+    if workers > 1:
+        raise ValueError(f"preset {spec.name!r} is not a registered preset: generate it with workers=1")
+    return spec
+
+
 def _one_blas_thread() -> None:
     from threadpoolctl import threadpool_limits
 
@@ -164,7 +175,7 @@ class _ImageTask:
     path: Path
     key: str
     outputs: tuple[tuple[str, int, Path], ...]  # (corruption, severity, file)
-    preset: str
+    preset: str | CorruptionPreset
     seed: int
     frost_dir: str | None
 
@@ -197,7 +208,7 @@ def make_c_folder(
     images_dir: str | Path,
     out_dir: str | Path,
     *,
-    preset: str = "imagenet",
+    preset: str | CorruptionPreset = "imagenet",
     corruptions: Sequence[str] = BENCHMARK_CORRUPTIONS,
     severities: Sequence[int] = SEVERITIES,
     workers: int = 1,
@@ -209,7 +220,8 @@ def make_c_folder(
     """Write corrupted copies of the ImageFolder `images_dir` into `out_dir` (layouts above).
 
     `preset` picks the constants and the preprocessing (``imagenet``: Resize(256) and
-    CenterCrop(224); ``cifar``, ``tinyimagenet``: their sizes). `corruptions` may mix the 19
+    CenterCrop(224); ``cifar``, ``tinyimagenet``: their sizes), or is a `CorruptionPreset` object
+    (unregistered ones run with ``workers=1``). `corruptions` may mix the 19
     ImageNet-C names and the preset's ten C-bar names. Without frost textures frost is skipped
     with a warning (FrostTexturesNotFoundError with `require_frost`).
     """
@@ -227,6 +239,7 @@ def make_c_folder(
     _claim_folder(
         out_dir, {"kind": "folder-c", "preset": spec.name, "seed": int(seed), "jpeg_quality": JPEG_QUALITY}
     )
+    carried = task_preset(spec, PRESETS, workers)
     tasks, skipped = [], 0
     for i, relative in enumerate(relatives):
         outputs = []
@@ -239,6 +252,6 @@ def make_c_folder(
                     outputs.append((name, severity, path))
         if outputs:
             key = index.relative_path(i)
-            tasks.append(_ImageTask(index.path(i), key, tuple(outputs), spec.name, int(seed), frost))
+            tasks.append(_ImageTask(index.path(i), key, tuple(outputs), carried, int(seed), frost))
     written = sum(run_tasks(tasks, _corrupt_one, workers, progress, desc="make-c"))
     return GenerationSummary(written=written, skipped=skipped, images=len(index))

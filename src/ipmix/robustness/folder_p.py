@@ -25,10 +25,13 @@ from ipmix.robustness.folder_c import (
     output_paths,
     prepare_image,
     run_tasks,
+    task_preset,
 )
 from ipmix.robustness.perturbations import (
     IMAGENET_PERTURBATIONS,
+    P_PRESETS,
     PerturbationError,
+    PerturbationPreset,
     get_p_preset,
     perturb_sequence,
 )
@@ -46,7 +49,7 @@ class _VideoTask:
     path: Path
     key: str
     outputs: tuple[tuple[str, Path], ...]  # (perturbation, file)
-    preset: str
+    preset: str | PerturbationPreset
     seed: int
     crf: int | None
 
@@ -64,7 +67,7 @@ def make_p_folder(
     images_dir: str | Path,
     out_dir: str | Path,
     *,
-    preset: str = "imagenet",
+    preset: str | PerturbationPreset = "imagenet",
     perturbations: Sequence[str] = IMAGENET_PERTURBATIONS,
     workers: int = 1,
     seed: int = 0,
@@ -72,7 +75,8 @@ def make_p_folder(
     progress: bool = True,
 ) -> GenerationSummary:
     """Write one video per image and perturbation of the ImageFolder `images_dir` to `out_dir`:
-    lossless H.264, or with `crf` the reference's lossy encoding (it used 20, see video.py)."""
+    lossless H.264, or with `crf` the reference's lossy encoding (it used 20, see video.py).
+    `preset` is a name or a `PerturbationPreset` (unregistered ones run with ``workers=1``)."""
     spec = get_p_preset(preset)
     names = list(dict.fromkeys(perturbations))
     unknown = [name for name in names if name not in spec.table]
@@ -92,6 +96,7 @@ def make_p_folder(
         out_dir,
         {"kind": "folder-p", "preset": spec.name, "seed": int(seed), "codec": settings["codec"], "crf": crf},
     )
+    carried = task_preset(spec, P_PRESETS, workers)
     tasks, skipped = [], 0
     for i, relative in enumerate(relatives):
         outputs = []
@@ -103,6 +108,6 @@ def make_p_folder(
                 outputs.append((name, path))
         if outputs:
             key = index.relative_path(i)
-            tasks.append(_VideoTask(index.path(i), key, tuple(outputs), spec.name, int(seed), crf))
+            tasks.append(_VideoTask(index.path(i), key, tuple(outputs), carried, int(seed), crf))
     written = sum(run_tasks(tasks, _perturb_one, workers, progress, desc="make-p"))
     return GenerationSummary(written=written, skipped=skipped, images=len(index))

@@ -78,11 +78,16 @@ def _pid_alive(pid: int) -> bool:
 
 
 class RunLock:
-    """Exclusive claim of a run folder for the life of a ``with`` block (see module docstring)."""
+    """Exclusive claim of a run folder for the life of a ``with`` block (see module docstring).
 
-    def __init__(self, run_dir: Path) -> None:
+    `name` is the lock file's name inside the folder: the trainer's is ``.lock``; a process
+    that claims the folder for longer than a training (``ipmix reproduce``: training and its
+    evaluations) uses its own name, so that the two locks do not release each other.
+    """
+
+    def __init__(self, run_dir: Path, name: str = LOCK_NAME) -> None:
         self.run_dir = Path(run_dir)
-        self.path = self.run_dir / LOCK_NAME
+        self.path = self.run_dir / name
         self._fd: int | None = None
 
     def _busy(self, text: str) -> RunDirectoryBusy:
