@@ -11,7 +11,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="train the small model with and without IPMix on CIFAR-10, evaluate both, compare",
         description="The main job on a CPU budget (about 10 minutes on 2 cores): train the "
         "small model on all CIFAR-10 training images with no augmentation and with IPMix per "
-        "batch, run the robustness suite, and print each metric for both with 95%% bootstrap "
+        "batch, run the robustness suite, and print each metric for both with 95% bootstrap "
         "intervals over the test images and the paired difference (marked when inside the "
         "noise), plus each arm's epoch time. Report and plots go to OUT/report. Finished stages "
         "are skipped and interrupted training resumes when rerun.",
