@@ -17,11 +17,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 
+from ipmix.robustness.preset_tables import TablePreset
+
 
 @dataclass(frozen=True)
-class PerturbationPreset:
+class PerturbationPreset(TablePreset):
     """The constants of one reference script: frames are ``size x size`` crops of the input,
-    which is resized so its shorter side is `resize` (None: given at `size`)."""
+    which is resized so its shorter side is `resize` (None: given at `size`). Picklable; the
+    table is frozen."""
 
     name: str
     source: str
