@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
+from pathlib import Path
 
 import hendrycks_reference as ref
 import numpy as np
@@ -16,7 +18,7 @@ from ipmix.robustness import benchmark_files
 from ipmix.robustness.benchmark_files import BenchmarkFileError, load_cifar_c, make_cifar_c
 from ipmix.robustness.cbar import corrupt_bar
 from ipmix.robustness.cbar_levels import CIFAR_CBAR
-from ipmix.robustness.corruption_presets import CorruptionError
+from ipmix.robustness.corruption_presets import CIFAR, IMAGENET, CorruptionError
 from ipmix.robustness.corruptions import corrupt
 from ipmix.robustness.folder_c import (
     JPEG_QUALITY,
@@ -86,14 +88,46 @@ def test_resumes_and_refuses_other_settings(folder, tmp_path) -> None:
         make_c_folder(folder, tmp_path, corruptions=["contrast"], preset="cifar", progress=False)
 
 
+def contents(root: Path) -> dict[str, bytes]:
+    """Every file under `root`, by its path under it."""
+    return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
 def test_results_do_not_depend_on_the_number_of_workers(folder, tmp_path) -> None:
     kwargs = {"corruptions": ["impulse_noise", "checkerboard_cutout"], "severities": [5], "progress": False}
     make_c_folder(folder, tmp_path / "one", workers=1, **kwargs)
     make_c_folder(folder, tmp_path / "two", workers=2, **kwargs)
-    files = sorted(p.relative_to(tmp_path / "one") for p in (tmp_path / "one").rglob("*") if p.is_file())
-    assert len(files) == 7
-    for relative in files:
-        assert (tmp_path / "one" / relative).read_bytes() == (tmp_path / "two" / relative).read_bytes()
+    assert len(contents(tmp_path / "one")) == 7
+    assert contents(tmp_path / "one") == contents(tmp_path / "two")
+
+
+def test_an_unregistered_preset_runs_in_workers_and_is_recorded_by_its_parameters(folder, tmp_path) -> None:
+    small = replace(IMAGENET, name="imagenet-64", source="test", size=64, resize=73)
+    kwargs = {"preset": small, "corruptions": ["impulse_noise", "sparkles"], "severities": [2]}
+    kwargs["progress"] = False
+    make_c_folder(folder, tmp_path / "one", workers=1, **kwargs)
+    make_c_folder(folder, tmp_path / "two", workers=2, **kwargs)
+    files = contents(tmp_path / "one")
+    assert len(files) == 7 and files == contents(tmp_path / "two")
+    rng = image_stream(0, "impulse_noise", 2, "n01/more/b.JPEG")
+    image = prepare_image(folder / "n01/more/b.JPEG", 64, 73)[None]
+    expected = corrupt(image, "impulse_noise", 2, rng, preset=small)
+    assert files["impulse_noise/2/n01/b.JPEG"] == jpeg_bytes(expected[0])
+    meta = json.loads(files["ipmix-meta.json"])
+    assert (meta["preset"], meta["preset_sha256"]) == ("imagenet-64", small.parameters_sha256())
+    again = make_c_folder(folder, tmp_path / "two", workers=2, **{**kwargs, "preset": replace(small)})
+    assert (again.written, again.skipped) == (0, 6)  # an equal preset built anew resumes the folder
+    other = replace(small, elastic_unit=70)
+    refused = rf"other inputs.*'preset_sha256': '{small.parameters_sha256()}'.*'{other.parameters_sha256()}'"
+    with pytest.raises(BenchmarkFileError, match=refused):
+        make_c_folder(folder, tmp_path / "two", **{**kwargs, "preset": other})
+
+
+def test_a_registered_name_with_other_constants_is_refused(folder, tmp_path) -> None:
+    make_c_folder(folder, tmp_path, preset="cifar", corruptions=["contrast"], severities=[1], progress=False)
+    with pytest.raises(BenchmarkFileError, match="other inputs.*'preset': 'cifar', 'preset_sha256'"):
+        make_c_folder(folder, tmp_path, preset=replace(CIFAR, frost_scale=0.25), corruptions=["contrast"],
+                      severities=[1], progress=False)  # fmt: skip
 
 
 def test_cifar_preset_on_a_folder(folder, tmp_path) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+from dataclasses import replace
 
 import av
 import cv2
@@ -18,7 +19,7 @@ from ipmix.cli import main as cli_main
 from ipmix.robustness.benchmark_files import BenchmarkFileError
 from ipmix.robustness.folder_c import image_stream, prepare_image
 from ipmix.robustness.folder_p import make_p_folder
-from ipmix.robustness.perturbation_presets import IMAGENET_P
+from ipmix.robustness.perturbation_presets import IMAGENET_P, PerturbationPreset
 from ipmix.robustness.perturbations import (
     IMAGENET_HARDER_NOISE,
     IMAGENET_PERTURBATIONS,
@@ -131,6 +132,27 @@ def test_make_p_layout_frames_and_resume(folder, tmp_path) -> None:
         make_p_folder(folder, tmp_path, perturbations=["translate"], seed=3, crf=20, progress=False)
     with pytest.raises(PerturbationError, match="unknown perturbation.*snow for preset 'cifar'"):
         make_p_folder(folder, tmp_path / "c", preset="cifar", perturbations=["snow"], progress=False)
+
+
+def test_an_unregistered_preset_runs_in_workers_and_is_recorded_by_its_parameters(folder, tmp_path) -> None:
+    small = PerturbationPreset(name="imagenet-p-32", source="test", size=32, resize=37,
+                               table=IMAGENET_P.table)  # fmt: skip
+    kwargs = {"preset": small, "perturbations": ["rotate", "shot_noise_2"], "seed": 5, "progress": False}
+    make_p_folder(folder, tmp_path / "one", workers=1, **kwargs)
+    make_p_folder(folder, tmp_path / "two", workers=2, **kwargs)
+    one = tmp_path / "one"
+    files = {p.relative_to(one).as_posix(): p.read_bytes() for p in one.rglob("*.mp4")}
+    assert len(files) == 4
+    assert all((tmp_path / "two" / relative).read_bytes() == data for relative, data in files.items())
+    image = prepare_image(folder / "n02" / "y.png", 32, 37, crop=False)
+    expected = perturb_sequence(image, "rotate", image_stream(5, "rotate", 0, "n02/y.png"), preset=small)
+    np.testing.assert_array_equal(decode(files["rotate/n02/y.mp4"]), expected)
+    meta = json.loads((tmp_path / "two" / "ipmix-meta.json").read_text())
+    assert (meta["preset"], meta["preset_sha256"]) == ("imagenet-p-32", small.parameters_sha256())
+    other = replace(small, table={**small.table, "rotate": {"step": 2.0}})
+    refused = f"other inputs.*'preset_sha256': '{other.parameters_sha256()}'"
+    with pytest.raises(BenchmarkFileError, match=refused):
+        make_p_folder(folder, tmp_path / "two", **{**kwargs, "preset": other})
 
 
 def test_cli_make_p_cifar(folder, tmp_path, capsys) -> None:

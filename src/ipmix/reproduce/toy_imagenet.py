@@ -24,12 +24,17 @@ from __future__ import annotations
 import io
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from PIL import Image
 
 from ipmix.reproduce.imagenet import BENCHMARK_OPTIONS, ImageNetData
 from ipmix.utils.io import atomic_write_bytes, atomic_write_json
+
+if TYPE_CHECKING:
+    from ipmix.robustness.corruption_presets import CorruptionPreset
+    from ipmix.robustness.perturbation_presets import PerturbationPreset
 
 TOY_SIZE = 32
 TOY_FOLDER = f"imagenet-toy{TOY_SIZE}"
@@ -66,9 +71,10 @@ def _write_classes(folder: Path, wnids: tuple[str, ...], pictures: np.ndarray, s
     return start + len(wnids)
 
 
-def toy_presets() -> tuple[object, object]:
+def toy_presets() -> tuple[CorruptionPreset, PerturbationPreset]:
     """The corruption preset of the toy's ImageNet-C-bar and the perturbation preset of its
-    ImageNet-P (32 px versions of the ImageNet ones; see the module docstring)."""
+    ImageNet-P (32 px versions of the ImageNet ones; see the module docstring). Unregistered:
+    the folders made with them record their names and parameter hashes."""
     from ipmix.robustness.corruption_presets import get_preset
     from ipmix.robustness.perturbation_presets import IMAGENET_P, PerturbationPreset
 
@@ -112,9 +118,9 @@ def build_toy_imagenet(out: str | Path, data: str | Path | None, progress: bool 
     make_c_folder(root / "source", root / "imagenet-c", preset="cifar",
                   corruptions=BENCHMARK_CORRUPTIONS, frost_dir=frost, require_frost=True,
                   progress=progress)
-    make_c_folder(root / "source", root / "imagenet-c-bar", preset=c_bar,  # type: ignore[arg-type]
-                  corruptions=cbar_names(c_bar.name), progress=progress)  # type: ignore[attr-defined]
-    make_p_folder(root / "source", root / "imagenet-p", preset=p,  # type: ignore[arg-type]
+    make_c_folder(root / "source", root / "imagenet-c-bar", preset=c_bar,
+                  corruptions=cbar_names(c_bar.name), progress=progress)
+    make_p_folder(root / "source", root / "imagenet-p", preset=p,
                   perturbations=IMAGENET_PERTURBATIONS, progress=progress)
     atomic_write_json(root / MARKER, {"synthetic": True, "description": DESCRIPTION,
                                       "size": TOY_SIZE, "source_images": SOURCE_IMAGES})

@@ -21,6 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
 
+from ipmix.robustness.preset_tables import TablePreset
+
 
 class CorruptionError(ValueError):
     """An unknown corruption name, a bad severity or images of the wrong shape or dtype."""
@@ -56,8 +58,8 @@ PARAMETER_NAMES: Mapping[str, str] = MappingProxyType(
 
 
 @dataclass(frozen=True)
-class CorruptionPreset:
-    """The constants of one reference script.
+class CorruptionPreset(TablePreset):
+    """The constants of one reference script (picklable, any table mapping is frozen).
 
     `size` is the image size the script works at; `resize` the shorter side images are resized
     to before the centre crop of `size` (None: resized straight to `size`, as Tiny ImageNet and

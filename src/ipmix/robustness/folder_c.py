@@ -12,7 +12,9 @@ readable images are skipped with a warning naming them) and decoded by ``ipmix.d
 Every output image has its own random stream, seeded from (seed, corruption, severity, the
 image's path under its class folder), so the result does not depend on the number of workers,
 their order, or which files an interrupted run had already written. Finished files are
-skipped; each file is written atomically. ``ipmix-meta.json`` records the preset and seed; a
+skipped; each file is written atomically. Tasks carry the preset itself (presets pickle), so
+any preset object runs in any number of workers. ``ipmix-meta.json`` records the preset (the
+name of a registered one; the name and a hash of the parameters of any other) and the seed; a
 folder made with others is refused.
 """
 
@@ -20,11 +22,10 @@ from __future__ import annotations
 
 import multiprocessing
 import zlib
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from io import BytesIO
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 from PIL import Image
@@ -44,6 +45,7 @@ from ipmix.robustness.corruptions import (
     corrupt,
     frost_for,
 )
+from ipmix.robustness.preset_tables import preset_identity
 from ipmix.utils.io import atomic_write_bytes
 
 JPEG_QUALITY = 85
@@ -144,16 +146,6 @@ def run_tasks(
     bar.close()
 
 
-def task_preset(spec: Any, registered: Mapping[str, Any], workers: int) -> Any:
-    """What a task carries: a registered preset's name (worker processes look it up), or an
-    unregistered preset object itself (its tables do not pickle: it runs in this process)."""
-    if registered.get(spec.name) is spec:
-        return spec.name
-    if workers > 1:
-        raise ValueError(f"preset {spec.name!r} is not a registered preset: generate it with workers=1")
-    return spec
-
-
 def _one_blas_thread() -> None:
     from threadpoolctl import threadpool_limits
 
@@ -175,13 +167,13 @@ class _ImageTask:
     path: Path
     key: str
     outputs: tuple[tuple[str, int, Path], ...]  # (corruption, severity, file)
-    preset: str | CorruptionPreset
+    preset: CorruptionPreset
     seed: int
     frost_dir: str | None
 
 
 def _corrupt_one(task: _ImageTask) -> int:
-    preset = get_preset(task.preset)
+    preset = task.preset
     image = prepare_image(task.path, preset.size, preset.resize)[None]
     for name, severity, path in task.outputs:
         rng = image_stream(task.seed, name, severity, task.key)
@@ -220,10 +212,10 @@ def make_c_folder(
     """Write corrupted copies of the ImageFolder `images_dir` into `out_dir` (layouts above).
 
     `preset` picks the constants and the preprocessing (``imagenet``: Resize(256) and
-    CenterCrop(224); ``cifar``, ``tinyimagenet``: their sizes), or is a `CorruptionPreset` object
-    (unregistered ones run with ``workers=1``). `corruptions` may mix the 19
-    ImageNet-C names and the preset's ten C-bar names. Without frost textures frost is skipped
-    with a warning (FrostTexturesNotFoundError with `require_frost`).
+    CenterCrop(224); ``cifar``, ``tinyimagenet``: their sizes), or is any `CorruptionPreset`
+    object. `corruptions` may mix the 19 ImageNet-C names and the preset's ten C-bar names.
+    Without frost textures frost is skipped with a warning (FrostTexturesNotFoundError with
+    `require_frost`).
     """
     spec = get_preset(preset)
     names = _check_names(corruptions, spec.name)
@@ -236,10 +228,8 @@ def make_c_folder(
     index = list_inputs(images_dir, progress)
     relatives = output_paths(index)
     out_dir.mkdir(parents=True, exist_ok=True)
-    _claim_folder(
-        out_dir, {"kind": "folder-c", "preset": spec.name, "seed": int(seed), "jpeg_quality": JPEG_QUALITY}
-    )
-    carried = task_preset(spec, PRESETS, workers)
+    identity = preset_identity(spec, PRESETS)
+    _claim_folder(out_dir, {"kind": "folder-c", **identity, "seed": int(seed), "jpeg_quality": JPEG_QUALITY})
     tasks, skipped = [], 0
     for i, relative in enumerate(relatives):
         outputs = []
@@ -252,6 +242,6 @@ def make_c_folder(
                     outputs.append((name, severity, path))
         if outputs:
             key = index.relative_path(i)
-            tasks.append(_ImageTask(index.path(i), key, tuple(outputs), carried, int(seed), frost))
+            tasks.append(_ImageTask(index.path(i), key, tuple(outputs), spec, int(seed), frost))
     written = sum(run_tasks(tasks, _corrupt_one, workers, progress, desc="make-c"))
     return GenerationSummary(written=written, skipped=skipped, images=len(index))

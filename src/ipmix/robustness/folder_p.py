@@ -25,7 +25,6 @@ from ipmix.robustness.folder_c import (
     output_paths,
     prepare_image,
     run_tasks,
-    task_preset,
 )
 from ipmix.robustness.perturbations import (
     IMAGENET_PERTURBATIONS,
@@ -35,6 +34,7 @@ from ipmix.robustness.perturbations import (
     get_p_preset,
     perturb_sequence,
 )
+from ipmix.robustness.preset_tables import preset_identity
 from ipmix.robustness.video import codec_settings, encode_video
 from ipmix.utils.io import atomic_write_bytes
 
@@ -49,13 +49,13 @@ class _VideoTask:
     path: Path
     key: str
     outputs: tuple[tuple[str, Path], ...]  # (perturbation, file)
-    preset: str | PerturbationPreset
+    preset: PerturbationPreset
     seed: int
     crf: int | None
 
 
 def _perturb_one(task: _VideoTask) -> int:
-    spec = get_p_preset(task.preset)
+    spec = task.preset
     image = prepare_image(task.path, spec.size, spec.resize, crop=False)
     for name, path in task.outputs:
         frames = perturb_sequence(image, name, image_stream(task.seed, name, 0, task.key), preset=spec)
@@ -76,7 +76,7 @@ def make_p_folder(
 ) -> GenerationSummary:
     """Write one video per image and perturbation of the ImageFolder `images_dir` to `out_dir`:
     lossless H.264, or with `crf` the reference's lossy encoding (it used 20, see video.py).
-    `preset` is a name or a `PerturbationPreset` (unregistered ones run with ``workers=1``)."""
+    `preset` is a name or any `PerturbationPreset`."""
     spec = get_p_preset(preset)
     names = list(dict.fromkeys(perturbations))
     unknown = [name for name in names if name not in spec.table]
@@ -92,11 +92,10 @@ def make_p_folder(
     index = list_inputs(images_dir, progress)
     relatives = output_paths(index, video_name)
     out_dir.mkdir(parents=True, exist_ok=True)
+    identity = preset_identity(spec, P_PRESETS)
     _claim_folder(
-        out_dir,
-        {"kind": "folder-p", "preset": spec.name, "seed": int(seed), "codec": settings["codec"], "crf": crf},
+        out_dir, {"kind": "folder-p", **identity, "seed": int(seed), "codec": settings["codec"], "crf": crf}
     )
-    carried = task_preset(spec, P_PRESETS, workers)
     tasks, skipped = [], 0
     for i, relative in enumerate(relatives):
         outputs = []
@@ -108,6 +107,6 @@ def make_p_folder(
                 outputs.append((name, path))
         if outputs:
             key = index.relative_path(i)
-            tasks.append(_VideoTask(index.path(i), key, tuple(outputs), carried, int(seed), crf))
+            tasks.append(_VideoTask(index.path(i), key, tuple(outputs), spec, int(seed), crf))
     written = sum(run_tasks(tasks, _perturb_one, workers, progress, desc="make-p"))
     return GenerationSummary(written=written, skipped=skipped, images=len(index))
