@@ -7,7 +7,13 @@ import pytest
 from PIL import Image
 from scipy import ndimage
 
-from ipmix.robustness import corruption_draws, corruption_fused, corruption_ndimage, corruption_pil, kernels
+from ipmix.robustness import (
+    corruption_draws,
+    corruption_fused,
+    corruption_ndimage,
+    corruption_noise,
+    corruption_pil,
+)
 
 
 @pytest.mark.parametrize("shape", [(2, 40, 30, 3), (3, 17, 9), (1, 5, 7, 2)])
@@ -141,11 +147,25 @@ def test_noise_kernels_equal_numpy_arithmetic_for_pcg64_and_other_generators() -
     for make in (np.random.PCG64, np.random.Philox):
         z = np.random.Generator(make(4)).standard_normal((3, *clean.shape))
         rng = np.random.Generator(make(4))
-        gaussian = kernels.add_gaussian_noise(clean, 0.3, rng)
+        gaussian = corruption_noise.add_gaussian_noise(clean, 0.3, rng)
         np.testing.assert_array_equal(gaussian, np.clip(x + 0.3 * z[0], 0, 1))
-        speckle = kernels.add_speckle_noise(clean, 0.4, rng, uint8_out=True)
+        speckle = corruption_noise.add_speckle_noise(clean, 0.4, rng, uint8_out=True)
         np.testing.assert_array_equal(speckle, np.uint8(np.clip(x + x * (0.4 * z[1]), 0, 1) * 255))
         # torch's float32 arithmetic: no float64 step may round differently
         frame = np.float32(clean) / np.float32(255) + (np.float32(0.03) * z[2]).astype(np.float32)
         expected = np.uint8(np.clip(frame, np.float32(0), np.float32(1)) * np.float32(255))
-        np.testing.assert_array_equal(kernels.noise_frames(clean, "gaussian", 0.03, 1, rng)[0], expected)
+        frames = corruption_noise.noise_frames(clean, "gaussian", 0.03, 1, rng)
+        np.testing.assert_array_equal(frames[0], expected)
+
+
+def test_impulse_noise_reads_both_blocks_of_uniforms_as_numpy_draws_them() -> None:
+    from ipmix.robustness.corruptions import corrupt
+
+    images = np.random.default_rng(8).integers(0, 256, (2, 30, 30, 3), dtype=np.uint8)  # > 1 buffer
+    for make in (np.random.PCG64, np.random.Philox):
+        numpy_rng = np.random.Generator(make(9))
+        flipped, salted = numpy_rng.random(images.shape), numpy_rng.random(images.shape)
+        expected = np.where(flipped < 0.07, np.where(salted < 0.5, 1.0, 0.0), images / 255.0) * 255
+        ours_rng = np.random.Generator(make(9))
+        np.testing.assert_array_equal(corrupt(images, "impulse_noise", 5, ours_rng), np.uint8(expected))
+        assert ours_rng.random() == numpy_rng.random()

@@ -76,11 +76,13 @@ def _output(high, low):
 # steps apart, each advanced by the two-step jump) refill: the same outputs in the same order,
 # without waiting on one 128-bit multiply after another. Its state array holds, as (high, low)
 # pairs: [0:2] the state before the buffer's first output, [2:4] the state of its last, [4:8]
-# the two lanes (the states of the next two outputs), [8:10] the increment, [10:14] the jump.
+# the two lanes (the states of the next two outputs), [8:10] the increment, [10:14] the jump;
+# [14] counts the refills.
 
 
 @numba.njit(cache=True, nogil=True)
-def _refill(stream, buffer) -> None:
+def refill(stream, buffer) -> None:
+    """The buffer's next `_BLOCK` outputs (read from position 0)."""
     stream[0], stream[1] = stream[2], stream[3]
     h0, l0, h1, l1 = stream[4], stream[5], stream[6], stream[7]
     a_hi, a_lo, c_hi, c_lo = stream[10], stream[11], stream[12], stream[13]
@@ -93,13 +95,14 @@ def _refill(stream, buffer) -> None:
         h1, l1 = _affine(h1, l1, a_hi, a_lo, c_hi, c_lo)
     stream[2], stream[3] = last_hi, last_lo
     stream[4], stream[5], stream[6], stream[7] = h0, l0, h1, l1
+    stream[14] += np.uint64(1)
 
 
 @numba.njit(cache=True, nogil=True, _nrt=False)  # no reference counting per draw
 def next_uint64(stream, buffer, pos):
     """The stream's next 64-bit output and the new read position."""
     if pos == buffer.shape[0]:
-        _refill(stream, buffer)
+        refill(stream, buffer)
         pos = 0
     return buffer[pos], pos + 1
 
@@ -108,7 +111,13 @@ def next_uint64(stream, buffer, pos):
 def next_double(stream, buffer, pos):
     """numpy's ``next_double``: the top 53 bits of the next output, in [0, 1)."""
     bits, pos = next_uint64(stream, buffer, pos)
-    return np.float64(np.int64(bits >> np.uint64(11))) * (1.0 / 9007199254740992.0), pos
+    return to_double(bits), pos
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def to_double(bits):
+    """numpy's ``next_double`` of a 64-bit output: its top 53 bits, in [0, 1)."""
+    return np.float64(np.int64(bits >> np.uint64(11))) * (1.0 / 9007199254740992.0)
 
 
 @numba.njit(cache=True, nogil=True)
@@ -158,7 +167,7 @@ class Stream:
         lane0 = (_MULTIPLIER * start + increment) & full
         lane1 = (_MULTIPLIER * lane0 + increment) & full
         jump = (_MULTIPLIER * _MULTIPLIER) & full, (increment * (_MULTIPLIER + 1)) & full
-        self.state = np.array(_halves(start, start, lane0, lane1, increment, *jump), dtype=np.uint64)
+        self.state = np.array([*_halves(start, start, lane0, lane1, increment, *jump), 0], dtype=np.uint64)
         self.buffer = np.empty(_BLOCK, dtype=np.uint64)
         self.pos = _BLOCK
 
@@ -216,14 +225,44 @@ def ziggurat_try(bits):
 
 @numba.njit(cache=True, nogil=True)
 def standard_normal_into(stream, buffer, pos, out):
-    """Fill `out` with the stream's next standard normals; returns the read position."""
+    """Fill `out` with the stream's next standard normals; returns the read position.
+
+    The first try of the ziggurat is computed for the whole buffer at once (`_first_tries`,
+    branch-free, in SIMD); the values are then taken in order, the rare rejected ones finished
+    by `normal_rejected` (which reads on from the buffer, so the tries after it are redone when
+    it refilled the buffer).
+    """
+    block = buffer.shape[0]
+    values, accepted = np.empty(block), np.empty(block, dtype=np.bool_)
+    if pos < block:
+        _first_tries(buffer, values, accepted)
     for i in range(out.shape[0]):
-        bits, pos = next_uint64(stream, buffer, pos)
-        idx, rabs, x, accepted = ziggurat_try(bits)
-        if not accepted:
-            x, pos = normal_rejected(stream, buffer, pos, idx, rabs, x)
-        out[i] = x
+        if pos == block:
+            refill(stream, buffer)
+            pos = 0
+            _first_tries(buffer, values, accepted)
+        if accepted[pos]:
+            out[i] = values[pos]
+            pos += 1
+        else:
+            refills = stream[14]
+            idx, rabs, x, _ = ziggurat_try(buffer[pos])
+            out[i], pos = normal_rejected(stream, buffer, pos + 1, idx, rabs, x)
+            if stream[14] != refills:
+                _first_tries(buffer, values, accepted)
     return pos
+
+
+@numba.njit(cache=True, nogil=True)
+def _first_tries(buffer, values, accepted) -> None:
+    """`ziggurat_try` of every output in the buffer."""
+    for j in range(buffer.shape[0]):
+        bits = buffer[j]
+        idx = np.intp(bits & np.uint64(0xFF))
+        rabs = (bits >> np.uint64(9)) & np.uint64(0x000FFFFFFFFFFFFF)
+        x = np.float64(np.int64(rabs)) * _WI[idx]
+        values[j] = -x if (bits >> np.uint64(8)) & np.uint64(1) else x
+        accepted[j] = rabs < _KI[idx]
 
 
 @numba.njit(cache=True, nogil=True)

@@ -37,7 +37,7 @@ import numba
 import numpy as np
 from PIL import Image
 
-from ipmix.robustness import corruption_fused, corruption_pil, kernels
+from ipmix.robustness import corruption_fused, corruption_noise, corruption_pil, kernels
 from ipmix.robustness.perturbation_presets import CIFAR_P, IMAGENET_P, P_PRESETS, PerturbationPreset
 
 PERTURBATIONS: tuple[str, ...] = tuple(CIFAR_P.table)
@@ -176,11 +176,12 @@ def _noise(frames: _Frames, p: Mapping, rng: np.random.Generator) -> np.ndarray:
     """Frame 0 clean, then 30 independent noisy copies, drawn frame after frame."""
     clean = frames.clean
     if p["kind"] != "shot":  # gaussian: torch in float32 (ToTensor, + sigma * randn, clamp, * 255)
-        return np.concatenate([clean[None], kernels.noise_frames(clean, p["kind"], p["sigma"], 30, rng)])
+        noisy = corruption_noise.noise_frames(clean, p["kind"], p["sigma"], 30, rng)
+        return np.concatenate([clean[None], noisy])
     out = np.empty((31, *clean.shape), dtype=np.uint8)
     out[0] = clean
     for i in range(1, 31):
-        out[i] = kernels.add_shot_noise(clean, p["photons"], rng, uint8_out=True)
+        out[i] = corruption_noise.add_shot_noise(clean, p["photons"], rng, uint8_out=True)
     return out
 
 
