@@ -1,11 +1,12 @@
-"""numpy's Poisson and standard normal draws from a ``default_rng`` generator, the same numbers,
-faster, in numba.
+"""numpy's Poisson, standard normal and uniform draws from a ``default_rng`` generator, the same
+numbers, faster, in numba.
 
 Shot noise draws one Poisson count per pixel value; numpy's ``Generator.poisson`` spends most of
 its time recomputing, for every value, constants that depend only on the rate (``exp(-lam)``,
 ``sqrt``, ``log``), and calling its bit generator through a function pointer. Shot noise has
 only 256 rates per image (one per grey level), so here those constants are computed once per
-rate, with numpy's formulas, and the PCG64 stream is stepped inline. The algorithms, constants
+rate, with numpy's formulas, and the PCG64 outputs are read from a `Stream`: a buffer refilled
+by two interleaved lanes, so one 128-bit multiply need not wait for the one before. The algorithms, constants
 and floating-point steps are numpy's (``numpy/random/src/distributions/distributions.c``:
 ``random_poisson``, ``random_poisson_mult`` below rate 10, ``random_poisson_ptrs`` (Hörmann's
 transformed rejection) from 10, ``random_loggam``; ``pcg64.h``: PCG64 XSL-RR, ``next_double``
