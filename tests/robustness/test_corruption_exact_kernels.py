@@ -7,7 +7,13 @@ import pytest
 from PIL import Image
 from scipy import ndimage
 
-from ipmix.robustness import corruption_draws, corruption_fused, corruption_ndimage, corruption_pil
+from ipmix.robustness import (
+    corruption_draws,
+    corruption_fused,
+    corruption_ndimage,
+    corruption_noise,
+    corruption_pil,
+)
 
 
 @pytest.mark.parametrize("shape", [(2, 40, 30, 3), (3, 17, 9), (1, 5, 7, 2)])
@@ -121,4 +127,45 @@ def test_standard_normal_equals_numpy_and_leaves_the_generator_as_numpy() -> Non
         ours_rng, numpy_rng = np.random.default_rng(seed), np.random.default_rng(seed)
         expected = numpy_rng.standard_normal(count)
         np.testing.assert_array_equal(corruption_draws.standard_normal(ours_rng, count), expected)
+        assert ours_rng.random() == numpy_rng.random()
+
+
+def test_stream_reads_numpys_outputs_from_any_skip_and_closes_where_numpy_would() -> None:
+    for skip, count in ((0, 3), (5, 1000), (1001, 513)):  # across refills of the 512-value buffer
+        ours_rng, numpy_rng = np.random.default_rng(skip), np.random.default_rng(skip)
+        stream = corruption_draws.Stream.open(ours_rng, skip=skip)
+        out = np.empty(count)
+        stream.close(corruption_draws.standard_normal_into(stream.state, stream.buffer, stream.pos, out))
+        numpy_rng.random(skip)
+        np.testing.assert_array_equal(out, numpy_rng.standard_normal(count))
+        assert ours_rng.random() == numpy_rng.random()
+
+
+def test_noise_kernels_equal_numpy_arithmetic_for_pcg64_and_other_generators() -> None:
+    clean = np.random.default_rng(3).integers(0, 256, (40, 50, 3), dtype=np.uint8)
+    x = clean / 255.0
+    for make in (np.random.PCG64, np.random.Philox):
+        z = np.random.Generator(make(4)).standard_normal((3, *clean.shape))
+        rng = np.random.Generator(make(4))
+        gaussian = corruption_noise.add_gaussian_noise(clean, 0.3, rng)
+        np.testing.assert_array_equal(gaussian, np.clip(x + 0.3 * z[0], 0, 1))
+        speckle = corruption_noise.add_speckle_noise(clean, 0.4, rng, uint8_out=True)
+        np.testing.assert_array_equal(speckle, np.uint8(np.clip(x + x * (0.4 * z[1]), 0, 1) * 255))
+        # torch's float32 arithmetic: no float64 step may round differently
+        frame = np.float32(clean) / np.float32(255) + (np.float32(0.03) * z[2]).astype(np.float32)
+        expected = np.uint8(np.clip(frame, np.float32(0), np.float32(1)) * np.float32(255))
+        frames = corruption_noise.noise_frames(clean, "gaussian", 0.03, 1, rng)
+        np.testing.assert_array_equal(frames[0], expected)
+
+
+def test_impulse_noise_reads_both_blocks_of_uniforms_as_numpy_draws_them() -> None:
+    from ipmix.robustness.corruptions import corrupt
+
+    images = np.random.default_rng(8).integers(0, 256, (2, 30, 30, 3), dtype=np.uint8)  # > 1 buffer
+    for make in (np.random.PCG64, np.random.Philox):
+        numpy_rng = np.random.Generator(make(9))
+        flipped, salted = numpy_rng.random(images.shape), numpy_rng.random(images.shape)
+        expected = np.where(flipped < 0.07, np.where(salted < 0.5, 1.0, 0.0), images / 255.0) * 255
+        ours_rng = np.random.Generator(make(9))
+        np.testing.assert_array_equal(corrupt(images, "impulse_noise", 5, ours_rng), np.uint8(expected))
         assert ours_rng.random() == numpy_rng.random()

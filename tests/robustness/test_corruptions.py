@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from PIL import Image
 from scipy import ndimage
 
-from ipmix.robustness import kernels
+from ipmix.robustness import corruption_noise, kernels
 from ipmix.robustness.corruptions import (
     ALL_CORRUPTIONS,
     BENCHMARK_CORRUPTIONS,
@@ -270,9 +270,9 @@ def test_noise_kernels_statistics() -> None:
     """Additive noise with the stated sigma; Poisson noise with mean x and variance x / lam."""
     rng = np.random.default_rng(0)
     x = np.full((20000,), 0.5)
-    noisy = kernels.add_gaussian_noise(x, 0.08, rng)
+    noisy = corruption_noise.add_gaussian_noise(x, 0.08, rng)
     assert abs(noisy.mean() - 0.5) < 0.003 and abs(noisy.std() - 0.08) < 0.003
-    shot = kernels.add_shot_noise(x, 100, rng)
+    shot = corruption_noise.add_shot_noise(x, 100, rng)
     assert abs(shot.mean() - 0.5) < 0.003 and abs(shot.var() - 0.5 / 100) < 0.0004
 
 

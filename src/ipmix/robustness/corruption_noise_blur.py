@@ -13,27 +13,34 @@ import cv2
 import numba
 import numpy as np
 
-from ipmix.robustness import kernels
+from ipmix.robustness import corruption_draws, corruption_noise, kernels
 from ipmix.robustness.corruption_presets import CorruptionContext, CorruptionError
 
 # -------------------------------------------------------------------------------- noise
 
 
 def gaussian_noise(x: np.ndarray, c: float, rng: np.random.Generator, ctx: CorruptionContext):
-    return kernels.add_gaussian_noise(x, c, rng, uint8_out=True)
+    return corruption_noise.add_gaussian_noise(x, c, rng, uint8_out=True)
 
 
 def shot_noise(x: np.ndarray, c: float, rng: np.random.Generator, ctx: CorruptionContext):
-    return kernels.add_shot_noise(x, c, rng, uint8_out=True)
+    return corruption_noise.add_shot_noise(x, c, rng, uint8_out=True)
 
 
 def impulse_noise(x: np.ndarray, c: float, rng: np.random.Generator, ctx: CorruptionContext):
     """skimage ``random_noise(mode='s&p', amount=c)``: each value flipped with probability c,
-    to 1 or 0 with equal odds, independently per channel."""
-    flipped = rng.random(x.shape)  # < c: flipped
-    salted = rng.random(x.shape)  # < 0.5: to 1, else to 0
+    to 1 or 0 with equal odds, independently per channel: ``rng.random(x.shape)`` (< c:
+    flipped), then another (< 0.5: to 1, else to 0). From a PCG64 generator the two blocks of
+    uniforms are read side by side (a second stream starts where the first one ends)."""
     out = np.empty(x.shape, dtype=np.uint8)
-    _salt_and_pepper(x.reshape(-1), flipped.reshape(-1), salted.reshape(-1), c, out.reshape(-1))
+    first = corruption_draws.Stream.open(rng)
+    if first is None:
+        flipped, salted = rng.random(x.size), rng.random(x.size)
+        _salt_and_pepper(x.reshape(-1), flipped, salted, c, out.reshape(-1))
+        return out
+    second = corruption_draws.Stream.open(rng, skip=x.size)
+    streams = (first.state, second.state, first.buffer, second.buffer)
+    second.close(_drawn_salt_and_pepper(x.reshape(-1), c, out.reshape(-1), *streams))
     return out
 
 
@@ -46,8 +53,27 @@ def _salt_and_pepper(x, flipped, salted, amount, out) -> None:
         out[i] = v * 255.0
 
 
+@numba.njit(cache=True, nogil=True)
+def _drawn_salt_and_pepper(x, amount, out, first, second, flips, salts) -> int:
+    """`_salt_and_pepper` with the uniforms of the two streams, a buffer of each at a time;
+    returns the second stream's read position."""
+    n, block = x.shape[0], flips.shape[0]
+    flipped, salted = np.empty(block), np.empty(block)
+    pos = block
+    for start in range(0, n, block):
+        corruption_draws.refill(first, flips)
+        corruption_draws.refill(second, salts)
+        pos = min(block, n - start)
+        for j in range(pos):
+            flipped[j] = corruption_draws.to_double(flips[j])
+            salted[j] = corruption_draws.to_double(salts[j])
+        stop = start + pos
+        _salt_and_pepper(x[start:stop], flipped[:pos], salted[:pos], amount, out[start:stop])
+    return pos
+
+
 def speckle_noise(x: np.ndarray, c: float, rng: np.random.Generator, ctx: CorruptionContext):
-    return kernels.add_speckle_noise(x, c, rng, uint8_out=True)
+    return corruption_noise.add_speckle_noise(x, c, rng, uint8_out=True)
 
 
 # -------------------------------------------------------------------------------- blur

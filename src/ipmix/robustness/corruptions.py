@@ -107,6 +107,9 @@ def _read_images(images: np.ndarray, what: str, layout: str | None) -> tuple[np.
     images = np.asarray(images)
     if images.dtype != np.uint8:
         raise CorruptionError(f"{what} must be uint8, got {images.dtype}")
+    shape = images.shape
+    if layout is None and len(shape) == 4 and shape[3] == 3 and shape[1] == shape[2] >= 8 and shape[1] != 3:
+        return images, "NHWC"  # the one reading `as_nhwc` finds (no channel axis of 3 but the last)
     try:
         images, layout = as_nhwc(images, layout, allowed=BATCH_LAYOUTS, channels=(3,), what=what)
     except ImageLayoutError as error:
@@ -165,4 +168,4 @@ def corrupt(
     out = _CORRUPTIONS[name](np.ascontiguousarray(images), preset.params(name, severity), rng, context)
     if out.dtype != np.uint8:  # values in [0, 255], truncated as the reference's np.uint8(...)
         out = kernels.clip_truncate(out, 255.0)
-    return np.ascontiguousarray(from_nhwc(out, read_as))
+    return np.ascontiguousarray(out if read_as == "NHWC" else from_nhwc(out, read_as))

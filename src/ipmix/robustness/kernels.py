@@ -1,7 +1,7 @@
 """Image kernels shared by the CIFAR-C corruptions and the CIFAR-P perturbations.
 
 Both benchmarks of Hendrycks & Dietterich (hendrycks/robustness, ``make_cifar_c.py`` and
-``make_cifar_p.py``) build on the same few operations: additive Gaussian and Poisson noise,
+``make_cifar_p.py``) build on the same few operations: additive noise (``corruption_noise.py``),
 skimage-style Gaussian filtering, an HSV value shift, ImageMagick's motion blur, a clipped
 zoom and the "water" spatter layer. They live here once, batched over a leading image axis.
 
@@ -18,7 +18,7 @@ import cv2
 import numba
 import numpy as np
 
-from ipmix.robustness import corruption_draws, corruption_ndimage
+from ipmix.robustness import corruption_ndimage
 
 
 def to_uint8(images01: np.ndarray) -> np.ndarray:
@@ -51,69 +51,6 @@ def _clip_truncate(values, low, high, scale, out) -> None:
     for i in range(values.shape[0]):
         v = values[i]
         out[i] = 0 if v != v else np.uint8(min(max(v, low), high) * scale)
-
-
-def _noise_inputs(images: np.ndarray, uint8_out: bool) -> tuple[np.ndarray, float, float, np.ndarray]:
-    """Flat input, its divisor (255 for uint8, read as ``x / 255.0``), the output scale and the
-    output array: uint8 truncated ``v * 255`` or float64 ``v`` in [0, 1]."""
-    divisor = 255.0 if images.dtype == np.uint8 else 1.0
-    if images.dtype not in (np.uint8, np.float64):
-        images = images.astype(np.float64)
-    out = np.empty(images.shape, dtype=np.uint8 if uint8_out else np.float64)
-    return np.ascontiguousarray(images).reshape(-1), divisor, 255.0 if uint8_out else 1.0, out
-
-
-def add_gaussian_noise(images: np.ndarray, sigma: float, rng: np.random.Generator, uint8_out: bool = False):
-    """Additive white Gaussian noise of standard deviation `sigma`, clipped to [0, 1]:
-    ``clip(x + rng.normal(0, sigma), 0, 1)`` (``normal(0, s)`` is numpy's ``0 + s * z``).
-
-    `images` in [0, 1], or uint8 (read as ``x / 255.0``); with `uint8_out` the result is
-    ``np.uint8(v * 255)``, in one pass after the draws.
-    """
-    flat, divisor, scale, out = _noise_inputs(images, uint8_out)
-    z = corruption_draws.standard_normal(rng, flat.shape[0])
-    _gaussian_noise(flat, divisor, sigma, z, scale, out.reshape(-1))
-    return out
-
-
-def add_speckle_noise(images: np.ndarray, sigma: float, rng: np.random.Generator, uint8_out: bool = False):
-    """Speckle noise ``clip(x + x * rng.normal(0, sigma), 0, 1)``; inputs and `uint8_out` as
-    `add_gaussian_noise`."""
-    flat, divisor, scale, out = _noise_inputs(images, uint8_out)
-    z = corruption_draws.standard_normal(rng, flat.shape[0])
-    _speckle_noise(flat, divisor, sigma, z, scale, out.reshape(-1))
-    return out
-
-
-def add_shot_noise(images: np.ndarray, photons: float, rng: np.random.Generator, uint8_out: bool = False):
-    """Poisson (shot) noise: ``clip(Poisson(x * photons) / photons, 0, 1)``; inputs and
-    `uint8_out` as `add_gaussian_noise`."""
-    flat, divisor, scale, out = _noise_inputs(images, uint8_out)
-    if flat.dtype == np.uint8:  # one rate per grey level: numpy's per-rate constants computed once
-        counts = corruption_draws.poisson(rng, np.arange(256) / 255.0 * photons, flat)
-    else:
-        counts = corruption_draws.poisson(rng, flat * photons)
-    _shot_counts(counts, float(photons), scale, out.reshape(-1))
-    return out
-
-
-@numba.njit(cache=True, nogil=True)
-def _gaussian_noise(x, divisor, sigma, z, scale, out) -> None:
-    for i in range(x.shape[0]):
-        out[i] = min(max(x[i] / divisor + sigma * z[i], 0.0), 1.0) * scale
-
-
-@numba.njit(cache=True, nogil=True)
-def _speckle_noise(x, divisor, sigma, z, scale, out) -> None:
-    for i in range(x.shape[0]):
-        v = x[i] / divisor
-        out[i] = min(max(v + v * (sigma * z[i]), 0.0), 1.0) * scale
-
-
-@numba.njit(cache=True, nogil=True)
-def _shot_counts(counts, photons, scale, out) -> None:
-    for i in range(counts.shape[0]):
-        out[i] = min(max(counts[i] / photons, 0.0), 1.0) * scale
 
 
 def gaussian_filter_hw(

@@ -37,7 +37,7 @@ import numba
 import numpy as np
 from PIL import Image
 
-from ipmix.robustness import corruption_draws, corruption_fused, corruption_pil, kernels
+from ipmix.robustness import corruption_fused, corruption_noise, corruption_pil, kernels
 from ipmix.robustness.perturbation_presets import CIFAR_P, IMAGENET_P, P_PRESETS, PerturbationPreset
 
 PERTURBATIONS: tuple[str, ...] = tuple(CIFAR_P.table)
@@ -175,26 +175,14 @@ class _Frames:
 def _noise(frames: _Frames, p: Mapping, rng: np.random.Generator) -> np.ndarray:
     """Frame 0 clean, then 30 independent noisy copies, drawn frame after frame."""
     clean = frames.clean
+    if p["kind"] != "shot":  # gaussian: torch in float32 (ToTensor, + sigma * randn, clamp, * 255)
+        noisy = corruption_noise.noise_frames(clean, p["kind"], p["sigma"], 30, rng)
+        return np.concatenate([clean[None], noisy])
     out = np.empty((31, *clean.shape), dtype=np.uint8)
     out[0] = clean
     for i in range(1, 31):
-        if p["kind"] == "gaussian":  # torch in float32: ToTensor, + sigma * randn, clamp, * 255
-            z = corruption_draws.standard_normal(rng, clean.size)
-            _float32_gaussian_frame(clean.reshape(-1), float(np.float32(p["sigma"])), z, out[i].reshape(-1))
-        elif p["kind"] == "shot":
-            out[i] = kernels.add_shot_noise(clean, p["photons"], rng, uint8_out=True)
-        else:  # speckle
-            out[i] = kernels.add_speckle_noise(clean, p["sigma"], rng, uint8_out=True)
+        out[i] = corruption_noise.add_shot_noise(clean, p["photons"], rng, uint8_out=True)
     return out
-
-
-@numba.njit(cache=True, nogil=True)
-def _float32_gaussian_frame(clean, sigma, z, out) -> None:
-    """``uint8(clip(x + float32(sigma * z), 0, 1) * 255)`` in float32, x = ``float32(clean) / 255``."""
-    for i in range(clean.shape[0]):
-        x = np.float32(clean[i]) / np.float32(255.0)
-        v = x + np.float32(sigma * z[i])
-        out[i] = min(max(v, np.float32(0.0)), np.float32(1.0)) * np.float32(255.0)
 
 
 def _motion_blur(frames: _Frames, p: Mapping, rng: np.random.Generator) -> np.ndarray:
