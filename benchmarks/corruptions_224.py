@@ -50,7 +50,9 @@ def imagenet_c_rows(photos: np.ndarray, frost_dir: str) -> list[dict]:
 
     rows = []
     for name in ALL_CORRUPTIONS:
-        corrupt(photos[:1], name, 1, np.random.default_rng(0), preset="imagenet", frost_dir=frost_dir)  # warm
+        for severity in range(1, 6):  # warm every severity's kernels (numba compiles per type)
+            corrupt(photos[:1], name, severity, np.random.default_rng(0), preset="imagenet",
+                    frost_dir=frost_dir)
         ref_s = ours_s = 0.0
         diffs = []
         for severity in range(1, 6):
