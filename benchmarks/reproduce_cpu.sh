@@ -26,6 +26,7 @@ start)
     nohup setsid nice -n 19 sh -c "
         echo \$\$ > '$OUT/runner.pid'
         $(command -v env) PYTHONPATH='$ROOT/src' IPMIX_DATA='$DATA' '$PYTHON' -u -m ipmix reproduce 3 4 18 17 --budget cpu --out '$OUT' --no-progress
+        code=\$?; case \$code in 130|143) exit \$code ;; esac  # stopped: no Table 7 after it
         $(command -v env) PYTHONPATH='$ROOT/src' IPMIX_DATA='$DATA' '$PYTHON' -u -m ipmix reproduce 7 --budget cpu --out '$OUT' --no-progress
     " >> "$OUT.log" 2>&1 < /dev/null &
     echo "started; log: $OUT.log" ;;

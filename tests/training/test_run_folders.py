@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import gc
 import json
 import os
 import shutil
@@ -158,3 +160,48 @@ def test_a_signal_to_the_process_group_stops_cleanly_with_workers(signum, tmp_pa
     assert f"{name} received: stopped" in err and "exited unexpectedly" not in err
     assert "Traceback" not in err
     assert not (out / ".lock").exists()
+
+
+def _collect_in_a_forked_child() -> int:
+    """Fork a process that collects garbage, as the next run's loader workers do."""
+    import multiprocessing
+
+    child = multiprocessing.get_context("fork").Process(target=gc.collect)
+    child.start()
+    child.join(30)
+    return child.exitcode
+
+
+def test_loader_workers_are_shut_down_when_a_run_ends(tmp_path, tiny_data, capfd, monkeypatch):
+    """A loader iterator left running is copied into every later forked child, whose garbage
+    collector then prints "Exception ignored in ... _MultiProcessingDataLoaderIter.__del__ ...
+    can only test a child process": runs that finish or stop leave none behind."""
+    from torch.utils.data.dataloader import _MultiProcessingDataLoaderIter
+
+    from ipmix.training import TrainingInterrupted
+    from ipmix.training import trainer as trainer_module
+
+    config = TrainConfig(out=str(tmp_path / "run"), data=str(tiny_data), model="small",
+                         model_kwargs={"width": 4}, aug="none", epochs=2, batch_size=32,
+                         subset=64, test_subset=16, workers=2, progress=False)
+    original_save = trainer_module._Run.save
+
+    def save_then_signal(run, metrics=None):
+        original_save(run, metrics)
+        if run.epoch == 1:
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    def running() -> list:
+        return [it for it in gc.get_objects()
+                if isinstance(it, _MultiProcessingDataLoaderIter) and not it._shutdown]
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(trainer_module._Run, "save", save_then_signal)
+        with pytest.raises(TrainingInterrupted):
+            train(config)
+    assert running() == []  # else the resumed run's workers would inherit it
+    train(dataclasses.replace(config, resume=True))
+    assert running() == []
+    assert _collect_in_a_forked_child() == 0
+    err = capfd.readouterr().err
+    assert "Exception ignored" not in err and "can only test a child process" not in err, err

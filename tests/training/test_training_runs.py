@@ -116,6 +116,62 @@ def test_signal_stops_at_the_last_finished_epoch(tmp_path, tiny_data, tiny_mixin
     assert not (tmp_path / "run" / "final.pt").exists()
 
 
+def _sigterm() -> None:
+    os.kill(os.getpid(), signal.SIGTERM)
+
+
+def _signal_late_in_the_last_epoch(moment: str, patch: pytest.MonkeyPatch) -> None:
+    """SIGTERM to this process during the last step, the evaluation or the save of epoch 2 (of
+    2 epochs of 2 steps, evaluated at the end only)."""
+    run_class = trainer_module._Run
+    if moment == "last step":
+        original_images, steps = run_class._images, []
+
+        def images(run, batch):
+            steps.append(run.epoch)
+            if len(steps) == 4:
+                _sigterm()
+            return original_images(run, batch)
+
+        patch.setattr(run_class, "_images", images)
+    elif moment == "evaluation":
+        original_evaluate = trainer_module.evaluate
+
+        def evaluate(*args, **kwargs):
+            _sigterm()
+            return original_evaluate(*args, **kwargs)
+
+        patch.setattr(trainer_module, "evaluate", evaluate)
+    else:
+        original_save = run_class.save
+
+        def save(run, metrics=None):
+            if run.epoch == 2:
+                _sigterm()
+            original_save(run, metrics)
+
+        patch.setattr(run_class, "save", save)
+
+
+@pytest.mark.parametrize("moment", ["last step", "evaluation", "save"])
+def test_a_signal_late_in_the_last_epoch_still_stops(moment, tmp_path, tiny_data, tiny_mixing_set):
+    """The per-step check does not see these moments: the run stops once the epoch is saved."""
+    config = _config(tmp_path, tiny_data, tiny_mixing_set, epochs=2, eval_every=2)
+    handler = signal.getsignal(signal.SIGTERM)
+    with pytest.MonkeyPatch.context() as patch:
+        _signal_late_in_the_last_epoch(moment, patch)
+        with pytest.raises(TrainingInterrupted, match="SIGTERM.*holds epoch 2 .*--resume"):
+            train(config)
+    assert signal.getsignal(signal.SIGTERM) is handler
+    run = tmp_path / "run"
+    assert load_training_checkpoint(run / "checkpoint.pt")["epoch"] == 2
+    assert not (run / "final.pt").exists()
+    train(_config(tmp_path, tiny_data, tiny_mixing_set, epochs=2, eval_every=2, resume=True))
+    log = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines()]
+    assert [entry["epoch"] for entry in log] == [1, 2] and "test_acc" in log[1]
+    assert (run / "final.pt").is_file()
+
+
 def test_loss_decreases_on_a_learnable_problem(tmp_path, tiny_data, tiny_mixing_set):
     config = _config(tmp_path, tiny_data, tiny_mixing_set, epochs=6, subset=256, batch_size=32,
                      model_kwargs={"width": 8}, test_subset=64)

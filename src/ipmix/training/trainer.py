@@ -13,7 +13,10 @@ the end, ``final.pt``; ``.lock`` while a process trains in it (`ipmix.training.r
 label mixing are pure functions of (seed, epoch, rank, index/step), and the model, optimiser,
 scheduler, scaler and torch's generators are restored, so a resumed float32 run ends with the
 same weights as an uninterrupted one. SIGINT/SIGTERM (to the process or its whole group)
-stop the run at the next step; ``checkpoint.pt`` then holds the last finished epoch.
+stop the run at the next step, or, when they come during an epoch's last step, evaluation or
+save, once that epoch is saved (the last epoch included: ``final.pt`` is then written by the
+resumed run); ``checkpoint.pt`` holds the last finished epoch and `train` raises
+`TrainingInterrupted`, whatever the epoch.
 """
 
 from __future__ import annotations
@@ -75,6 +78,11 @@ class TrainingInterrupted(Exception):
             f"(continue with --resume)"
         )
         self.run_dir, self.epoch, self.signal_name = run_dir, epoch, signal_name
+
+
+def _signal_name(stop: dict[str, str | None]) -> str:
+    """The signal that stopped this rank (another rank's, which this one did not receive)."""
+    return stop["signal"] or "a stop signal to another rank"
 
 
 def cosine_factor(step: int, total_steps: int, base_lr: float, min_lr: float) -> float:
@@ -352,7 +360,7 @@ class _Run:
                 lr = self.optimizer.param_groups[0]["lr"]
                 result = self.train_epoch(stop)
                 if result is None:
-                    raise TrainingInterrupted(self.run_dir, self.epoch, str(stop["signal"]))
+                    raise TrainingInterrupted(self.run_dir, self.epoch, _signal_name(stop))
                 self.epoch += 1
                 metrics = {"epoch": self.epoch, "lr": lr, **result}
                 if self.epoch % config.eval_every == 0 or self.epoch == config.epochs:
@@ -361,6 +369,11 @@ class _Run:
                 self.log.append(metrics)
                 self.save(metrics)
                 self._report(metrics)
+                # A signal during the epoch's last step, its evaluation or its save was not
+                # seen by the per-step check: stop now that the epoch is saved (after the
+                # last epoch too: final.pt is then written by the resumed run).
+                if distributed.any_rank(stop["signal"] is not None, self.dist, self.device):
+                    raise TrainingInterrupted(self.run_dir, self.epoch, _signal_name(stop))
         if self.dist.is_main:
             final = self.checkpoint(metrics)
             for key in ("optimizer_state", "scheduler_state", "scaler_state", "rng_states"):
