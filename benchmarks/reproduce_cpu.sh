@@ -10,13 +10,16 @@
 #
 # Run it from a checkout that stays unchanged while the runs go on (e.g. a `git worktree`):
 # every run records the commit it was trained with. OUT, DATA and PYTHON can be overridden.
+# The cells done on earlier machines are in the ledger, docs/results/cpu/cells.json: they are
+# not run again, and `report` adds the cells done under OUT to it (commit it with the tables).
 set -eu
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 OUT=${OUT:-/work/runs/reproduce-cpu}
 DATA=${DATA:-/work/shared/data}
 PYTHON=${PYTHON:-/work/main/.venv/bin/python}
 TABLES_OUT=${TABLES_OUT:-$ROOT/docs/results/cpu}
-run() { env PYTHONPATH="$ROOT/src" IPMIX_DATA="$DATA" "$PYTHON" -u -m ipmix reproduce "$@"; }
+LEDGER=${LEDGER:-$TABLES_OUT/cells.json}
+run() { env PYTHONPATH="$ROOT/src" IPMIX_DATA="$DATA" "$PYTHON" -u -m ipmix reproduce "$@" --ledger "$LEDGER"; }
 
 case "${1:-}" in
 start)
@@ -25,9 +28,9 @@ start)
     # seeds; the JSD rows), then Table 7's ablations.
     nohup setsid nice -n 19 sh -c "
         echo \$\$ > '$OUT/runner.pid'
-        $(command -v env) PYTHONPATH='$ROOT/src' IPMIX_DATA='$DATA' '$PYTHON' -u -m ipmix reproduce 3 4 18 17 --budget cpu --out '$OUT' --no-progress
+        $(command -v env) PYTHONPATH='$ROOT/src' IPMIX_DATA='$DATA' '$PYTHON' -u -m ipmix reproduce 3 4 18 17 --budget cpu --out '$OUT' --ledger '$LEDGER' --no-progress
         code=\$?; case \$code in 130|143) exit \$code ;; esac  # stopped: no Table 7 after it
-        $(command -v env) PYTHONPATH='$ROOT/src' IPMIX_DATA='$DATA' '$PYTHON' -u -m ipmix reproduce 7 --budget cpu --out '$OUT' --no-progress
+        $(command -v env) PYTHONPATH='$ROOT/src' IPMIX_DATA='$DATA' '$PYTHON' -u -m ipmix reproduce 7 --budget cpu --out '$OUT' --ledger '$LEDGER' --no-progress
     " >> "$OUT.log" 2>&1 < /dev/null &
     echo "started; log: $OUT.log" ;;
 status)
@@ -39,5 +42,5 @@ stop)
 report)
     run 3 4 18 17 7 --budget cpu --out "$OUT" --report-only --tables-out "$TABLES_OUT" --no-progress ;;
 *)
-    sed -n 2,14p "$0"; exit 2 ;;
+    sed -n 2,16p "$0"; exit 2 ;;
 esac

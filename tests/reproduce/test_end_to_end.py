@@ -66,6 +66,41 @@ def test_done_cells_are_skipped(table12, capsys):
     assert {path: path.stat().st_mtime_ns for path in logs} == logs
 
 
+def test_a_ledger_stands_in_for_run_folders_lost_with_a_machine(table12, tmp_path, capsys):
+    out, argv = table12
+    ledger, before, after = tmp_path / "cells.json", tmp_path / "before", tmp_path / "after"
+    report = ["--report-only", "--ledger", str(ledger)]
+    assert main([*argv, *report, "--tables-out", str(before)]) == 0
+    kept = json.loads(ledger.read_text())
+    assert kept["budget"] == "smoke" and len(kept["cells"]) == 3
+    first = next(iter(kept["cells"].values()))
+    assert first["commit"] and first["train"]["aug"] == "ipmix" and first["evaluations"]
+    assert first["metrics"]["error"]["interval"] is not None  # the bootstrap, kept
+
+    new_machine = tmp_path / "new-out"  # the run folders are gone: the ledger holds the cells
+    moved = [*argv[:argv.index("--out") + 1], str(new_machine), *argv[argv.index("--out") + 2:]]
+    assert main([*moved, *report, "--tables-out", str(after)]) == 0
+    entries = [json.loads((folder / "table12.json").read_text())["entries"] for folder in (before, after)]
+    assert [e["ours"] for e in entries[0]] == [e["ours"] for e in entries[1]]
+    assert entries[1][0]["ours"]["status"] == "done"
+    capsys.readouterr()
+    assert main([*moved, "--ledger", str(ledger), "--tables-out", str(after)]) == 0  # trains nothing
+    assert "3 cells: 3 done or not runnable (3 in the ledger), 0 to run" in capsys.readouterr().out
+    assert not list(new_machine.glob("runs/*/*/seed*/log.jsonl"))
+    assert main(["reproduce", "12", "--budget", "smoke", "--out", str(new_machine), "--dry-run",
+                 "--ledger", str(ledger)]) == 0
+    assert "ledger   cifar10-small-e1-train512/ipmix-set-mix-batched/seed0" in capsys.readouterr().out
+
+
+def test_a_ledger_of_another_budget_is_refused(table12, tmp_path, capsys):
+    out, _ = table12
+    ledger = tmp_path / "cells.json"
+    ledger.write_text(json.dumps({"format": 1, "budget": "smoke", "cells": {}}))
+    assert main(["reproduce", "12", "--budget", "cpu", "--out", str(out), "--dry-run",
+                 "--ledger", str(ledger)]) == 2
+    assert "holds cells of budget 'smoke', not 'cpu'" in capsys.readouterr().err
+
+
 def test_a_failed_cell_is_reported_and_the_others_go_on(table12, tiny_cifar, capsys, monkeypatch):
     out, argv = table12
     monkeypatch.setenv("IPMIX_CACHE", str(out / "cache"))

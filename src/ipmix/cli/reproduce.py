@@ -46,6 +46,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--commands", action="store_true",
                         help="with --dry-run: print each cell's ipmix train / evaluate commands")
     parser.add_argument("--tables-out", default=None, help="folder for the tables (default OUT/tables)")
+    parser.add_argument("--ledger", default=None, metavar="FILE",
+                        help="results of cells done elsewhere (e.g. docs/results/cpu/cells.json): "
+                        "they count as done; the cells done under OUT are added to it")
     parser.add_argument("--data", default=None, help="data folder (default: $IPMIX_DATA)")
     parser.add_argument("--device", default="auto", help="auto, cpu or cuda[:N]")
     parser.add_argument("--workers", type=int, default=None, help="DataLoader workers (default: budget's)")
@@ -83,9 +86,11 @@ def run(args: argparse.Namespace) -> int:
                for name, option in BENCHMARK_OPTIONS.items()}
     imagenet = imagenet_data(get_budget(args.budget), args.out, args.imagenet, folders)
     if args.dry_run:
+        from ipmix.reproduce.ledger import load_ledger
+
         specs, budget, cells = plan(args.tables, args.budget, args.seeds, args.out, imagenet)
         print(dry_run_text(specs, budget, cells, Path(args.out), commands=args.commands,
-                           imagenet=imagenet))
+                           imagenet=imagenet, ledger=load_ledger(args.ledger, budget.name)))
         return 0
     command = shlex.join(["ipmix", *sys.argv[1:]]) if sys.argv[1:2] == ["reproduce"] else (
         f"ipmix reproduce {' '.join(args.tables)} --budget {args.budget} --out {args.out}")
@@ -94,7 +99,7 @@ def run(args: argparse.Namespace) -> int:
             args.tables, args.budget, args.out, seeds=args.seeds, run=not args.report_only,
             tables_out=args.tables_out, data=args.data, device=args.device, workers=args.workers,
             cifar_c=args.cifar_c, cifar_p=args.cifar_p, cifar_c_bar=args.cifar_c_bar,
-            imagenet=imagenet, progress=not args.no_progress, command=command,
+            imagenet=imagenet, progress=not args.no_progress, command=command, ledger=args.ledger,
         )
     except TrainingInterrupted as stopped:
         print(f"ipmix reproduce: {stopped}; rerun the same command to go on", file=sys.stderr)

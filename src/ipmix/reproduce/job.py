@@ -9,10 +9,12 @@ from ipmix.reproduce.budgets import Budget, get_budget
 from ipmix.reproduce.cells import Cell, evaluate_commands, grid, train_command
 from ipmix.reproduce.cost import describe_seconds, estimate_cell, load_speed_tables
 from ipmix.reproduce.imagenet import ImageNetData, imagenet_data
+from ipmix.reproduce.ledger import Ledger, load_ledger
 from ipmix.reproduce.output import write_table
-from ipmix.reproduce.runner import RunOptions, cell_status, run_grid
+from ipmix.reproduce.runner import RunOptions, cell_status, read_cell_info, run_dir, run_grid
 from ipmix.reproduce.summary import write_summary
 from ipmix.reproduce.tables import TableSpec, get_tables
+from ipmix.reproduce.values import cell_readings
 
 
 def plan(tables: Sequence[str], budget: str, seeds: int | None = None, out: str | Path = ".",
@@ -36,8 +38,9 @@ def _imagenet(budget: Budget, out: str | Path, given: ImageNetData | None) -> Im
 
 def dry_run_text(specs: Sequence[TableSpec], budget: Budget, cells: Sequence[Cell], out: Path,
                  commands: bool = False, speed_dir: str | Path | None = None,
-                 imagenet: ImageNetData | None = None) -> str:
-    """The grid (cell, status, estimated cost, tables using it) and the total cost left."""
+                 imagenet: ImageNetData | None = None, ledger: Ledger | None = None) -> str:
+    """The grid (cell, status, estimated cost, tables using it) and the total cost left;
+    status ``ledger``: done elsewhere, in the `ledger`."""
     speed = load_speed_tables(speed_dir)
     imagenet = _imagenet(budget, out, imagenet)
     lines = [f"budget {budget.name}: {budget.description}",
@@ -50,6 +53,8 @@ def dry_run_text(specs: Sequence[TableSpec], budget: Budget, cells: Sequence[Cel
     counts: dict[str, int] = {}
     for cell in cells:
         status = cell_status(out, cell)
+        if status != "done" and ledger is not None and ledger.holds(cell):
+            status = "ledger"
         counts[status] = counts.get(status, 0) + 1
         used = ",".join(dict.fromkeys(e.table for e in cell.entries))
         if not cell.runnable:
@@ -59,7 +64,7 @@ def dry_run_text(specs: Sequence[TableSpec], budget: Budget, cells: Sequence[Cel
         if speed is not None:
             estimate = estimate_cell(cell, speed)
             cost = f"~{describe_seconds(estimate.seconds)}"
-            if status != "done":
+            if status not in ("done", "ledger"):
                 total += estimate.seconds
                 assumed.update(estimate.assumed)
         lines.append(f"  {status:8} {cell.name}  [{used}]  {cost}")
@@ -86,23 +91,40 @@ def reproduce(tables: Sequence[str], budget: str, out: str | Path, seeds: int | 
               device: str = "auto", workers: int | None = None, cifar_c: str | None = None,
               cifar_p: str | None = None, cifar_c_bar: str | None = None,
               imagenet: ImageNetData | None = None, progress: bool = True,
-              command: str = "ipmix reproduce",
+              command: str = "ipmix reproduce", ledger: str | Path | None = None,
               log: Callable[[str], object] = print) -> tuple[dict[str, list[str]], list[Path]]:
     """Run the cells that are not done (unless ``run=False``), then write every table.
 
+    `ledger`: a ledger file (`ipmix.reproduce.ledger`); its cells count as done, and the cells
+    done under `out` are added to it before the tables are written.
     Returns the names of the cells run, by their new status, and the files written.
     """
     out = Path(out)
     specs, chosen, cells = plan(tables, budget, seeds, out, imagenet)
+    book = load_ledger(ledger, chosen.name)
     outcome: dict[str, list[str]] = {}
     if run:
         options = RunOptions(out=out, budget=chosen, data=data, device=device, workers=workers,
                              cifar_c=cifar_c, cifar_p=cifar_p, cifar_c_bar=cifar_c_bar,
-                             imagenet=_imagenet(chosen, out, imagenet), progress=progress)
+                             imagenet=_imagenet(chosen, out, imagenet), progress=progress,
+                             done_elsewhere=book.done(cells))
         outcome = run_grid(cells, options, log)
     folder = Path(tables_out) if tables_out is not None else out / "tables"
     written: list[Path] = []
+    record_done(book, cells, out)  # the tables read every done cell from the ledger
+    written += [path for path in [book.save()] if path is not None]
     for spec in specs:
-        written += write_table(spec, cells, out, chosen, folder, command)
-    written += write_summary(cells, out, chosen, folder, command)
+        written += write_table(spec, cells, out, chosen, folder, command, book)
+    written += write_summary(cells, out, chosen, folder, command, book)
     return outcome, written
+
+
+def record_done(ledger: Ledger, cells: Sequence[Cell], out: Path) -> None:
+    """Put every cell done under `out` into `ledger`, with the commit and machine it ran on."""
+    for cell in cells:
+        if cell_status(out, cell) == "done":
+            info = read_cell_info(run_dir(out, cell))
+            machine = info.get("machine") or {}
+            ledger.put(cell, cell_readings(out, cell),
+                       {"commit": machine.get("commit"), "machine": machine,
+                        "seconds": info.get("seconds"), "source": "run folder"})

@@ -17,9 +17,9 @@ from scipy.stats import kendalltau
 
 from ipmix.reproduce.budgets import Budget
 from ipmix.reproduce.cells import Cell, cells_of_entry
+from ipmix.reproduce.ledger import Ledger
 from ipmix.reproduce.machine import describe_machine, machine_info, utc_now
 from ipmix.reproduce.paper import find_paper_value
-from ipmix.reproduce.runner import read_cell_info
 from ipmix.reproduce.tables import METRICS, Entry, TableSpec
 from ipmix.reproduce.values import Value, entry_value
 from ipmix.utils.io import atomic_write_bytes, atomic_write_json
@@ -42,12 +42,14 @@ class Row:
     paper: Any  # PaperValue | None
 
 
-def collect(spec: TableSpec, cells: Sequence[Cell], out: Path, budget: Budget) -> list[Row]:
-    """Every entry of the table with our value and the paper's."""
+def collect(spec: TableSpec, cells: Sequence[Cell], out: Path, budget: Budget,
+            ledger: Ledger) -> list[Row]:
+    """Every entry of the table with our value (from the run folders or the `ledger`) and the
+    paper's."""
     rows = []
     for entry in spec.entries(budget):
         paper = find_paper_value(spec.id, entry.section, entry.row, entry.column)
-        rows.append(Row(entry, entry_value(out, entry, cells_of_entry(cells, entry)), paper))
+        rows.append(Row(entry, entry_value(out, entry, cells_of_entry(cells, entry), ledger), paper))
     return rows
 
 
@@ -177,21 +179,18 @@ def _model_table(spec: TableSpec, rows: list[Row], section: str, budget: Budget)
     return lines
 
 
-def _run_commits(rows: list[Row], out: Path) -> list[str]:
-    commits = set()
-    for row in rows:
-        for name in row.ours.cells:
-            info = read_cell_info(Path(out) / "runs" / name)
-            if info.get("status") == "done":
-                commits.add(str((info.get("machine") or {}).get("commit")))
-    return sorted(commits)
+def _run_commits(rows: list[Row], ledger: Ledger) -> list[str]:
+    """The commits the done runs behind `rows` were trained with."""
+    return sorted({str(ledger.cells[name].get("commit")) for row in rows for name in row.ours.cells
+                   if name in ledger.cells})
 
 
-def table_markdown(spec: TableSpec, rows: list[Row], budget: Budget, out: Path, command: str) -> str:
+def table_markdown(spec: TableSpec, rows: list[Row], budget: Budget, command: str,
+                   ledger: Ledger) -> str:
     info = machine_info()
     lines = [f"# Table {spec.id}: {spec.title} (budget `{budget.name}`)", "",
              f"Made by `{command}` on {describe_machine(info)}; ipmix {info['commit']}; "
-             f"{utc_now()}. Runs trained with ipmix {', '.join(_run_commits(rows, out)) or '–'}.",
+             f"{utc_now()}. Runs trained with ipmix {', '.join(_run_commits(rows, ledger)) or '–'}.",
              "", f"Budget `{budget.name}`: {budget.description}.", ""]
     lines += ["Where this departs from the paper:", ""]
     lines += [f"- {d}" for d in deviations(spec, budget)] + [""]
@@ -258,15 +257,15 @@ def panels(spec: TableSpec, rows: list[Row]) -> list[Any]:
 
 
 def write_table(spec: TableSpec, cells: Sequence[Cell], out: Path, budget: Budget,
-                tables_out: Path, command: str) -> list[Path]:
+                tables_out: Path, command: str, ledger: Ledger) -> list[Path]:
     """Write ``table<N>.md``, ``table<N>.json`` and ``table<N>.png``; returns the files."""
     from ipmix.reproduce.plots import plot_panels
 
-    rows = collect(spec, cells, out, budget)
+    rows = collect(spec, cells, out, budget, ledger)
     base = Path(tables_out) / f"table{spec.id}"
     written = [
         atomic_write_bytes(base.with_suffix(".md"),
-                           table_markdown(spec, rows, budget, out, command).encode()),
+                           table_markdown(spec, rows, budget, command, ledger).encode()),
         atomic_write_json(base.with_suffix(".json"), table_json(spec, rows, budget, command)),
     ]
     plot = plot_panels(f"Table {spec.id}: {spec.title}", panels(spec, rows), base.with_suffix(".png"))

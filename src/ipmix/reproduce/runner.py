@@ -55,6 +55,7 @@ class RunOptions:
     cifar_c_bar: str | None = None  # official CIFAR-C-bar folder; None: generated
     imagenet: ImageNetData | None = None  # where ImageNet is (Tables 5, 13)
     progress: bool = True
+    done_elsewhere: frozenset[str] = frozenset()  # cell names in the ledger: not run here
 
 
 def run_dir(out: Path, cell: Cell) -> Path:
@@ -293,15 +294,19 @@ def _run_locked(cell: Cell, options: RunOptions, folder: Path, log: Callable[[st
 
 def run_grid(cells: Sequence[Cell], options: RunOptions,
              log: Callable[[str], object] = print) -> dict[str, list[str]]:
-    """Run every runnable cell that is not done, in order; returns cell names by status."""
+    """Run every runnable cell that is not done (here or elsewhere: `options.done_elsewhere`),
+    in order; returns cell names by status."""
     import torch
 
     threads = torch.get_num_threads()
     if options.budget.threads is not None:
         torch.set_num_threads(options.budget.threads)  # same intra-op split, same numbers
     outcome: dict[str, list[str]] = {}
-    todo = [cell for cell in cells if cell_status(options.out, cell) not in ("done", "needs")]
-    log(f"{len(cells)} cells: {len(cells) - len(todo)} done or not runnable, {len(todo)} to run")
+    todo = [cell for cell in cells if cell.name not in options.done_elsewhere
+            and cell_status(options.out, cell) not in ("done", "needs")]
+    elsewhere = sum(cell.name in options.done_elsewhere for cell in cells)
+    log(f"{len(cells)} cells: {len(cells) - len(todo)} done or not runnable"
+        + (f" ({elsewhere} in the ledger)" if elsewhere else "") + f", {len(todo)} to run")
     try:
         for position, cell in enumerate(todo, 1):
             log(f"cell {position}/{len(todo)}: {cell.name}")

@@ -13,6 +13,7 @@ from typing import Any
 
 from ipmix.reproduce.budgets import Budget
 from ipmix.reproduce.cells import Cell
+from ipmix.reproduce.ledger import Ledger
 from ipmix.reproduce.machine import describe_machine, machine_info, utc_now
 from ipmix.reproduce.tables import METRICS, Entry
 from ipmix.reproduce.values import Value, entry_value
@@ -34,7 +35,7 @@ def _label(cells: list[Cell]) -> str:
     return " / ".join(labels)
 
 
-def summary_rows(cells: Sequence[Cell], out: Path) -> list[dict[str, Any]]:
+def summary_rows(cells: Sequence[Cell], out: Path, ledger: Ledger) -> list[dict[str, Any]]:
     """Per configuration: its label, cells and a `Value` per metric."""
     rows = []
     for setting, group in _groups(cells).items():
@@ -42,7 +43,7 @@ def summary_rows(cells: Sequence[Cell], out: Path) -> list[dict[str, Any]]:
         values = {}
         for metric in SUMMARY_METRICS:
             probe = Entry(**{**vars(entry), "metric": metric})
-            values[metric] = entry_value(out, probe, sorted(group, key=lambda c: c.seed))
+            values[metric] = entry_value(out, probe, sorted(group, key=lambda c: c.seed), ledger)
         rows.append({"setting": setting, "label": _label(group), "values": values})
     return rows
 
@@ -55,9 +56,9 @@ def _cost(row: dict[str, Any], vanilla: Value | None) -> str:
 
 
 def write_summary(cells: Sequence[Cell], out: Path, budget: Budget, folder: Path,
-                  command: str) -> list[Path]:
+                  command: str, ledger: Ledger) -> list[Path]:
     """``summary.md`` and ``summary.json`` in `folder`."""
-    rows = summary_rows(cells, out)
+    rows = summary_rows(cells, out, ledger)
     vanilla = next((r["values"]["error"] for r in rows if r["setting"].endswith("/none")), None)
     info = machine_info()
     header = ["Method", "run", *(METRICS[m][0] for m in SUMMARY_METRICS), "Error - vanilla"]

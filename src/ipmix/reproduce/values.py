@@ -2,7 +2,9 @@
 
 With two or more finished seeds a value is ``mean ± std`` (sample standard deviation, as the
 paper's tables); with one seed it is that seed's number with a 95% percentile-bootstrap
-interval over the test images (from the evaluation's `predictions.npz`).
+interval over the test images (from the evaluation's `predictions.npz`). Values are read from
+the ledger (`ipmix.reproduce.ledger`), which keeps each done cell's readings, whether the cell
+was done here or on another machine.
 """
 
 from __future__ import annotations
@@ -17,9 +19,10 @@ from typing import Any
 import numpy as np
 
 from ipmix.reproduce.cells import Cell
+from ipmix.reproduce.ledger import Ledger, Reading
 from ipmix.reproduce.records import RECORD_FILE, Record, bootstrap, interval, load_record
 from ipmix.reproduce.runner import cell_status, read_cell_info, run_dir
-from ipmix.reproduce.tables import Entry
+from ipmix.reproduce.tables import METRICS, Entry
 
 #: Notes shown as a mark after the value: mCE over fewer than 15 corruptions; ImageNet-P mFR
 #: not normalised by AlexNet's (no AlexNet run to normalise by).
@@ -145,8 +148,27 @@ def cell_record(out: Path, cell: Cell, evaluation_index: int) -> Record | None:
     return _record(str(path), path.stat().st_mtime) if path.is_file() else None
 
 
-def entry_value(out: Path, entry: Entry, cells: Sequence[Cell]) -> Value:
-    """Our value of `entry` from its cells (one per seed)."""
+def cell_reading(out: Path, cell: Cell, metric: str) -> Reading | None:
+    """A done cell's metric from its run folder, with the bootstrap interval over its test
+    images where the metric has one."""
+    value, note, index = cell_metric(out, cell, metric)
+    if value is None:
+        return None
+    record = cell_record(out, cell, index) if index is not None else None
+    samples = bootstrap([record], metric) if record is not None else None
+    return Reading(value, note, interval(samples[0], value) if samples is not None else None)
+
+
+def cell_readings(out: Path, cell: Cell) -> dict[str, Reading]:
+    """Every metric a done cell has, with intervals: what the ledger keeps of it."""
+    found = {metric: cell_reading(out, cell, metric) for metric in METRICS}
+    return {metric: reading for metric, reading in found.items() if reading is not None}
+
+
+def entry_value(out: Path, entry: Entry, cells: Sequence[Cell], ledger: Ledger) -> Value:
+    """Our value of `entry` from its cells (one per seed), as the `ledger` holds them
+    (`job.record_done` puts the cells done under `out` into it first); `out` tells the state
+    of the others (running, failed with its error, partly trained)."""
     value = Value(status="todo", seeds_planned=len(cells), cells=[c.name for c in cells])
     lacking = next((why for cell in cells for known, why in cell.entry_needs if known == entry), "")
     if lacking:
@@ -156,28 +178,27 @@ def entry_value(out: Path, entry: Entry, cells: Sequence[Cell]) -> Value:
         value.status = "needs"
         value.note = cells[0].needs if cells else "no cell"
         return value
-    statuses = [cell_status(out, cell) for cell in cells]
-    done = [cell for cell, status in zip(cells, statuses, strict=True) if status == "done"]
-    for cell, status in zip(cells, statuses, strict=True):
-        if status == "failed" and not value.note:
+    readings: list[Reading] = []
+    statuses = []
+    for cell in cells:
+        if ledger.holds(cell):
+            reading = ledger.reading(cell, entry.metric)
+            readings += [reading] if reading is not None else []
+            continue
+        statuses.append(cell_status(out, cell))
+        if statuses[-1] == "failed" and not value.note:
             value.note = str(read_cell_info(run_dir(out, cell)).get("error", ""))
-    readings = [cell_metric(out, cell, entry.metric) for cell in done]
-    kept = [(cell, r) for cell, r in zip(done, readings, strict=True) if r[0] is not None]
-    if not kept:
+    if not readings:
         value.status = next((s for s in ("running", "failed", "partial") if s in statuses), "todo")
         return value
-    value.per_seed = [r[0] for _, r in kept]
-    value.status = "done" if len(kept) == len(cells) else "partial"
-    marks = [r[1] for _, r in kept if r[1] in MARKS]
+    value.per_seed = [r.value for r in readings]
+    value.status = "done" if len(readings) == len(cells) else "partial"
+    marks = [r.note for r in readings if r.note in MARKS]
     if marks:
         value.note = marks[0]
     value.mean = float(np.mean(value.per_seed))
-    if len(kept) >= 2:
+    if len(readings) >= 2:
         value.std = float(np.std(value.per_seed, ddof=1))
     else:
-        cell, (_, _, index) = kept[0]
-        record = cell_record(out, cell, index) if index is not None else None
-        samples = bootstrap([record], entry.metric) if record is not None else None
-        if samples is not None:
-            value.interval = interval(samples[0], value.mean)
+        value.interval = readings[0].interval
     return value
