@@ -200,3 +200,18 @@ def test_divergence_stops_with_a_clear_error(tmp_path, tiny_data, tiny_mixing_se
                      batch_size=16)
     with pytest.raises(TrainingDiverged, match="diverged.*lower --lr.*holds epoch 0"):
         train(config)
+
+
+@pytest.mark.parametrize("workers", [0, 2])
+def test_evaluating_less_often_trains_the_same_model(workers, tmp_path, tiny_data, tiny_mixing_set):
+    """The test-set evaluation draws nothing from the training's random streams, so
+    ``eval_every`` (not part of a reproduce cell) leaves the weights unchanged."""
+    weights = []
+    for every in (1, 2):
+        out = tmp_path / f"every{every}"
+        train(_config(tmp_path, tiny_data, tiny_mixing_set, out=str(out), epochs=2, aug="ipmix",
+                      eval_every=every, workers=workers, seed=3))
+        weights.append(_final_state(out))
+    assert weights[0].keys() == weights[1].keys()
+    for name in weights[0]:
+        torch.testing.assert_close(weights[0][name], weights[1][name], rtol=0, atol=0)

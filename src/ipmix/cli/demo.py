@@ -9,7 +9,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "demo",
         help="train the small model with and without IPMix on CIFAR-10, evaluate both, compare",
-        description="The main job on a CPU budget (about 17 minutes on 2 cores): train the "
+        description="The main job on a CPU budget (about 12 minutes on 2 cores): train the "
         "small model on all CIFAR-10 training images with no augmentation and with IPMix per "
         "batch, run the robustness suite, and print each metric for both with 95% bootstrap "
         "intervals over the test images and the paired difference (marked when inside the "
@@ -19,11 +19,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--out", default="runs/demo", help="folder for the runs and the report")
     parser.add_argument("--data", default=None, help="folder holding cifar10.npz (default: $IPMIX_DATA)")
     parser.add_argument("--subset", type=int, default=None, help="training images (default: all)")
-    parser.add_argument("--epochs", type=int, default=4, help="epochs per arm (default 4)")
+    parser.add_argument("--epochs", type=int, default=3, help="epochs per arm (default 3)")
     parser.add_argument("--n-clean", type=int, default=10_000,
                         help="test images for clean error and calibration (default 10000)")
-    parser.add_argument("--n", type=int, default=1_000,
-                        help="test images for CIFAR-C, PGD and OOD (default 1000)")
+    parser.add_argument("--n", type=int, default=500,
+                        help="test images for CIFAR-C, PGD and OOD (default 500)")
     parser.add_argument("--n-p", type=int, default=500, help="test images for CIFAR-P (default 500)")
     parser.add_argument("--jsd", action="store_true",
                         help="train the IPMix arm with the JSD loss (three passes per image)")

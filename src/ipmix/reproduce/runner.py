@@ -55,6 +55,7 @@ class RunOptions:
     cifar_c_bar: str | None = None  # official CIFAR-C-bar folder; None: generated
     imagenet: ImageNetData | None = None  # where ImageNet is (Tables 5, 13)
     progress: bool = True
+    eval_every: int = 1  # test-set evaluation during training every N epochs (and after the last)
     done_elsewhere: frozenset[str] = frozenset()  # cell names in the ledger: not run here
 
 
@@ -124,7 +125,7 @@ def train_config(cell: Cell, options: RunOptions) -> Any:
         workers=options.budget.workers if options.workers is None else options.workers,
         mixing_set=str(mixing_set_path(options.out, kind, options.budget)) if kind else None,
         resume=(folder / "checkpoint.pt").is_file() and not (folder / "final.pt").is_file(),
-        progress=options.progress, **train,
+        progress=options.progress, eval_every=options.eval_every, **train,
     )
 
 

@@ -69,7 +69,8 @@ AMP_DTYPES = ("float16", "bfloat16")
 DECODERS = ("pil", "cuda")
 
 #: Options that may differ between a run and its resumption (they do not change the result).
-RESUME_FREE_KEYS = frozenset({"out", "resume", "workers", "progress", "tensorboard", "device"})
+RESUME_FREE_KEYS = frozenset({"out", "resume", "workers", "progress", "tensorboard", "device",
+                              "eval_every"})  # evaluation draws nothing from training's streams
 #: Options holding paths: compared as absolute paths.
 PATH_KEYS = ("data", "train_dir", "val_dir", "mixing_set")
 
