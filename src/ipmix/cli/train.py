@@ -10,10 +10,10 @@ import warnings
 from ipmix.data.splits import DATASETS
 from ipmix.data.transforms import TRAIN_CROPS
 from ipmix.models import MODEL_NAMES
+from ipmix.training import TrainingInterrupted, train
 from ipmix.training.config import AMP_DTYPES, DECODERS, DEFAULT_EPOCHS, RECIPES, TrainConfig, resume_config
 from ipmix.training.distributed import env_info
 from ipmix.training.registry import AUGMENTATION_NAMES, JSD_DEFAULTS, PRESETS
-from ipmix.training.trainer import TrainingInterrupted, train
 
 EPILOG = """\
 examples:

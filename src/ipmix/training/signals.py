@@ -7,7 +7,8 @@ therefore ignore the first SIGINT and SIGTERM (`ignore_stop_signals`, their
 ``worker_init_fn``): the main process alone decides to stop, finishes the step, and shuts them
 down as usual. A second signal acts as usual in workers too (so torch's ``terminate()`` of a
 worker that does not answer, and a second Ctrl-C, still end it), and a worker whose main
-process died exits by itself (torch's workers watch their parent).
+process died exits by itself (torch's workers watch their parent). A stopped run raises
+`TrainingInterrupted`, naming the checkpoint that holds its last finished epoch.
 """
 
 from __future__ import annotations
@@ -16,7 +17,10 @@ import signal
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
+
+from ipmix.training.checkpoint import CHECKPOINT_NAME
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
@@ -53,3 +57,19 @@ def stop_on_signals() -> Iterator[dict[str, str | None]]:
     finally:
         for sig, old in previous.items():
             signal.signal(sig, old)
+
+
+class TrainingInterrupted(Exception):
+    """SIGINT/SIGTERM stopped the run; ``checkpoint.pt`` holds the last finished epoch."""
+
+    def __init__(self, run_dir: Path, epoch: int, signal_name: str) -> None:
+        super().__init__(
+            f"{signal_name} received: stopped; {run_dir / CHECKPOINT_NAME} holds epoch {epoch} "
+            f"(continue with --resume)"
+        )
+        self.run_dir, self.epoch, self.signal_name = run_dir, epoch, signal_name
+
+
+def stop_signal_name(stop: dict[str, str | None]) -> str:
+    """The signal that stopped this rank (another rank's, which this one did not receive)."""
+    return stop["signal"] or "a stop signal to another rank"

@@ -58,7 +58,7 @@ from ipmix.training.losses import cross_entropy, jsd_loss
 from ipmix.training.pipeline import TrainingData, build_training_data
 from ipmix.training.registry import Augmentation, build_augmentation
 from ipmix.training.rundir import RunLock, prepare_run_dir, release_run_dir
-from ipmix.training.signals import stop_on_signals
+from ipmix.training.signals import TrainingInterrupted, stop_on_signals, stop_signal_name
 from ipmix.utils.io import atomic_write_bytes, atomic_write_json
 
 __all__ = ["DEFAULT_EPOCHS", "ConfigError", "TrainConfig", "TrainingDiverged",
@@ -67,22 +67,6 @@ __all__ = ["DEFAULT_EPOCHS", "ConfigError", "TrainConfig", "TrainingDiverged",
 
 class TrainingDiverged(ValueError):
     """The loss became NaN or infinite (float32 training): the options make training unstable."""
-
-
-class TrainingInterrupted(Exception):
-    """SIGINT/SIGTERM stopped the run; ``checkpoint.pt`` holds the last finished epoch."""
-
-    def __init__(self, run_dir: Path, epoch: int, signal_name: str) -> None:
-        super().__init__(
-            f"{signal_name} received: stopped; {run_dir / CHECKPOINT_NAME} holds epoch {epoch} "
-            f"(continue with --resume)"
-        )
-        self.run_dir, self.epoch, self.signal_name = run_dir, epoch, signal_name
-
-
-def _signal_name(stop: dict[str, str | None]) -> str:
-    """The signal that stopped this rank (another rank's, which this one did not receive)."""
-    return stop["signal"] or "a stop signal to another rank"
 
 
 def cosine_factor(step: int, total_steps: int, base_lr: float, min_lr: float) -> float:
@@ -360,7 +344,7 @@ class _Run:
                 lr = self.optimizer.param_groups[0]["lr"]
                 result = self.train_epoch(stop)
                 if result is None:
-                    raise TrainingInterrupted(self.run_dir, self.epoch, _signal_name(stop))
+                    raise TrainingInterrupted(self.run_dir, self.epoch, stop_signal_name(stop))
                 self.epoch += 1
                 metrics = {"epoch": self.epoch, "lr": lr, **result}
                 if self.epoch % config.eval_every == 0 or self.epoch == config.epochs:
@@ -373,7 +357,7 @@ class _Run:
                 # seen by the per-step check: stop now that the epoch is saved (after the
                 # last epoch too: final.pt is then written by the resumed run).
                 if distributed.any_rank(stop["signal"] is not None, self.dist, self.device):
-                    raise TrainingInterrupted(self.run_dir, self.epoch, _signal_name(stop))
+                    raise TrainingInterrupted(self.run_dir, self.epoch, stop_signal_name(stop))
         if self.dist.is_main:
             final = self.checkpoint(metrics)
             for key in ("optimizer_state", "scheduler_state", "scaler_state", "rng_states"):
