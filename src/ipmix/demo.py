@@ -42,7 +42,7 @@ DEMO_METRICS = ("error", "mce", "rms", "mfr", "pgd", "auroc", "aupr")
 
 @dataclass
 class DemoConfig:
-    """Options of the main job; the defaults fit about 12 minutes of a 2-core CPU."""
+    """Options of the main job; the defaults take about 9 minutes on a 2-core CPU."""
 
     out: str = "runs/demo"
     data: str | None = None  # None: $IPMIX_DATA

@@ -9,7 +9,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "demo",
         help="train the small model with and without IPMix on CIFAR-10, evaluate both, compare",
-        description="The main job on a CPU budget (about 12 minutes on 2 cores): train the "
+        description="The main job on a CPU budget (about 9 minutes on 2 cores): train the "
         "small model on all CIFAR-10 training images with no augmentation and with IPMix per "
         "batch, run the robustness suite, and print each metric for both with 95% bootstrap "
         "intervals over the test images and the paired difference (marked when inside the "
