@@ -19,7 +19,7 @@ def test_a_cell_round_trips_through_the_file(tmp_path):
                {"commit": "abc1234"})
     ledger.save()
     again = load_ledger(tmp_path / "cells.json", "cpu")
-    assert again.holds(cell) and again.commit(cell) == "abc1234"
+    assert again.holds(cell) and again.cells[cell.name]["commit"] == "abc1234"
     assert again.reading(cell, "error") == Reading(11.9, "", (11.3, 12.6))
     assert again.reading(cell, "mce") == Reading(19.6, "*", None)
     assert again.reading(cell, "pgd") is None

@@ -73,9 +73,6 @@ class Ledger:
         found = self.cells[cell.name]["metrics"].get(metric)
         return Reading.from_json(found) if found is not None else None
 
-    def commit(self, cell: Cell) -> str | None:
-        return self.cells[cell.name].get("commit") if self.holds(cell) else None
-
     def put(self, cell: Cell, readings: dict[str, Reading], run: dict[str, Any]) -> None:
         """Record a done cell: its readings and `run` (commit, machine, finished, source)."""
         self.cells[cell.name] = {**_identity(cell), **run,
