@@ -44,8 +44,8 @@ class Row:
 
 def collect(spec: TableSpec, cells: Sequence[Cell], out: Path, budget: Budget,
             ledger: Ledger) -> list[Row]:
-    """Every entry of the table with our value (from the run folders or the `ledger`) and the
-    paper's."""
+    """Every entry of the table with our value (as the `ledger` holds its cells; `out` gives
+    the state of the others) and the paper's."""
     rows = []
     for entry in spec.entries(budget):
         paper = find_paper_value(spec.id, entry.section, entry.row, entry.column)
