@@ -120,11 +120,15 @@ def reproduce(tables: Sequence[str], budget: str, out: str | Path, seeds: int | 
 
 
 def record_done(ledger: Ledger, cells: Sequence[Cell], out: Path) -> None:
-    """Put every cell done under `out` into `ledger`, with the commit and machine it ran on."""
+    """Put every cell done under `out` into `ledger`, with the commit and machine it ran on
+    (a cell already recorded from the same run, same machine record and date, is kept as is:
+    its bootstrap intervals are not computed again)."""
     for cell in cells:
         if cell_status(out, cell) == "done":
             info = read_cell_info(run_dir(out, cell))
             machine = info.get("machine") or {}
+            if ledger.holds(cell) and ledger.cells[cell.name].get("machine") == machine:
+                continue
             ledger.put(cell, cell_readings(out, cell),
                        {"commit": machine.get("commit"), "machine": machine,
                         "seconds": info.get("seconds"), "source": "run folder"})
