@@ -21,6 +21,8 @@ IMAGENET_OPTIONS = {
     "--imagenet-v2": "ImageNet-V2 folder (class-index folders 0..999): accuracy",
     "--imagenet-sketch": "ImageNet-Sketch folder (wnid folders): accuracy",
     "--stylized-imagenet": "Stylized-ImageNet folder (wnid folders): accuracy",
+    "--objectnet": "ObjectNet 1.0 release (images/ + mappings/): accuracy on its 113 ImageNet "
+    "classes (each the maximum of its ImageNet logits; 2 px border cropped)",
 }
 
 

@@ -24,6 +24,7 @@ from torch import nn
 
 from ipmix.robustness import metrics
 from ipmix.robustness.benchmarks.common import rms_percent
+from ipmix.robustness.benchmarks.objectnet import objectnet_part
 from ipmix.robustness.benchmarks.shifts import IMAGENET_SHIFTS, shift_part
 from ipmix.robustness.predict import Streamer, SuiteError, base_meta
 from ipmix.robustness.results import RESULTS_FORMAT
@@ -32,7 +33,7 @@ from ipmix.utils.devices import torch_device
 #: Benchmarks in the order they run (clean first: relative mCE needs its error).
 IMAGENET_BENCHMARKS: tuple[str, ...] = (
     "imagenet-val", "imagenet-c", "imagenet-c-bar", "imagenet-p", "imagenet-r", "imagenet-a",
-    "imagenet-o", *IMAGENET_SHIFTS,
+    "imagenet-o", *IMAGENET_SHIFTS, "objectnet",
 )
 #: results.json key of each benchmark (shifts go under ``shifts``).
 RESULT_KEYS = {
@@ -55,6 +56,7 @@ def evaluate_imagenet(
     imagenet_v2: str | Path | None = None,
     imagenet_sketch: str | Path | None = None,
     stylized_imagenet: str | Path | None = None,
+    objectnet: str | Path | None = None,
     shifts: Mapping[str, str | Path] | None = None,
     model_classes: Sequence[str] | None = None,
     image_size: int = 224,
@@ -68,8 +70,10 @@ def evaluate_imagenet(
     """Run the given ImageNet benchmarks on `model` (see the module docstring).
 
     `imagenet_o` needs `imagenet_val` (its in-distribution set); the relative mCE needs it too.
-    `shifts` maps extra names to image folders of the model's classes. `baseline` is another
-    run's results: its raw ImageNet-P values normalise mFR / mT5D.
+    `objectnet` is the ObjectNet 1.0 release (its own class mapping, see
+    `ipmix.robustness.benchmarks.objectnet`). `shifts` maps extra names to image folders of the
+    model's classes. `baseline` is another run's results: its raw ImageNet-P values normalise
+    mFR / mT5D.
     """
     from ipmix.data.classes import imagenet_wnids
 
@@ -83,6 +87,7 @@ def evaluate_imagenet(
         "imagenet-p": imagenet_p, "imagenet-r": imagenet_r, "imagenet-a": imagenet_a,
         "imagenet-o": imagenet_o, "imagenet-v2": imagenet_v2,
         "imagenet-sketch": imagenet_sketch, "stylized-imagenet": stylized_imagenet,
+        "objectnet": objectnet,
     }
     clashing = sorted(set(shifts or {}) & set(folders))
     if clashing:
@@ -110,6 +115,10 @@ def evaluate_imagenet(
         if name in IMAGENET_SHIFTS:
             results.setdefault("shifts", {})[name] = timed(name, lambda f=folder, n=name: shift_part(
                 streamer, n, f, classes, image_size, resize_ratio=256 / 224
+            ))
+        elif name == "objectnet":
+            results.setdefault("shifts", {})[name] = timed(name, lambda f=folder: objectnet_part(
+                streamer, f, classes, image_size, resize_ratio=256 / 224
             ))
         else:
             results[RESULT_KEYS[name]] = timed(name, lambda f=folder, n=name: _run(

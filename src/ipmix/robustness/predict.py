@@ -157,21 +157,22 @@ class Streamer:
         dataset: Dataset,
         num_classes: int,
         desc: str,
-        keep: Sequence[int] | None = None,
+        keep: Sequence[int | Sequence[int]] | None = None,
         top5: bool = False,
     ) -> Predictions:
         """Predictions on every image of `dataset` (items ``(image [3, H, W], label)``).
 
         The model must output `num_classes` logits. With `keep`, only those columns are kept
         (the 200-class masks of ImageNet-R/-A/-O) before the softmax and the arg-max, and the
-        predicted class is an index into `keep`.
+        predicted class is an index into `keep`; an entry of `keep` that is a group of columns
+        scores their maximum (ObjectNet's classes, each covering several ImageNet classes).
         """
-        columns = None if keep is None else torch.as_tensor(list(keep), dtype=torch.long)
+        columns = None if keep is None else column_groups(keep)
         predicted, confidence, labels, best5 = [], [], [], []
         for images, batch_labels in self.batches(dataset, desc):
             logits = self.logits(images, num_classes, desc)
             if columns is not None:
-                logits = logits[:, columns.to(logits.device)]
+                logits = logits[:, columns.to(logits.device)].amax(dim=2)
             probabilities = torch.softmax(logits, dim=1)
             conf, pred = probabilities.max(dim=1)
             predicted.append(pred.cpu().numpy())
@@ -187,6 +188,17 @@ class Streamer:
             np.concatenate(labels),
             np.concatenate(best5) if top5 else None,
         )
+
+
+def column_groups(keep: Sequence[int | Sequence[int]]) -> torch.Tensor:
+    """``[K, W]`` column indices, row k the k-th group padded with its first column."""
+    groups = [[int(entry)] if isinstance(entry, (int, np.integer)) else [int(c) for c in entry]
+              for entry in keep]
+    if not groups or not all(groups):
+        raise ValueError("keep needs at least one group, and every group a column")
+    width = max(len(group) for group in groups)
+    return torch.tensor([group + group[:1] * (width - len(group)) for group in groups],
+                        dtype=torch.long)
 
 
 def _one_line(error: Exception) -> Exception:

@@ -128,6 +128,15 @@ def open_folder(
     return BenchmarkFolder(dataset, mapping, index.root)
 
 
+def restrict_classes(index: ImageFolderIndex, classes: Sequence[str]) -> ImageFolderIndex:
+    """The images of `classes` only (all present in `index`), labelled by position in `classes`."""
+    names = np.asarray(index.classes)[index.labels]
+    keep = np.flatnonzero(np.isin(names, classes))
+    order = {name: i for i, name in enumerate(classes)}
+    labels = np.array([order[name] for name in names[keep]], dtype=np.int64)
+    return ImageFolderIndex(index.root, tuple(classes), index.files[keep], labels, index.skipped)
+
+
 def same_files(first: ImageFolderIndex, other: ImageFolderIndex, what: str) -> None:
     """Every severity of a corruption holds the same files; name the first one missing."""
     if len(first) == len(other) and np.array_equal(first.files, other.files):

@@ -30,7 +30,12 @@ import numpy as np
 
 from ipmix.robustness import metrics
 from ipmix.robustness.benchmarks.common import rms_percent
-from ipmix.robustness.benchmarks.image_sets import check_classes, open_folder, scan
+from ipmix.robustness.benchmarks.image_sets import (
+    check_classes,
+    open_folder,
+    restrict_classes,
+    scan,
+)
 from ipmix.robustness.predict import Predictions, Streamer, SuiteError
 
 SUBSET_FILES = {"imagenet-r": "imagenet_r.txt", "imagenet-a": "imagenet_a.txt",
@@ -104,12 +109,8 @@ def anomaly_part(
     lacking = sorted(set(wnids) - set(val.classes))
     if lacking:
         raise SuiteError(f"{val.root}: ImageNet val lacks ImageNet-O classes {', '.join(lacking[:5])}")
-    keep = np.flatnonzero(np.isin(np.asarray(val.classes)[val.labels], wnids))
-    restricted = val.select(keep)
-    # the restricted index keeps val's classes: map them by name onto the 200 (all present)
-    opened = open_folder(
-        _only_classes(restricted, wnids), wnids, size, "ImageNet val (ImageNet-O classes)", by="name"
-    )
+    opened = open_folder(restrict_classes(val, wnids), wnids, size,
+                         "ImageNet val (ImageNet-O classes)", by="name")
     columns = subset_columns("imagenet-o", model_classes)
     normal = streamer.predict(opened.dataset, len(model_classes), "ImageNet val (IN-O classes)",
                               keep=columns)
@@ -123,12 +124,3 @@ def anomaly_part(
         "source": str(Path(folder).expanduser()),
     }
 
-
-def _only_classes(index: Any, classes: Sequence[str]) -> Any:
-    """An index over `classes` only (labels renumbered), from one restricted to their images."""
-    from ipmix.data.folders import ImageFolderIndex
-
-    names = np.asarray(index.classes)[index.labels]
-    order = {name: i for i, name in enumerate(classes)}
-    labels = np.array([order[name] for name in names], dtype=np.int64)
-    return ImageFolderIndex(index.root, tuple(classes), index.files, labels, index.skipped)
