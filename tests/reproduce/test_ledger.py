@@ -1,5 +1,7 @@
 """The ledger: a cell done elsewhere counts as done only for the same run."""
 
+from pathlib import Path
+
 import pytest
 
 from ipmix.reproduce.job import plan
@@ -33,6 +35,19 @@ def test_a_cell_made_with_other_options_is_not_held(tmp_path):
     ledger.cells[cell.name]["train"]["epochs"] = 100  # same name, another run
     assert not ledger.holds(cell) and ledger.reading(cell, "error") is None
     assert ledger.save() is None  # no path: never written
+
+
+def test_tables_name_the_commits_of_held_cells_only():
+    from ipmix.reproduce.output import collect, run_commits
+
+    (spec,), budget, _ = plan(["3"], "cpu")
+    ipmix, vanilla = _cell(), _cell("none")
+    ledger = Ledger(None, "cpu")
+    ledger.put(ipmix, {"error": Reading(11.9)}, {"commit": "aaa1111"})
+    ledger.put(vanilla, {"error": Reading(11.0)}, {"commit": "bbb2222"})
+    ledger.cells[vanilla.name]["train"]["epochs"] = 100  # another run under the same name
+    rows = collect(spec, [ipmix, vanilla], Path("/nonexistent"), budget, ledger)
+    assert run_commits(rows, [ipmix, vanilla], ledger) == ["aaa1111"]
 
 
 @pytest.mark.parametrize("text", ["{", '{"format": 0, "budget": "cpu", "cells": {}}', "[]"])

@@ -179,18 +179,20 @@ def _model_table(spec: TableSpec, rows: list[Row], section: str, budget: Budget)
     return lines
 
 
-def _run_commits(rows: list[Row], ledger: Ledger) -> list[str]:
-    """The commits the done runs behind `rows` were trained with."""
-    return sorted({str(ledger.cells[name].get("commit")) for row in rows for name in row.ours.cells
-                   if name in ledger.cells})
+def run_commits(rows: list[Row], cells: Sequence[Cell], ledger: Ledger) -> list[str]:
+    """The commits the runs behind `rows` were trained with (cells the ledger holds as made
+    with today's options: the only ones whose values the rows show)."""
+    names = {name for row in rows for name in row.ours.cells}
+    return sorted({str(ledger.cells[cell.name].get("commit")) for cell in cells
+                   if cell.name in names and ledger.holds(cell)})
 
 
 def table_markdown(spec: TableSpec, rows: list[Row], budget: Budget, command: str,
-                   ledger: Ledger) -> str:
+                   commits: Sequence[str]) -> str:
     info = machine_info()
     lines = [f"# Table {spec.id}: {spec.title} (budget `{budget.name}`)", "",
              f"Made by `{command}` on {describe_machine(info)}; ipmix {info['commit']}; "
-             f"{utc_now()}. Runs trained with ipmix {', '.join(_run_commits(rows, ledger)) or '–'}.",
+             f"{utc_now()}. Runs trained with ipmix {', '.join(commits) or '–'}.",
              "", f"Budget `{budget.name}`: {budget.description}.", ""]
     lines += ["Where this departs from the paper:", ""]
     lines += [f"- {d}" for d in deviations(spec, budget)] + [""]
@@ -265,7 +267,8 @@ def write_table(spec: TableSpec, cells: Sequence[Cell], out: Path, budget: Budge
     base = Path(tables_out) / f"table{spec.id}"
     written = [
         atomic_write_bytes(base.with_suffix(".md"),
-                           table_markdown(spec, rows, budget, command, ledger).encode()),
+                           table_markdown(spec, rows, budget, command,
+                                          run_commits(rows, cells, ledger)).encode()),
         atomic_write_json(base.with_suffix(".json"), table_json(spec, rows, budget, command)),
     ]
     plot = plot_panels(f"Table {spec.id}: {spec.title}", panels(spec, rows), base.with_suffix(".png"))
