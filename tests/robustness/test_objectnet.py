@@ -128,3 +128,12 @@ def test_evaluate_cli_writes_the_objectnet_row(tmp_path, capsys):
     results = json.loads((run / "results.json").read_text())
     assert results["shifts"]["objectnet"]["count"] == 3
     assert "| objectnet |" in (run / "results.md").read_text()
+
+
+def test_an_image_too_small_for_its_border_is_named(tmp_path):
+    root = write_release(tmp_path)
+    for folder, _ in CLASSES.values():
+        write_bordered(root / "images" / folder / "x", 1)
+    write_bordered(root / "images" / "chair" / "tiny", 1, size=2 * BORDER)
+    with pytest.raises(SuiteError, match=r"chair/tiny\.png is 4x4"):
+        evaluate_imagenet(LogitTable().model(), objectnet=root, image_size=8, progress=False)

@@ -123,4 +123,3 @@ def anomaly_part(
         "in_distribution_count": len(normal),
         "source": str(Path(folder).expanduser()),
     }
-

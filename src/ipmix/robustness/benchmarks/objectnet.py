@@ -26,7 +26,6 @@ from pathlib import Path
 from typing import Any
 
 from PIL import Image
-from torchvision.transforms import v2
 
 from ipmix.data.classes import imagenet_wnids
 from ipmix.data.folders import ImageFolderDataset
@@ -74,6 +73,9 @@ def class_groups(root: Path) -> dict[str, tuple[int, ...]]:
                      if line in pytorch_of_line}
     groups: dict[str, tuple[int, ...]] = {}
     for label, names in covered.items():
+        if not isinstance(names, str):
+            raise SuiteError(f"{mappings / MAPPING_FILES[1]}: {label!r} should map to a string of "
+                             f"ImageNet class names, got {names!r}")
         if label not in folder_of:
             raise SuiteError(f"{mappings / MAPPING_FILES[0]}: no folder for ObjectNet class {label!r}")
         lacking = [name for name in names.split("; ") if name not in index_of_name]
@@ -96,12 +98,16 @@ def _json(path: Path) -> dict[str, Any]:
     return value
 
 
-def crop_border(image: Image.Image) -> Image.Image:
-    """`image` without its outer `BORDER` pixels."""
-    width, height = image.size
-    if width <= 2 * BORDER or height <= 2 * BORDER:
-        raise SuiteError(f"an ObjectNet image of {width}x{height} has nothing inside its border")
-    return image.crop((BORDER, BORDER, width - BORDER, height - BORDER))
+class BorderedImages(ImageFolderDataset):
+    """ObjectNet's images, each loaded without its outer `BORDER` pixels."""
+
+    def load(self, index: int) -> Image.Image:
+        image = super().load(index)
+        width, height = image.size
+        if width <= 2 * BORDER or height <= 2 * BORDER:
+            raise SuiteError(f"{self.index.path(index)} is {width}x{height}: nothing is left "
+                             f"inside ObjectNet's {BORDER}-pixel border")
+        return image.crop((BORDER, BORDER, width - BORDER, height - BORDER))
 
 
 def objectnet_part(
@@ -117,8 +123,7 @@ def objectnet_part(
         raise SuiteError(f"{index.root}: ObjectNet lacks the image folder(s) of mapped classes "
                          f"{', '.join(absent[:5])}" + (" ..." if len(absent) > 5 else ""))
     images = restrict_classes(index, tuple(groups))
-    transform = v2.Compose([crop_border, natural_transform(size, resize_ratio)])
-    dataset = ImageFolderDataset(images, transform)
+    dataset = BorderedImages(images, natural_transform(size, resize_ratio))
     columns = _model_columns(groups, model_classes)
     outputs = streamer.predict(dataset, len(model_classes), "ObjectNet", keep=columns)
     error = 100 * metrics.error_rate(outputs.predicted, outputs.labels)
@@ -146,4 +151,3 @@ def _model_columns(groups: dict[str, tuple[int, ...]], model_classes: Sequence[s
             f"classes lack {len(lacking)} of the wnids it maps to (e.g. {', '.join(lacking[:3])})"
         )
     return [tuple(positions[wnids[i]] for i in members) for members in groups.values()]
-
