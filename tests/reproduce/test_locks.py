@@ -100,3 +100,19 @@ def test_cells_of_the_old_layout_stay_done_and_resumable(cell_and_options, monke
     assert calls[0] == "train"
     (folder / ".lock").write_text(str(_dead_pid()))  # a done cell with a leftover lock
     assert runner.cell_status(options.out, cell) == "done"
+
+
+def test_a_cell_finished_by_another_runner_keeps_its_record(cell_and_options, monkeypatch):
+    """A runner that listed the cell before another one finished it must not re-record it."""
+    cell, options, folder = cell_and_options
+    calls: list[str] = []
+    monkeypatch.setattr("ipmix.training.train", _fake_training(calls))
+    monkeypatch.setattr(runner, "_evaluate", _fake_evaluation(calls))
+    monkeypatch.setattr(runner, "_ensure_data", lambda cell, options: None)
+    assert runner.run_cell(cell, options, log=lambda line: None) == "done"
+    record = (folder / runner.CELL_FILE).read_text()
+    lines: list[str] = []
+    monkeypatch.setattr("ipmix.training.train", lambda config: pytest.fail("trained a done cell"))
+    assert runner.run_cell(cell, options, log=lines.append) == "done"
+    assert lines == [f"[{cell.name}] done by another runner: skipped"]
+    assert (folder / runner.CELL_FILE).read_text() == record  # its time and machine kept

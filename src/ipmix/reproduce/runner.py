@@ -248,9 +248,18 @@ def run_cell(cell: Cell, options: RunOptions, log: Callable[[str], object] = pri
         log(f"[{cell.name}] another process is running it: skipped")
         return "running"
     try:
+        if _done_under_lock(cell, folder):  # another runner finished it since the grid was listed
+            log(f"[{cell.name}] done by another runner: skipped")
+            return "done"
         return _run_locked(cell, options, folder, log)
     finally:
         lock.release()
+
+
+def _done_under_lock(cell: Cell, folder: Path) -> bool:
+    """Whether the cell is done (`cell_status` would see this process's own lock as "running")."""
+    return (folder / "final.pt").is_file() and _evaluations_done(folder, cell.evaluations) \
+        and read_cell_info(folder).get("status") == "done"
 
 
 def _run_locked(cell: Cell, options: RunOptions, folder: Path, log: Callable[[str], object]) -> str:
