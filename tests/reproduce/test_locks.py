@@ -45,12 +45,17 @@ def _fake_evaluation(calls):
     return evaluate
 
 
-def test_the_cell_stays_locked_while_it_is_evaluated(cell_and_options, monkeypatch):
-    cell, options, folder = cell_and_options
-    calls: list[str] = []
+def _fake_cell_work(monkeypatch, calls):
+    """Training and evaluation replaced by fakes that record their calls."""
     monkeypatch.setattr("ipmix.training.train", _fake_training(calls))
     monkeypatch.setattr(runner, "_evaluate", _fake_evaluation(calls))
     monkeypatch.setattr(runner, "_ensure_data", lambda cell, options: None)
+
+
+def test_the_cell_stays_locked_while_it_is_evaluated(cell_and_options, monkeypatch):
+    cell, options, folder = cell_and_options
+    calls: list[str] = []
+    _fake_cell_work(monkeypatch, calls)
     assert runner.run_cell(cell, options, log=lambda line: None) == "done"
     assert calls == ["train", *(e.name for e in cell.evaluations)]
     assert runner.cell_status(options.out, cell) == "done"
@@ -93,9 +98,7 @@ def test_cells_of_the_old_layout_stay_done_and_resumable(cell_and_options, monke
     (folder / "checkpoint.pt").write_bytes(b"")
     assert runner.cell_status(options.out, cell) == "partial"
     calls: list[str] = []
-    monkeypatch.setattr("ipmix.training.train", _fake_training(calls))
-    monkeypatch.setattr(runner, "_evaluate", _fake_evaluation(calls))
-    monkeypatch.setattr(runner, "_ensure_data", lambda cell, options: None)
+    _fake_cell_work(monkeypatch, calls)
     assert runner.run_cell(cell, options, log=lambda line: None) == "done"
     assert calls[0] == "train"
     (folder / ".lock").write_text(str(_dead_pid()))  # a done cell with a leftover lock
@@ -106,9 +109,7 @@ def test_a_cell_finished_by_another_runner_keeps_its_record(cell_and_options, mo
     """A runner that listed the cell before another one finished it must not re-record it."""
     cell, options, folder = cell_and_options
     calls: list[str] = []
-    monkeypatch.setattr("ipmix.training.train", _fake_training(calls))
-    monkeypatch.setattr(runner, "_evaluate", _fake_evaluation(calls))
-    monkeypatch.setattr(runner, "_ensure_data", lambda cell, options: None)
+    _fake_cell_work(monkeypatch, calls)
     assert runner.run_cell(cell, options, log=lambda line: None) == "done"
     record = (folder / runner.CELL_FILE).read_text()
     lines: list[str] = []
