@@ -68,7 +68,7 @@ def cell_status(out: Path, cell: Cell) -> str:
     if not cell.runnable:
         return "needs"
     folder = run_dir(out, cell)
-    if _evaluations_done(folder, cell.evaluations) and (folder / "final.pt").is_file():
+    if _finished(folder, cell):
         return "done"
     if _held(folder):
         return "running"
@@ -100,6 +100,11 @@ def read_cell_info(folder: Path) -> dict[str, Any]:
         return json.loads(path.read_text())
     except (FileNotFoundError, json.JSONDecodeError):
         return {}
+
+
+def _finished(folder: Path, cell: Cell) -> bool:
+    """Whether the cell's run has its final weights and every evaluation its files."""
+    return (folder / "final.pt").is_file() and _evaluations_done(folder, cell.evaluations)
 
 
 def _evaluations_done(folder: Path, evaluations: Sequence[Evaluation]) -> bool:
@@ -248,18 +253,14 @@ def run_cell(cell: Cell, options: RunOptions, log: Callable[[str], object] = pri
         log(f"[{cell.name}] another process is running it: skipped")
         return "running"
     try:
-        if _done_under_lock(cell, folder):  # another runner finished it since the grid was listed
+        # another runner finished and recorded it since this one listed the grid (`cell_status`
+        # cannot tell: it would see this process's own lock as "running")
+        if _finished(folder, cell) and read_cell_info(folder).get("status") == "done":
             log(f"[{cell.name}] done by another runner: skipped")
             return "done"
         return _run_locked(cell, options, folder, log)
     finally:
         lock.release()
-
-
-def _done_under_lock(cell: Cell, folder: Path) -> bool:
-    """Whether the cell is done (`cell_status` would see this process's own lock as "running")."""
-    return (folder / "final.pt").is_file() and _evaluations_done(folder, cell.evaluations) \
-        and read_cell_info(folder).get("status") == "done"
 
 
 def _run_locked(cell: Cell, options: RunOptions, folder: Path, log: Callable[[str], object]) -> str:
