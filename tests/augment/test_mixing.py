@@ -1,11 +1,14 @@
-"""Mixing kernels: identities, range, and the same result on numpy and torch."""
+"""Mixing kernels: identities, range, the same result on numpy and torch, and the shared powers."""
 
+import numba
 import numpy as np
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
+from ipmix.augment.cpu_math import power, power_array
+from ipmix.augment.grouped import add_mix, multiply_mix
 from ipmix.augment.mixing import add, masked, multiply
 
 unit = arrays(np.float32, (6, 5, 3), elements=st.floats(0, 1, width=32))
@@ -16,11 +19,37 @@ coefficient_b = st.floats(-1, 1, width=32)
 @settings(max_examples=60, deadline=None)
 @given(x1=unit, x2=unit, a=coefficient_a, b=coefficient_b)
 def test_results_stay_in_unit_range_and_agree_across_backends(x1, x2, a, b):
-    for kernel in (add, multiply):
-        out = kernel(x1, x2, np.float32(a), np.float32(b))
+    for kernel, torch_kernel in ((add, add_mix), (multiply, multiply_mix)):
+        out = kernel(x1, x2, float(np.float32(a)), float(np.float32(b)))
         assert out.dtype == np.float32 and out.min() >= 0 and out.max() <= 1
-        torch_out = kernel(torch.from_numpy(x1), torch.from_numpy(x2), a, b)
+        torch_out = torch_kernel(torch.from_numpy(x1), torch.from_numpy(x2), torch.tensor(a), torch.tensor(b))
         np.testing.assert_allclose(torch_out.numpy(), out, atol=1e-5)
+
+
+@numba.njit(error_model="numpy")
+def _compiled_powers(x, y, out):
+    for i in range(len(x)):
+        out[i] = power(x[i], y)
+
+
+def test_power_is_the_same_in_numpy_and_numba_and_within_an_ulp_of_the_exact_power():
+    """The reference path (numpy) and the fused kernels (numba) share `power` bit for bit."""
+    rng = np.random.default_rng(0)
+    x = np.concatenate([
+        rng.random(200_000).astype(np.float32) * 2,
+        np.arange(256, dtype=np.float32) * np.float32(1 / 255) * np.float32(2),  # mixing-picture values
+        np.array([0, 1e-45, 1e-39, 1e-37, 0.5, 1, 2], np.float32),  # zero, subnormals, the clip, powers of 2
+    ])
+    for y in (0.015625, 0.3, 1.0, 1.9, -0.01, -0.7, -1.0, 0.0):
+        expected = np.power(x.astype(np.float64), y, where=x > 0, out=np.zeros(len(x)))
+        numpy_powers = power_array(x, y)
+        numba_powers = np.empty_like(x)
+        _compiled_powers(x, y, numba_powers)
+        assert np.array_equal(numpy_powers.view(np.int32), numba_powers.view(np.int32)), y
+        fits = expected <= np.finfo(np.float32).max  # 1e-45 ** -1 does not
+        assert np.all(np.isinf(numpy_powers[~fits]))
+        ulp = np.spacing(expected[fits].astype(np.float32)).astype(np.float64)
+        assert np.all(np.abs(numpy_powers[fits] - expected[fits]) <= ulp), y
 
 
 @settings(max_examples=30, deadline=None)

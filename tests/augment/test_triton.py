@@ -66,7 +66,8 @@ def _both(images: np.ndarray, plan, bank: torch.Tensor, seed: int = 5, as_bytes:
 
     stage = plan.next if plan.next is not None else plan
     pictures = PictureSource(bank, stage.picture, stage.picture_offset)
-    expected = apply_plan_fused(images, plan, pictures, seed=seed, as_bytes=as_bytes)
+    plan.mask_seed = seed
+    expected = apply_plan_fused(images, plan, pictures, as_bytes=as_bytes)
     packed = pack_plan(encode_plan(plan, *images.shape[2:]), pictures, np.arange(len(images)), seed)
     device_plan = fused_triton.upload_plan(packed, DEVICE)
     k, t = plan.step_level.shape[1:]

@@ -16,10 +16,10 @@ import torch
 from torchvision import tv_tensors
 
 from ipmix.augment.inputs import ImageTransform, as_image_array, check_numpy_image
-from ipmix.augment.ipmix import crop_picture
 from ipmix.augment.mixing import add, multiply
 from ipmix.augment.ops import OP_KERNELS, autocontrast_no_cutoff
 from ipmix.augment.plan import as_names, check_op_severity, sample_mixing_coefficients
+from ipmix.augment.reference import crop_picture
 from ipmix.augment.seeding import ProcessGenerator
 from ipmix.mixing_sets.store import PICTURE_SCALE, MixingSet, resized_picture_size
 from ipmix.utils.images import check_unit_range

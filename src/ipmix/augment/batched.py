@@ -158,7 +158,7 @@ class IPMixBatch(nn.Module):
         dtype = images.dtype if is_float else torch.uint8
         sample_image = np.arange(plan.batch_size) % count  # row v * count + i is view v of image i
         if backend == "numba":
-            out = apply_plan_fused(data.contiguous().numpy(), plan, pictures, sample_image, seed,
+            out = apply_plan_fused(data.contiguous().numpy(), plan, pictures, sample_image,
                                    as_bytes=not is_float, threads=self.threads)
             out = torch.from_numpy(out).to(dtype)
         elif backend == "triton":
@@ -183,7 +183,7 @@ class IPMixBatch(nn.Module):
             _share_pictures(plan, count)
         given = self._given_pictures(mixing_pictures, data, plan)
         pictures = self._picture_source(data, plan, given)
-        return plan, pictures, int(self.generator.get().integers(0, 2**63))  # the mask noise
+        return plan, pictures, plan.mask_seed
 
     def _backend_for(self, device: torch.device) -> str:
         """The backend that applies plans to a batch on `device`."""

@@ -7,8 +7,10 @@ chains are computed one after the other in a few image-sized buffers that stay i
 caches, with a switch on each step's op (`ipmix.augment.fused_ops`). It reproduces the
 per-image kernel (`ipmix.augment.ipmix.apply_plan`) operation for operation in the same
 float32 arithmetic, and its image ops reproduce PIL's. Only the noise of random pixel/element
-masks differs: it comes from a counter-based hash of (seed, sample, chain, step, pixel), so a
-call's result depends on its seed alone, not on the order of the work.
+masks differs from the grouped tensor kernels': it comes from the counter-based hash of
+`ipmix.augment.cpu_math` (the per-image reference path uses the same hash, and the same
+float32 powers for multiply mixing), so a call's result depends on the plan alone, not on the
+order of the work.
 
 Layout: images are uint8 ``[B, C, H, W]`` (C = 1 or 3), as tensors are; pictures are uint8
 ``[N, C', S, S]`` with C' = 1 or 3 (three-channel pictures are converted to luma for
@@ -22,7 +24,8 @@ import os
 import numba
 import numpy as np
 
-from ipmix.augment.encoding import PictureSource, encode_plan
+from ipmix.augment.cpu_math import power, uniform
+from ipmix.augment.encoding import PictureSource, StageArrays, encode_plan
 from ipmix.augment.fused_ops import apply_op
 from ipmix.augment.mixing import ADD, MULTIPLY, RANDOM_PIXELS
 from ipmix.augment.plan import FROM_IMAGE_OP, IMAGE_LEVEL, IPMixPlan
@@ -35,17 +38,6 @@ _TWO = np.float32(2.0)
 _ZERO = np.float32(0.0)
 _TINY = np.float32(1e-37)
 _LUMA = (np.float32(0.299), np.float32(0.587), np.float32(0.114))
-
-
-@numba.njit(cache=True, nogil=True)
-def _uniform(seed, sample, chain, step, element):
-    """A float32 in [0, 1) hashed from its coordinates (splitmix64 finaliser), 24 random bits."""
-    z = np.uint64(seed) ^ (np.uint64(sample) * np.uint64(0x9E3779B97F4A7C15))
-    z ^= np.uint64(((chain * 64 + step) << 40) + element) * np.uint64(0xBF58476D1CE4E5B9)
-    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
-    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-    z ^= z >> np.uint64(31)
-    return np.float32(z >> np.uint64(40)) * np.float32(1.0 / 16777216.0)
 
 
 @numba.njit(cache=True, nogil=True)
@@ -83,7 +75,7 @@ def _source_row(op_bytes, from_op, pictures, index, crop_top, crop_left, ch, y, 
                   + np.float32(blue[x]) * _INV255 * _LUMA[2])
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=True, nogil=True, error_model="numpy")
 def _mix_box(canvas, op_bytes, from_op, pictures, index, crop_top, crop_left, box, kind, a, b,
              threshold, seed, sample, chain, step, source, powers):
     """`ipmix.apply_plan`'s `_mix_box` on a ``[C, H, W]`` float32 image, in place.
@@ -91,6 +83,7 @@ def _mix_box(canvas, op_bytes, from_op, pictures, index, crop_top, crop_left, bo
     `source` is a scratch row of at least the image's width (`_source_row`), `powers` one of
     256: multiply mixing with a uint8 source takes ``max(2 x2, 1e-37) ** b`` from a table of
     the 256 values x2 can have (the same floats, a power per value rather than per element).
+    Powers are `ipmix.augment.cpu_math.power`'s, as on the reference path.
     """
     channels, height, width = canvas.shape
     top, left, box_h, box_w = box[0], box[1], box[2], box[3]
@@ -98,7 +91,7 @@ def _mix_box(canvas, op_bytes, from_op, pictures, index, crop_top, crop_left, bo
     byte_source = from_op or not (channels == 1 and pictures.shape[1] == 3)
     if kind == MULTIPLY and byte_source:
         for v in range(256):
-            powers[v] = max(np.float32(v) * _INV255 * _TWO, _TINY) ** b
+            powers[v] = power(max(np.float32(v) * _INV255 * _TWO, _TINY), b)
     for ch in range(channels):
         for y in range(top, top + box_h):
             row = canvas[ch, y, left : left + box_w]
@@ -106,7 +99,7 @@ def _mix_box(canvas, op_bytes, from_op, pictures, index, crop_top, crop_left, bo
                 values = _source_bytes(op_bytes, from_op, pictures, index, crop_top, crop_left, ch, y, left,
                                        box_w)
                 for x in range(box_w):
-                    v = (row[x] * _TWO) ** a * powers[values[x]]
+                    v = power(row[x] * _TWO, a) * powers[values[x]]
                     row[x] = min(max(v, _ZERO), _TWO) / _TWO
                 continue
             _source_row(op_bytes, from_op, pictures, index, crop_top, crop_left, ch, y, left, src)
@@ -116,12 +109,12 @@ def _mix_box(canvas, op_bytes, from_op, pictures, index, crop_top, crop_left, bo
                     row[x] = min(max(v, _ZERO), _TWO) / _TWO
             elif kind == MULTIPLY:
                 for x in range(box_w):
-                    v = (row[x] * _TWO) ** a * max(src[x] * _TWO, _TINY) ** b
+                    v = power(row[x] * _TWO, a) * power(max(src[x] * _TWO, _TINY), b)
                     row[x] = min(max(v, _ZERO), _TWO) / _TWO
             else:
                 first = (y * width if kind == RANDOM_PIXELS else (ch * height + y) * width) + left
                 for x in range(box_w):
-                    keep = _ONE if _uniform(seed, sample, chain, step, first + x) < threshold else _ZERO
+                    keep = _ONE if uniform(seed, sample, chain, step, first + x) < threshold else _ZERO
                     row[x] = src[x] + keep * (row[x] - src[x])
 
 
@@ -181,12 +174,13 @@ def _add_last_chain(image, mix, first, weight, is_float, current, chain_bytes, m
 
 
 @numba.njit(cache=True, nogil=True)
-def _apply_stage(start, stop, images, sample_image, pictures, picture, picture_offset, chain_weights,
+def _apply_stage(start, stop, first, images, sample_image, pictures, picture, picture_offset, chain_weights,
                  skip_weight, depth, step_level, op, params, source, box, mixing_op, mix_a, mix_b, threshold,
                  seed, as_bytes, out, out_bytes):
     """Apply one stage of a plan to ``images[sample_image[i]]`` for rows ``start <= i < stop``.
 
-    Writes float32 ``out[i]``, or, with `as_bytes`, its rounded uint8 value to ``out_bytes[i]``.
+    Writes float32 ``out[i - first]``, or, with `as_bytes`, its rounded uint8 value to
+    ``out_bytes[i - first]``.
     A P-level step whose source is an op of the clean image computes that op inside its box
     only, and reads the mixing picture inside the box only.
     """
@@ -235,7 +229,7 @@ def _apply_stage(start, stop, images, sample_image, pictures, picture, picture_o
                 _add_chain(mix, chain == 0, weight, is_float, current, chain_bytes)
             else:
                 _add_last_chain(image, mix, chain == 0, weight, is_float, current, chain_bytes,
-                                skip_weight[i], as_bytes, out, out_bytes, i)
+                                skip_weight[i], as_bytes, out, out_bytes, i - first)
 
 
 @numba.njit(cache=True, nogil=True, parallel=True)
@@ -244,9 +238,9 @@ def _apply_stage_parallel(bounds, images, sample_image, pictures, picture, pictu
                           threshold, seed, as_bytes, out, out_bytes):
     """`_apply_stage` on the row ranges ``bounds[j]:bounds[j + 1]``, in parallel (numba threads)."""
     for j in numba.prange(len(bounds) - 1):
-        _apply_stage(bounds[j], bounds[j + 1], images, sample_image, pictures, picture, picture_offset,
-                     chain_weights, skip_weight, depth, step_level, op, params, source, box, mixing_op,
-                     mix_a, mix_b, threshold, seed, as_bytes, out, out_bytes)
+        _apply_stage(bounds[j], bounds[j + 1], bounds[0], images, sample_image, pictures, picture,
+                     picture_offset, chain_weights, skip_weight, depth, step_level, op, params, source, box,
+                     mixing_op, mix_a, mix_b, threshold, seed, as_bytes, out, out_bytes)
 
 
 def _use_workqueue_threads() -> None:
@@ -265,29 +259,57 @@ def apply_plan_fused(
     plan: IPMixPlan,
     pictures: PictureSource | None,
     sample_image: np.ndarray | None = None,
-    seed: int = 0,
     as_bytes: bool = False,
     threads: int = 1,
 ) -> np.ndarray:
     """Apply `plan` to uint8 ``[B0, C, H, W]`` images on the CPU; ``[B, C, H, W]`` out.
 
     Row i of the plan augments ``images[sample_image[i]]`` (default: row i) with its mixing
-    picture from `pictures` (a CPU bank; None when no step mixes with a picture). `seed` drives
-    the noise of random pixel/element masks. The result is float32 in [0, 1], or with
-    `as_bytes` uint8 (``uint8(v * 255 + 0.5)``). With ``threads > 1`` the samples are shared
-    out over that many numba threads (at most `numba.config.NUMBA_NUM_THREADS`); the result
-    is the same, bit for bit.
+    picture from `pictures` (a CPU bank; None when no step mixes with a picture). The plan's
+    mask seed drives the noise of random pixel/element masks. The result is float32 in [0, 1],
+    or with `as_bytes` uint8 (``uint8(v * 255 + 0.5)``). With ``threads > 1`` the samples are
+    shared out over that many numba threads (at most `numba.config.NUMBA_NUM_THREADS`); the
+    result is the same, bit for bit.
     """
     count = plan.batch_size
-    height, width = images.shape[2:]
-    sample_image = np.arange(count) if sample_image is None else np.asarray(sample_image, dtype=np.int64)
-    if pictures is None:  # never read
-        bank = np.zeros((1, 1, 1, 1), np.uint8)
-        index, offset = np.zeros(count, np.int64), np.zeros((count, 2), np.int64)
+    if pictures is None:
+        bank = index = offset = None
     else:
-        bank = np.ascontiguousarray(pictures.bank.numpy())
-        index = np.asarray(pictures.index, dtype=np.int64)
-        offset = np.asarray(pictures.offset, dtype=np.int64)
+        bank, index, offset = pictures.bank.numpy(), pictures.index, pictures.offset
+    stages = encode_plan(plan, *images.shape[2:])
+    return apply_rows(images, stages, plan.mask_seed, (bank, index, offset), sample_image, (0, count),
+                      as_bytes, threads)
+
+
+def apply_rows(
+    images: np.ndarray,
+    stages: tuple[StageArrays, ...],
+    mask_seed: int,
+    pictures: tuple[np.ndarray | None, np.ndarray | None, np.ndarray | None],
+    sample_image: np.ndarray | None,
+    rows: tuple[int, int],
+    as_bytes: bool = False,
+    threads: int = 1,
+) -> np.ndarray:
+    """Apply rows ``start <= i < stop`` of an encoded plan; ``[stop - start, C, H, W]`` out.
+
+    The one entry point of the fused kernels: `IPMixBatch` applies all the rows of a plan,
+    the per-image `ipmix.IPMix` one row of a block of plans encoded once. `pictures` is
+    ``(bank, index, offset)``: uint8 pictures ``[N, 1 or 3, S, S']``, and per row the picture
+    index and the crop's top and left (None for a plan that mixes with no picture).
+    `sample_image[i]` is row i's image in `images` (default: row i - start).
+    """
+    start, stop = rows
+    count = stop - start
+    bank, index, offset = pictures
+    if bank is None:  # never read
+        bank = np.zeros((1, 1, 1, 1), np.uint8)
+        index, offset = np.zeros(stop, np.int64), np.zeros((stop, 2), np.int64)
+    bank = np.ascontiguousarray(bank, dtype=np.uint8)
+    index, offset = np.asarray(index, dtype=np.int64), np.asarray(offset, dtype=np.int64)
+    if sample_image is None:
+        sample_image = np.arange(-start, count)
+    sample_image = np.asarray(sample_image, dtype=np.int64)
     images = np.ascontiguousarray(images, dtype=np.uint8)
     shape = (count, *images.shape[1:])
     threads = min(threads, numba.config.NUMBA_NUM_THREADS, count)
@@ -295,21 +317,20 @@ def apply_plan_fused(
         _use_workqueue_threads()
         numba.set_num_threads(threads)
         # A few ranges per thread even out the samples' unequal costs.
-        bounds = np.linspace(0, count, min(count, 4 * threads) + 1).astype(np.int64)
-    for number, stage in enumerate(encode_plan(plan, height, width), start=1):
-        last = number == (2 if plan.next is not None else 1)  # mixed-input: stage 2 mixes stage 1's bytes
-        stage_bytes = as_bytes or not last
+        bounds = np.linspace(start, stop, min(count, 4 * threads) + 1).astype(np.int64)
+    for number, stage in enumerate(stages, start=1):
+        stage_bytes = as_bytes or number < len(stages)  # mixed-input: stage 2 mixes stage 1's bytes
         out = np.empty((0, *shape[1:]) if stage_bytes else shape, dtype=np.float32)
         out_bytes = np.empty(shape if stage_bytes else (0, *shape[1:]), dtype=np.uint8)
         arguments = (
             images, sample_image, bank, index, offset, stage.chain_weights, stage.skip_weight,
             stage.depth, stage.step_level, stage.op, stage.params, stage.source, stage.box,
             stage.mixing_op, stage.mix_a, stage.mix_b, stage.threshold,
-            np.uint64(seed), stage_bytes, out, out_bytes,
+            np.uint64(mask_seed), stage_bytes, out, out_bytes,
         )
         if threads > 1:
             _apply_stage_parallel(bounds, *arguments)
         else:
-            _apply_stage(0, count, *arguments)
-        images, sample_image = out_bytes, np.arange(count)
+            _apply_stage(start, stop, start, *arguments)
+        images, sample_image = out_bytes, np.arange(-start, count)
     return out_bytes if as_bytes else out

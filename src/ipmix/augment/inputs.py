@@ -5,6 +5,10 @@ and numpy arrays ``[H, W, C]`` or ``[H, W]`` (numpy's and PIL's layout), C = 1 o
 float in [0, 1] (checked with `ipmix.utils.images.check_unit_range`, never clamped). Each
 comes back as the same kind, dtype and shape.
 
+`as_image_array` reads an image as numpy ``[H, W, C]`` (the reference path's layout),
+`as_planar_image` as numpy ``[C, H, W]`` (the compiled kernels'), each with the function that
+gives a result back as the input's kind.
+
 Samples (`ImageTransform`): as in torchvision v2, a sample may be a tuple, list or dict holding
 an image among other things (labels, boxes). Explicit images (PIL, `tv_tensors.Image`) are
 transformed; without one, the first plain tensor or numpy array is the image. torchvision
@@ -17,6 +21,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import numba
 import numpy as np
 import PIL.Image
 import torch
@@ -65,25 +70,93 @@ class ImageTransform(Transform):
 def as_image_array(image: Any, what: str = "IPMix") -> tuple[np.ndarray, Callable[[np.ndarray], Any]]:
     """An input as a uint8 HWC array, and a function mapping float HWC results back to its kind."""
     if isinstance(image, PIL.Image.Image):
-        if image.mode not in ("RGB", "L"):
-            raise ValueError(
-                f"{what} takes RGB or grayscale (L) images, got mode {image.mode!r}; "
-                "convert first, e.g. image.convert('RGB')"
-            )
-        array = np.asarray(image)
+        array = np.asarray(_checked_pil(image, what))
         array = array[:, :, None] if array.ndim == 2 else array
         squeeze = image.mode == "L"
         return array, lambda out: PIL.Image.fromarray(to_uint8(out)[:, :, 0] if squeeze else to_uint8(out))
     if isinstance(image, torch.Tensor):
-        return _tensor_image(image, what)
+        data, is_float, restore_tensor = _tensor_bytes(image, what)
+        array = np.ascontiguousarray(data.permute(1, 2, 0).numpy())
+
+        def restore(out: np.ndarray) -> Any:
+            chw = torch.from_numpy(np.ascontiguousarray(out.transpose(2, 0, 1)))
+            return restore_tensor(chw if is_float else (chw * 255 + 0.5).to(torch.uint8))
+
+        return array, restore
     if isinstance(image, np.ndarray):
         return _numpy_image(image, what)
-    raise TypeError(
+    raise _not_an_image(image, what)
+
+
+def as_planar_image(image: Any, what: str = "IPMix") -> tuple[np.ndarray, bool, Callable[[np.ndarray], Any]]:
+    """An input as a uint8 ``[C, H, W]`` array, whether results come back as bytes, and how.
+
+    The restoring function takes a ``[C, H, W]`` result: uint8 for uint8 inputs (PIL images,
+    uint8 tensors and arrays), float32 in [0, 1] for float inputs (the second value is False).
+    """
+    if isinstance(image, PIL.Image.Image):
+        array = np.asarray(_checked_pil(image, what))
+        if array.ndim == 2:
+            return array[None], True, lambda out: PIL.Image.fromarray(out[0])
+        return planar(array), True, lambda out: PIL.Image.fromarray(interleaved(out))
+    if isinstance(image, torch.Tensor):
+        data, is_float, restore_tensor = _tensor_bytes(image, what)
+        return data.contiguous().numpy(), not is_float, lambda out: restore_tensor(torch.from_numpy(out))
+    if isinstance(image, np.ndarray):
+        check_numpy_image(image, what)
+        grey, dtype = image.ndim == 2, image.dtype
+        array = _numpy_bytes(image[:, :, None] if grey else image)
+
+        def restore(out: np.ndarray) -> np.ndarray:
+            result = interleaved(out).astype(dtype, copy=False)
+            return result[:, :, 0] if grey else result
+
+        return planar(array), dtype == np.uint8, restore
+    raise _not_an_image(image, what)
+
+
+@numba.njit(cache=True, nogil=True)
+def planar(hwc: np.ndarray) -> np.ndarray:
+    """``[H, W, C]`` to a new contiguous ``[C, H, W]`` array."""
+    height, width, channels = hwc.shape
+    out = np.empty((channels, height, width), hwc.dtype)
+    for y in range(height):
+        for x in range(width):
+            for c in range(channels):
+                out[c, y, x] = hwc[y, x, c]
+    return out
+
+
+@numba.njit(cache=True, nogil=True)
+def interleaved(chw: np.ndarray) -> np.ndarray:
+    """``[C, H, W]`` to a new contiguous ``[H, W, C]`` array."""
+    channels, height, width = chw.shape
+    out = np.empty((height, width, channels), chw.dtype)
+    for y in range(height):
+        for x in range(width):
+            for c in range(channels):
+                out[y, x, c] = chw[c, y, x]
+    return out
+
+
+def _not_an_image(image: Any, what: str) -> TypeError:
+    return TypeError(
         f"{what} takes PIL images, tensors [C, H, W] or numpy arrays [H, W, C], got {type(image).__name__}"
     )
 
 
-def _tensor_image(image: torch.Tensor, what: str) -> tuple[np.ndarray, Callable[[np.ndarray], Any]]:
+def _checked_pil(image: PIL.Image.Image, what: str) -> PIL.Image.Image:
+    if image.mode not in ("RGB", "L"):
+        raise ValueError(
+            f"{what} takes RGB or grayscale (L) images, got mode {image.mode!r}; "
+            "convert first, e.g. image.convert('RGB')"
+        )
+    return image
+
+
+def _tensor_bytes(image: torch.Tensor, what: str) -> tuple[torch.Tensor, bool, Callable[[torch.Tensor], Any]]:
+    """A ``[C, H, W]`` tensor as uint8 on the CPU, whether it was float, and how to give a
+    ``[C, H, W]`` result (float32 for float inputs, else uint8) back as the input's kind."""
     if image.ndim != 3 or image.shape[0] not in (1, 3):
         looks_hwc = image.ndim == 3 and image.shape[-1] in (1, 3)
         hint = "; numpy-style [H, W, C]? permute(2, 0, 1) it" if looks_hwc else ""
@@ -97,16 +170,9 @@ def _tensor_image(image: torch.Tensor, what: str) -> tuple[np.ndarray, Callable[
     if is_float:
         check_unit_range(data, f"{what} input")
         data = (data.clamp(0, 1) * 255).round().to(torch.uint8)  # clamp: the accepted rounding slack
-    array = np.ascontiguousarray(data.permute(1, 2, 0).numpy())
     wrap = tv_tensors.Image if isinstance(image, tv_tensors.Image) else (lambda t: t)
     device, dtype = image.device, image.dtype
-
-    def restore(out: np.ndarray) -> Any:
-        chw = torch.from_numpy(np.ascontiguousarray(out.transpose(2, 0, 1)))
-        result = chw.to(dtype) if is_float else (chw * 255 + 0.5).to(torch.uint8)
-        return wrap(result.to(device))
-
-    return array, restore
+    return data, is_float, lambda chw: wrap(chw.to(dtype).to(device))
 
 
 def check_numpy_image(image: np.ndarray, what: str) -> None:
@@ -124,13 +190,18 @@ def check_numpy_image(image: np.ndarray, what: str) -> None:
         raise ValueError(f"{what} takes uint8 or float numpy images, got {image.dtype}")
 
 
+def _numpy_bytes(image: np.ndarray) -> np.ndarray:
+    """A checked ``[H, W, C]`` numpy image as uint8 (floats rounded; the clip is the rounding slack)."""
+    if image.dtype == np.uint8:
+        return image
+    return np.rint(np.clip(image, 0, 1) * 255).astype(np.uint8)
+
+
 def _numpy_image(image: np.ndarray, what: str) -> tuple[np.ndarray, Callable[[np.ndarray], Any]]:
     check_numpy_image(image, what)
     grey = image.ndim == 2
     is_float = image.dtype != np.uint8
-    array = image[:, :, None] if grey else image
-    if is_float:
-        array = np.rint(np.clip(array, 0, 1) * 255).astype(np.uint8)  # clip: the rounding slack
+    array = _numpy_bytes(image[:, :, None] if grey else image)
     dtype = image.dtype
 
     def restore(out: np.ndarray) -> np.ndarray:
@@ -140,4 +211,7 @@ def _numpy_image(image: np.ndarray, what: str) -> tuple[np.ndarray, Callable[[np
     return np.ascontiguousarray(array), restore
 
 
-__all__ = ["ImageTransform", "as_image_array", "check_numpy_image", "to_float", "to_uint8"]
+__all__ = [
+    "ImageTransform", "as_image_array", "as_planar_image", "check_numpy_image", "interleaved", "planar",
+    "to_float", "to_uint8",
+]

@@ -1,125 +1,41 @@
-"""`IPMix`: the per-image transform (torchvision v2 style) and the kernel that applies a plan.
+"""`IPMix`: the per-image transform (torchvision v2 style).
 
-The transform samples a plan (`ipmix.augment.plan`) for one image and applies it with PIL
-image ops and numpy mixing kernels. Chains (Algorithm 1): each of the k chains starts from the
-clean image x and takes `depth` steps; an image-level step applies a PIL op, a P-level step
-mixes a box of the current image with the mixing picture (or, in paper mode, with probability
-0.5, with a random image op applied to x). Chain results are averaged with the Dirichlet
-weights and the result is ``(1 - m) x + m * mix`` with the Beta skip weight m.
+The transform draws plans (`ipmix.augment.plan`) in blocks and applies one row per image with
+a backend: by default the fused numba kernels of `IPMixBatch` (`ipmix.augment.fused`, one
+compiled pass per image, each block of plans encoded once), or with ``backend="pil"`` the
+readable reference of PIL image ops and numpy mixing (`ipmix.augment.reference`). Both give
+the same bytes for the same plan.
 """
 
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from ipmix.augment.inputs import ImageTransform, as_image_array, to_float, to_uint8
-from ipmix.augment.mixing import ADD, MULTIPLY, RANDOM_PIXELS, add, masked, multiply
-from ipmix.augment.ops import ALL_OPS, OP_KERNELS
-from ipmix.augment.plan import (
-    FROM_IMAGE_OP,
-    IMAGE_LEVEL,
-    IPMixOptions,
-    IPMixPlan,
-    sample_plan,
-)
+from ipmix.augment import reference
+from ipmix.augment.encoding import StageArrays, encode_plan
+from ipmix.augment.fused import apply_rows
+from ipmix.augment.inputs import ImageTransform, as_image_array, as_planar_image, planar
+from ipmix.augment.plan import IPMixOptions, IPMixPlan, sample_plan
 from ipmix.augment.seeding import ProcessGenerator
 from ipmix.mixing_sets.store import MixingSet
 
-_OP_KERNELS = [OP_KERNELS[name] for name in ALL_OPS]
-_LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)
+#: Values of `IPMix(backend=...)`.
+BACKENDS: tuple[str, ...] = ("numba", "pil")
 
 
-def crop_picture(
-    picture: np.ndarray, offset: np.ndarray, height: int, width: int, gray: bool
-) -> np.ndarray:
-    """The mixing picture's crop for one image, as float32 HWC in [0, 1] (1 or 3 channels)."""
-    top, left = int(offset[0]), int(offset[1])
-    crop = picture[top : top + height, left : left + width].astype(np.float32) * (1 / 255)
-    return (crop @ _LUMA)[:, :, None] if gray else crop
+@dataclass
+class _PlanBlock:
+    """Plans drawn together for images of one size; `used` rows of them are taken."""
 
-
-def _mix_box(
-    canvas: np.ndarray,
-    source: np.ndarray,
-    box: list[int],
-    mixing_op: int,
-    a: float,
-    b: float,
-    threshold: float,
-    rng: np.random.Generator,
-) -> None:
-    """Mix `source` into `canvas` inside `box` (top, left, height, width), in place."""
-    top, left, h, w = box
-    region = canvas[top : top + h, left : left + w]
-    patch = source[top : top + h, left : left + w]
-    if mixing_op == ADD:
-        region[...] = add(region, patch, a, b)
-    elif mixing_op == MULTIPLY:
-        region[...] = multiply(region, patch, a, b)
-    else:
-        channels = 1 if mixing_op == RANDOM_PIXELS else region.shape[2]
-        keep = rng.random((h, w, channels), dtype=np.float32) < threshold
-        region[...] = masked(region, patch, keep)
-
-
-def apply_plan(
-    image: np.ndarray,
-    picture: np.ndarray,
-    plan: IPMixPlan,
-    index: int,
-    rng: np.random.Generator,
-) -> np.ndarray:
-    """Apply sample `index` of `plan` to one uint8 ``H x W x C`` image (C = 1 or 3).
-
-    `picture` is the mixing picture already cropped to the image size, float32 HWC in [0, 1]
-    with the image's channel count. `rng` only draws the noise of random pixel/element masks.
-    Image ops run on uint8 arrays, mixing on float32 ones; a chain converts between the two
-    only when its level changes. Returns float32 HWC in [0, 1].
-    """
-    x = to_float(image)
-    depths = plan.depth[index].tolist()
-    weights = plan.chain_weights[index].tolist()
-    levels = plan.step_level[index].tolist()
-    ops = plan.op[index].tolist()
-    op_levels = plan.op_level[index].tolist()
-    signs = plan.op_sign[index].tolist()
-    sources = plan.source[index].tolist()
-    boxes = plan.box[index].tolist()
-    mixing_ops = plan.mixing_op[index].tolist()
-    mix_a, mix_b = plan.mix_a[index].tolist(), plan.mix_b[index].tolist()
-    thresholds = plan.mask_threshold[index].tolist()
-
-    mix = np.zeros_like(x)
-    for chain, weight in enumerate(weights):
-        current_bytes: np.ndarray | None = image  # the chain's image as uint8, or None
-        current: np.ndarray | None = None  # the chain's image as float, or None
-        for step in range(depths[chain]):
-            op = _OP_KERNELS[ops[chain][step]]
-            level, sign = op_levels[chain][step], signs[chain][step]
-            if levels[chain][step] == IMAGE_LEVEL:
-                if current_bytes is None:
-                    current_bytes = to_uint8(current)
-                current_bytes, current = op(current_bytes, level, sign), None
-                continue
-            if current is None:
-                current, current_bytes = to_float(current_bytes), None
-            if sources[chain][step] == FROM_IMAGE_OP:
-                source = to_float(op(image, level, sign))
-            else:
-                source = picture
-            _mix_box(
-                current, source, boxes[chain][step], mixing_ops[chain][step],
-                mix_a[chain][step], mix_b[chain][step], thresholds[chain][step], rng,
-            )
-        mix += weight * (current if current is not None else to_float(current_bytes))
-    m = float(plan.skip_weight[index])
-    out = np.clip((1 - m) * x + m * mix, 0, 1)
-    if plan.next is not None:
-        return apply_plan(to_uint8(out), picture, plan.next, index, rng)
-    return out
+    plan: IPMixPlan
+    size: tuple[int, int]
+    used: int = 0
+    stages: tuple[StageArrays, ...] | None = None  # the encoded plan (numba backend), made on first use
 
 
 class IPMix(ImageTransform):
@@ -151,6 +67,10 @@ class IPMix(ImageTransform):
         box_shapes: subset of ("square", "scar").
         ops: image-op names; None gives the 10 default ops (15 with ``all_ops=True``).
         seed: seed of the transform's random stream; workers derive independent streams.
+        backend: ``"numba"`` (default): the compiled kernels `IPMixBatch` runs on CPUs
+            (compiled once per machine and cached on disk); ``"pil"``: the reference path
+            (`ipmix.augment.reference`), PIL image ops and numpy mixing. The same plan gives
+            the same bytes on both; the numba kernels are several times faster.
     """
 
     def __init__(
@@ -172,8 +92,12 @@ class IPMix(ImageTransform):
         ops: tuple[str, ...] | None = None,
         all_ops: bool = False,
         seed: int | None = None,
+        backend: str = "numba",
     ) -> None:
         super().__init__()
+        if backend not in BACKENDS:
+            raise ValueError(f"IPMix: backend must be one of {BACKENDS}, got {backend!r}")
+        self.backend = backend
         self.options = IPMixOptions(
             width=width, depth=depth, alpha=alpha, mixing_severity=mixing_severity,
             op_severity=op_severity, patch_sizes=patch_sizes, mode=mode, framework=framework,
@@ -186,7 +110,7 @@ class IPMix(ImageTransform):
         )
         self.generator = ProcessGenerator(seed)
         self.plan_block = 64
-        self._plan_block: list[Any] | None = None
+        self._plan_block: _PlanBlock | None = None
 
     @property
     def mixing_set(self) -> MixingSet:
@@ -205,26 +129,46 @@ class IPMix(ImageTransform):
 
     def apply_plan(self, image: Any, plan: IPMixPlan, index: int = 0) -> Any:
         """Apply sample `index` of `plan` to `image`; returns the same kind as `image`."""
-        array, restore = as_image_array(image)
-        picture = self._picture(plan, index, array.shape)
-        return restore(apply_plan(array, picture, plan, index, self.generator.get()))
+        return self._augment(image, lambda height, width: (_PlanBlock(plan, (height, width)), [index]))[0]
 
     def views(self, image: Any, count: int = 2) -> list[Any]:
         """`count` independent augmentations of `image` sharing one mixing picture (for JSD)."""
-        array, restore = as_image_array(image)
-        plan = self.sample_plan(array.shape[0], array.shape[1], count).share_picture()
-        picture = self._picture(plan, 0, array.shape)
-        rng = self.generator.get()
-        return [restore(apply_plan(array, picture, plan, i, rng)) for i in range(count)]
+
+        def draw(height: int, width: int) -> tuple[_PlanBlock, list[int]]:
+            plan = self.sample_plan(height, width, count).share_picture()
+            return _PlanBlock(plan, (height, width)), list(range(count))
+
+        return self._augment(image, draw)
 
     def transform(self, inpt: Any, params: dict[str, Any]) -> Any:
-        array, restore = as_image_array(inpt)
-        plan, index = self._next_plan(array.shape[0], array.shape[1])
-        picture = self._picture(plan, index, array.shape)
-        return restore(apply_plan(array, picture, plan, index, self.generator.get()))
+        return self._augment(inpt, self._next_plan)[0]
 
-    def _next_plan(self, height: int, width: int) -> tuple[IPMixPlan, int]:
-        """One image's plan, taken from a block of plans drawn together.
+    def _augment(self, image: Any, draw: Callable[[int, int], tuple[_PlanBlock, list[int]]]) -> list[Any]:
+        """`image` augmented by each of the rows ``draw(height, width)`` names, by the backend."""
+        if self.backend == "pil":
+            array, restore = as_image_array(image)
+            block, rows = draw(*array.shape[:2])
+            pictures = [self._picture(block.plan, i, array.shape) for i in rows]
+            return [restore(reference.apply_plan(array, picture, block.plan, i))
+                    for i, picture in zip(rows, pictures, strict=True)]
+        chw, as_bytes, restore = as_planar_image(image)
+        channels, height, width = chw.shape
+        block, rows = draw(height, width)
+        plan = block.plan
+        if block.stages is None:
+            block.stages = encode_plan(plan, height, width)
+        zeros = np.zeros(plan.batch_size, np.int64)
+        offsets = np.zeros((plan.batch_size, 2), np.int64)
+        outputs = []
+        for i in rows:
+            bank = self._picture_bank(plan, i, height, width) if self.options.uses_p_level else None
+            out = apply_rows(chw[None], block.stages, plan.mask_seed, (bank, zeros, offsets), zeros,
+                             (i, i + 1), as_bytes=as_bytes)
+            outputs.append(restore(out[0]))
+        return outputs
+
+    def _next_plan(self, height: int, width: int) -> tuple[_PlanBlock, list[int]]:
+        """One image's plan, taken from a block of plans drawn (and encoded) together.
 
         Drawing plans in blocks makes sampling cost a few microseconds per image instead of
         tens. Blocks double in size from 1 up to `plan_block` (and start at 1 again after a
@@ -233,22 +177,31 @@ class IPMix(ImageTransform):
         sequence of image sizes.
         """
         block = self._plan_block
-        if block is None or block[1] != (height, width) or block[2] >= block[0].batch_size:
-            size = 1 if block is None or block[1] != (height, width) else block[0].batch_size * 2
-            size = min(size, self.plan_block)
-            block = [self.sample_plan(height, width, size), (height, width), 0]
+        if block is None or block.size != (height, width) or block.used >= block.plan.batch_size:
+            size = 1 if block is None or block.size != (height, width) else block.plan.batch_size * 2
+            block = _PlanBlock(self.sample_plan(height, width, min(size, self.plan_block)), (height, width))
             self._plan_block = block
-        index = block[2]
-        block[2] += 1
-        return block[0], index
+        block.used += 1
+        return block, [block.used - 1]
+
+    def _picture_stage(self, plan: IPMixPlan) -> IPMixPlan:
+        return plan.next if plan.next is not None else plan
 
     def _picture(self, plan: IPMixPlan, index: int, shape: tuple[int, ...]) -> np.ndarray:
+        """The reference path's mixing picture: the crop as float32 HWC (zeros without P levels)."""
         height, width, channels = shape
         if not self.options.uses_p_level:
             return np.zeros((height, width, channels), np.float32)
-        stage = plan.next if plan.next is not None else plan
+        stage = self._picture_stage(plan)
         picture = self.mixing_set.picture(int(stage.picture[index]), stage.picture_side)
-        return crop_picture(picture, stage.picture_offset[index], height, width, gray=channels == 1)
+        return reference.crop_picture(picture, stage.picture_offset[index], height, width, gray=channels == 1)
+
+    def _picture_bank(self, plan: IPMixPlan, index: int, height: int, width: int) -> np.ndarray:
+        """The numba path's mixing picture: the crop as a uint8 bank of one, ``[1, 3, H, W]``."""
+        stage = self._picture_stage(plan)
+        picture = self.mixing_set.picture(int(stage.picture[index]), stage.picture_side)
+        top, left = (int(v) for v in stage.picture_offset[index])
+        return planar(picture[top : top + height, left : left + width])[None]
 
     # ---- reproducibility ----------------------------------------------------------------
     def reseed(self, seed: int | None) -> None:
@@ -258,11 +211,16 @@ class IPMix(ImageTransform):
 
     def state_dict(self) -> dict[str, Any]:
         """The random state (generator and unused buffered plans), for exact resumption."""
-        return {"generator": self.generator.state_dict(), "plan_block": copy.deepcopy(self._plan_block)}
+        block = self._plan_block
+        saved = None if block is None else [copy.deepcopy(block.plan), block.size, block.used]
+        return {"generator": self.generator.state_dict(), "plan_block": saved}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.generator.load_state_dict(state["generator"])
-        self._plan_block = copy.deepcopy(state["plan_block"])
+        saved = state["plan_block"]
+        if saved is not None:
+            saved = _PlanBlock(copy.deepcopy(saved[0]), tuple(saved[1]), saved[2])
+        self._plan_block = saved
 
     def __getstate__(self) -> dict[str, Any]:
         # Copies sent to other processes (DataLoader workers) start a fresh block of plans.
@@ -274,5 +232,7 @@ class IPMix(ImageTransform):
         return (
             f"width={o.width}, depth={o.depth}, alpha={o.alpha}, mixing_severity={o.mixing_severity}, "
             f"op_severity={o.op_severity}, mode={o.mode!r}, framework={o.framework!r}, "
-            f"levels=(image={o.image_level}, patch={o.patch_level}, pixel={o.pixel_level})"
+            f"levels=(image={o.image_level}, patch={o.patch_level}, pixel={o.pixel_level}), "
+            f"backend={self.backend!r}"
         )
+

@@ -1,12 +1,13 @@
 """The four mixing operations of IPMix (Sec. 4.2) on float images in [0, 1].
 
-Written with array operators only, so the same functions serve numpy arrays (the per-image
-path, HWC) and torch tensors (the batched path, BCHW): coefficients and masks only need to
-broadcast against the images. Every result is clamped to [0, 1] (the authors' code lets
-out-of-range values wrap around when it converts back to bytes; PixMix clamps: we clamp).
+The per-image reference path applies these functions to numpy arrays (HWC); the other backends
+compute the same formulas in their own kernels. Every result is clamped to [0, 1] (the
+authors' code lets out-of-range values wrap around when it converts back to bytes; PixMix
+clamps: we clamp).
 
 - add: ``a * (2 x1 - 1) + b * (2 x2 - 1)`` mapped back from [-1, 1] to [0, 1];
-- multiply: ``(2 x1) ** a * (2 x2) ** b / 2`` (x2 clipped away from 0 first);
+- multiply: ``(2 x1) ** a * (2 x2) ** b / 2`` (x2 clipped away from 0 first), with the powers
+  of `ipmix.augment.cpu_math.power`, which the fused CPU kernels share bit for bit;
 - random pixels: keep x1 where an ``H x W x 1`` mask is set, else x2 (same mask for every channel);
 - random elements: the same with an ``H x W x C`` mask (one draw per channel).
 
@@ -17,6 +18,10 @@ from thresholding uniform noise at a per-step threshold drawn by the plan sample
 from __future__ import annotations
 
 from typing import TypeVar
+
+import numpy as np
+
+from ipmix.augment.cpu_math import power_array
 
 Array = TypeVar("Array")  # numpy.ndarray or torch.Tensor
 
@@ -32,9 +37,9 @@ def add(x1: Array, x2: Array, a, b) -> Array:
     return ((a * (x1 * 2 - 1) + b * (x2 * 2 - 1)) + 1).clip(0, 2) / 2
 
 
-def multiply(x1: Array, x2: Array, a, b) -> Array:
-    """Geometric mixing of the images scaled to [0, 2], clamped back to [0, 1]."""
-    return ((x1 * 2) ** a * (x2 * 2).clip(_TINY, None) ** b).clip(0, 2) / 2
+def multiply(x1: np.ndarray, x2: np.ndarray, a: float, b: float) -> np.ndarray:
+    """Geometric mixing of float32 images scaled to [0, 2], clamped back to [0, 1]."""
+    return (power_array(x1 * 2, a) * power_array((x2 * 2).clip(_TINY, None), b)).clip(0, 2) / 2
 
 
 def masked(x1: Array, x2: Array, keep_first) -> Array:

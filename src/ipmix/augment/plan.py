@@ -3,9 +3,10 @@
 `sample_plan` draws, per sample, everything Algorithm 1 (paper, Appendix D) leaves to chance:
 chain weights, skip weight, the level of each chain (or step), depths, image ops with their
 levels and signs, patch boxes (size, square or scar, position), mixing ops with their
-coefficients and mask thresholds, and the mixing picture with its crop offset. The per-image
-transform (`ipmix.IPMix`) and the batched path apply plans; neither draws anything else,
-except the uniform noise that random pixel/element masks threshold.
+coefficients and mask thresholds, the mixing picture with its crop offset, and the seed of the
+uniform noise that random pixel/element masks threshold (hashed per element from the seed and
+the element's coordinates, `ipmix.augment.mask_noise`). The per-image transform (`ipmix.IPMix`)
+and the batched path apply plans; neither draws anything else.
 
 Arrays are batch-first numpy arrays: ``[B]``, ``[B, k]`` or ``[B, k, t]`` for k chains of at
 most t steps. Steps at or beyond a chain's depth are drawn too (fixed shapes keep the sampler
@@ -221,6 +222,7 @@ class IPMixPlan:
     picture: np.ndarray  # [B] int64 index into the mixing set
     picture_offset: np.ndarray  # [B, 2] int64: top, left of the crop in the resized picture
     picture_side: int  # side of the resized square picture
+    mask_seed: int = 0  # seed of the mask noise (`ipmix.augment.mask_noise`), shared by all rows
     next: IPMixPlan | None = None
 
     @property
@@ -239,10 +241,10 @@ class IPMixPlan:
         values = {
             f.name: getattr(self, f.name)[index]
             for f in fields(self)
-            if f.name not in ("picture_side", "next")
+            if f.name not in ("picture_side", "mask_seed", "next")
         }
         nxt = self.next.select(index) if self.next is not None else None
-        return IPMixPlan(**values, picture_side=self.picture_side, next=nxt)
+        return IPMixPlan(**values, picture_side=self.picture_side, mask_seed=self.mask_seed, next=nxt)
 
     def share_picture(self) -> IPMixPlan:
         """The same plan with every sample using sample 0's mixing picture and crop."""
@@ -309,18 +311,35 @@ def sample_plan(
     picture_count: int,
     rng: np.random.Generator,
 ) -> IPMixPlan:
-    """Draw the IPMix plan of `batch_size` images of size `height x width`."""
+    """Draw the IPMix plan of `batch_size` images of size `height x width`.
+
+    The stages first (two for the mixed-input framework), then the mask seed.
+    """
     if options.framework == "mixed-input":
-        first = sample_plan(
+        first = _sample_stage(
             options.replace(framework="chain", patch_level=False, pixel_level=False),
             batch_size, height, width, picture_count, rng,
         )
-        second = sample_plan(
+        second = _sample_stage(
             options.replace(framework="chain", image_level=False),
             batch_size, height, width, picture_count, rng,
         )
-        return replace(first, next=second)
+        plan = replace(first, next=second)
+    else:
+        plan = _sample_stage(options, batch_size, height, width, picture_count, rng)
+    plan.mask_seed = int(rng.integers(0, 2**63))
+    return plan
 
+
+def _sample_stage(
+    options: IPMixOptions,
+    batch_size: int,
+    height: int,
+    width: int,
+    picture_count: int,
+    rng: np.random.Generator,
+) -> IPMixPlan:
+    """One chain or linear stage of a plan (every field but the mask seed)."""
     if picture_count < 1 and options.uses_p_level:
         raise ValueError("IPMix: the mixing set is empty")
     b, k, t = batch_size, options.width, options.depth
