@@ -76,30 +76,42 @@ def _source_row(op_bytes, from_op, pictures, index, crop_top, crop_left, ch, y, 
 
 
 @numba.njit(cache=True, nogil=True, error_model="numpy")
+def _powers(values, y):
+    """``values[i] = power(values[i], y)`` in place (a loop of its own, so that it vectorises)."""
+    for i in range(len(values)):
+        values[i] = power(values[i], y)
+
+
+@numba.njit(cache=True, nogil=True)
 def _mix_box(canvas, op_bytes, from_op, pictures, index, crop_top, crop_left, box, kind, a, b,
-             threshold, seed, sample, chain, step, source, powers):
+             threshold, seed, sample, chain, step, scratch, powers):
     """`ipmix.apply_plan`'s `_mix_box` on a ``[C, H, W]`` float32 image, in place.
 
-    `source` is a scratch row of at least the image's width (`_source_row`), `powers` one of
-    256: multiply mixing with a uint8 source takes ``max(2 x2, 1e-37) ** b`` from a table of
-    the 256 values x2 can have (the same floats, a power per value rather than per element).
+    `scratch` holds two float32 rows of at least the image's width, `powers` 256 floats:
+    multiply mixing with a uint8 source takes ``max(2 x2, 1e-37) ** b`` from a table of the
+    256 values x2 can have (the same floats, a power per value rather than per element).
     Powers are `ipmix.augment.cpu_math.power`'s, as on the reference path.
     """
     channels, height, width = canvas.shape
     top, left, box_h, box_w = box[0], box[1], box[2], box[3]
-    src = source[:box_w]
+    src, first_powers = scratch[0, :box_w], scratch[1, :box_w]
     byte_source = from_op or not (channels == 1 and pictures.shape[1] == 3)
     if kind == MULTIPLY and byte_source:
         for v in range(256):
-            powers[v] = power(max(np.float32(v) * _INV255 * _TWO, _TINY), b)
+            powers[v] = max(np.float32(v) * _INV255 * _TWO, _TINY)
+        _powers(powers, b)
     for ch in range(channels):
         for y in range(top, top + box_h):
             row = canvas[ch, y, left : left + box_w]
+            if kind == MULTIPLY:
+                for x in range(box_w):
+                    first_powers[x] = row[x] * _TWO
+                _powers(first_powers, a)
             if kind == MULTIPLY and byte_source:
                 values = _source_bytes(op_bytes, from_op, pictures, index, crop_top, crop_left, ch, y, left,
                                        box_w)
                 for x in range(box_w):
-                    v = power(row[x] * _TWO, a) * powers[values[x]]
+                    v = first_powers[x] * powers[values[x]]
                     row[x] = min(max(v, _ZERO), _TWO) / _TWO
                 continue
             _source_row(op_bytes, from_op, pictures, index, crop_top, crop_left, ch, y, left, src)
@@ -109,8 +121,10 @@ def _mix_box(canvas, op_bytes, from_op, pictures, index, crop_top, crop_left, bo
                     row[x] = min(max(v, _ZERO), _TWO) / _TWO
             elif kind == MULTIPLY:
                 for x in range(box_w):
-                    v = power(row[x] * _TWO, a) * power(max(src[x] * _TWO, _TINY), b)
-                    row[x] = min(max(v, _ZERO), _TWO) / _TWO
+                    src[x] = max(src[x] * _TWO, _TINY)
+                _powers(src, b)
+                for x in range(box_w):
+                    row[x] = min(max(first_powers[x] * src[x], _ZERO), _TWO) / _TWO
             else:
                 first = (y * width if kind == RANDOM_PIXELS else (ch * height + y) * width) + left
                 for x in range(box_w):
@@ -194,7 +208,7 @@ def _apply_stage(start, stop, first, images, sample_image, pictures, picture, pi
     op_bytes = np.empty(shape, np.uint8)
     counts = np.empty(256, np.int64)
     table = np.empty(256, np.uint8)
-    source_row = np.empty(width, np.float32)
+    scratch = np.empty((2, width), np.float32)
     powers = np.empty(256, np.float32)
     whole = np.array([0, 0, height, width], np.int64)
     for i in range(start, stop):
@@ -223,7 +237,7 @@ def _apply_stage(start, stop, first, images, sample_image, pictures, picture, pi
                     apply_op(image, op_bytes, this_op, this_params, counts, table, step_box)
                 _mix_box(current, op_bytes, from_op, pictures, index, picture_top, picture_left, step_box,
                          mixing_op[i, chain, step], mix_a[i, chain, step], mix_b[i, chain, step],
-                         threshold[i, chain, step], seed, i, chain, step, source_row, powers)
+                         threshold[i, chain, step], seed, i, chain, step, scratch, powers)
             weight = chain_weights[i, chain]
             if chain < k - 1:
                 _add_chain(mix, chain == 0, weight, is_float, current, chain_bytes)

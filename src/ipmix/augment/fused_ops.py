@@ -1,7 +1,8 @@
 """Image ops of the fused CPU backend: numba kernels on one uint8 ``[C, H, W]`` image.
 
 Each kernel reproduces the PIL operation of the per-image path (`ipmix.augment.ops`) byte for
-byte: bilinear affine maps in double precision with PIL's clamping and black fill, truncating
+byte: bilinear affine maps in double precision with PIL's clamping and black fill
+(`ipmix.augment.fused_affine`), truncating
 blends, PIL's lookup tables. `apply_op` dispatches on the op's index in `ALL_OPS`, with its
 parameters from `ipmix.augment.encoding.op_parameters`, and writes only a box of the output
 (the whole image for image-level steps; the mixing box when a P-level step mixes with an op of
@@ -16,6 +17,7 @@ import math
 import numba
 import numpy as np
 
+from ipmix.augment.fused_affine import affine
 from ipmix.augment.ops import ALL_OPS
 
 # Op indices (numba folds module-level integers into constants).
@@ -36,66 +38,6 @@ _HALF = np.float32(0.5)
 _ZERO = np.float32(0.0)
 _SMOOTH_EDGE = np.float32(1 / 13)  # PIL divides the SMOOTH kernel (1 1 1 / 1 5 1 / 1 1 1) by 13
 _SMOOTH_CENTRE = np.float32(5 / 13)
-
-
-@numba.njit(cache=True, nogil=True)
-def _affine(src, dst, co, top, left, box_h, box_w):
-    """PIL's bilinear affine transform (`Image.transform(AFFINE, BILINEAR)`), black fill.
-
-    Per output pixel, in PIL's double-precision arithmetic and order: the source point of the
-    pixel centre ``(a (x + .5) + b (y + .5) + c, d (x + .5) + e (y + .5) + f)``, black outside
-    the image, else the bilinear mix of its four neighbours (clamped to the edge) truncated to
-    an integer. Row by row: the pixel's source neighbours and weights first (no branches),
-    then one loop per channel. Shears keep one coordinate of every pixel centre exactly, so
-    that weight is 0 and their loops read two neighbours, giving the same doubles.
-    """
-    channels, height, width = src.shape
-    a, b, c, d, e, f = co[0], co[1], co[2], co[3], co[4], co[5]
-    x_max, y_max = np.float64(width), np.float64(height)
-    ax, dx_ = np.empty(box_w), np.empty(box_w)
-    for i in range(box_w):
-        ax[i] = a * (left + i + 0.5)
-        dx_[i] = d * (left + i + 0.5)
-    corner = np.empty(box_w, np.int64)  # flat index of the upper-left neighbour
-    right = np.empty(box_w, np.int64)  # offset of the right neighbour (0 at the edge)
-    below = np.empty(box_w, np.int64)  # offset of the lower neighbour (0 at the edge)
-    wx, wy, inside = np.empty(box_w), np.empty(box_w), np.empty(box_w)
-    only_x = d == 0.0 and e == 1.0 and f == 0.0  # shear_x: every y is y + 0.5, so wy = 0
-    only_y = a == 1.0 and b == 0.0 and c == 0.0  # shear_y: every x is x + 0.5, so wx = 0
-    for y in range(top, top + box_h):
-        by, ey = b * (y + 0.5), e * (y + 0.5)
-        for i in range(box_w):
-            xin = ax[i] + by + c
-            yin = dx_[i] + ey + f
-            inside[i] = 1.0 if (xin >= 0.0) & (xin < x_max) & (yin >= 0.0) & (yin < y_max) else 0.0
-            xin = min(max(xin, 0.0), x_max) - 0.5  # clamped only where the pixel is black
-            yin = min(max(yin, 0.0), y_max) - 0.5
-            x0, y0 = math.floor(xin), math.floor(yin)  # PIL's FLOOR
-            wx[i], wy[i] = xin - x0, yin - y0
-            column, row = max(int(x0), 0), max(int(y0), 0)
-            corner[i] = row * width + column
-            right[i] = min(int(x0) + 1, width - 1) - column
-            below[i] = (min(int(y0) + 1, height - 1) - row) * width
-        for ch in range(channels):
-            source, target = src[ch].reshape(-1), dst[ch, y, left : left + box_w]
-            if only_x:
-                for i in range(box_w):
-                    j = corner[i]
-                    p0, p1 = np.float64(source[j]), np.float64(source[j + right[i]])
-                    target[i] = np.uint8((p0 + (p1 - p0) * wx[i]) * inside[i])
-            elif only_y:
-                for i in range(box_w):
-                    j = corner[i]
-                    p0, p1 = np.float64(source[j]), np.float64(source[j + below[i]])
-                    target[i] = np.uint8((p0 + (p1 - p0) * wy[i]) * inside[i])
-            else:
-                for i in range(box_w):
-                    j, step_x, step_y = corner[i], right[i], below[i]
-                    p00, p01 = np.float64(source[j]), np.float64(source[j + step_x])
-                    p10, p11 = np.float64(source[j + step_y]), np.float64(source[j + step_y + step_x])
-                    upper = p00 + (p01 - p00) * wx[i]
-                    lower = p10 + (p11 - p10) * wx[i]
-                    target[i] = np.uint8((upper + (lower - upper) * wy[i]) * inside[i])
 
 
 @numba.njit(cache=True, nogil=True)
@@ -251,15 +193,19 @@ def apply_op(src, dst, op, params, counts, table, box):
         _autocontrast(src, dst, params[0], counts, table, top, left, box_h, box_w)
     elif op in (COLOR, CONTRAST, BRIGHTNESS, SHARPNESS):
         _enhance(src, dst, op, params[0], top, left, box_h, box_w)
-    elif op in (POSTERIZE, SOLARIZE, INVERT):
-        for v in range(256):
-            if op == POSTERIZE:
-                table[v] = v & np.int64(params[0])
-            elif op == SOLARIZE:
-                table[v] = 255 - v if v >= params[0] else v
-            else:
-                table[v] = 255 - v
-        _lut(src, dst, -1, table, top, left, box_h, box_w)
+    elif op in (POSTERIZE, SOLARIZE, INVERT):  # PIL's tables as arithmetic (loops that vectorise)
+        mask = np.uint8(np.int64(params[0]) & 255) if op == POSTERIZE else np.uint8(255)
+        threshold = min(max(int(math.ceil(params[0])), 0), 256) if op == SOLARIZE else 0
+        for ch in range(channels):
+            for y in range(top, top + box_h):
+                source, target = src[ch, y, left : left + box_w], dst[ch, y, left : left + box_w]
+                if op == POSTERIZE:
+                    for x in range(box_w):
+                        target[x] = source[x] & mask
+                else:  # solarize inverts values >= its threshold, invert all (threshold 0)
+                    for x in range(box_w):
+                        value = source[x]
+                        target[x] = np.uint8(255) - value if value >= threshold else value
     elif op == MIRROR:
         for ch in range(channels):
             for y in range(top, top + box_h):
@@ -279,4 +225,4 @@ def apply_op(src, dst, op, params, counts, table, box):
                     sx = left + i + dx
                     target[i] = source[sx] if 0 <= sx < width else 0
     else:
-        _affine(src, dst, params, top, left, box_h, box_w)
+        affine(src, dst, params, top, left, box_h, box_w)

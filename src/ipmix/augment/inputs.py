@@ -117,25 +117,29 @@ def as_planar_image(image: Any, what: str = "IPMix") -> tuple[np.ndarray, bool, 
 
 @numba.njit(cache=True, nogil=True)
 def planar(hwc: np.ndarray) -> np.ndarray:
-    """``[H, W, C]`` to a new contiguous ``[C, H, W]`` array."""
+    """``[H, W, C]`` (C = 1 or 3) to a new contiguous ``[C, H, W]`` array."""
     height, width, channels = hwc.shape
     out = np.empty((channels, height, width), hwc.dtype)
-    for y in range(height):
-        for x in range(width):
-            for c in range(channels):
-                out[c, y, x] = hwc[y, x, c]
+    source, target = np.ascontiguousarray(hwc).reshape(-1), out.reshape(channels, -1)
+    if channels == 3:  # unrolled: one pass that vectorises
+        for j in range(height * width):
+            target[0, j], target[1, j], target[2, j] = source[3 * j], source[3 * j + 1], source[3 * j + 2]
+    else:
+        target[0] = source
     return out
 
 
 @numba.njit(cache=True, nogil=True)
 def interleaved(chw: np.ndarray) -> np.ndarray:
-    """``[C, H, W]`` to a new contiguous ``[H, W, C]`` array."""
+    """``[C, H, W]`` (C = 1 or 3) to a new contiguous ``[H, W, C]`` array."""
     channels, height, width = chw.shape
     out = np.empty((height, width, channels), chw.dtype)
-    for y in range(height):
-        for x in range(width):
-            for c in range(channels):
-                out[y, x, c] = chw[c, y, x]
+    source, target = np.ascontiguousarray(chw).reshape(channels, -1), out.reshape(-1)
+    if channels == 3:
+        for j in range(height * width):
+            target[3 * j], target[3 * j + 1], target[3 * j + 2] = source[0, j], source[1, j], source[2, j]
+    else:
+        target[:] = source[0]
     return out
 
 
