@@ -286,6 +286,21 @@ def interpreting() -> bool:
     return isinstance(_stage_kernel, InterpretedFunction)
 
 
+def failure_summary(error: BaseException) -> str:
+    """A failure of the kernel in one line: its type and the first line of its deepest cause.
+
+    Triton chains a compile error through the jit functions that called the failing one, and
+    keeps the message of its own errors apart from the source they quote (``error_message``);
+    errors of its MLIR passes print their message and raise an empty AssertionError.
+    """
+    cause = error
+    while cause.__cause__ is not None:
+        cause = cause.__cause__
+    text = getattr(cause, "error_message", None) or str(cause)
+    first = next((line.strip() for line in text.splitlines() if line.strip()), "")
+    return f"{type(error).__name__}: {first or f'{type(cause).__name__} (its message went to stderr)'}"
+
+
 def upload_plan(packed: np.ndarray, device: torch.device) -> torch.Tensor:
     """`pack_plan`'s array on `device`: one copy from pinned memory, no host synchronisation."""
     host = torch.from_numpy(packed)
