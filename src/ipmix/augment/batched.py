@@ -208,11 +208,11 @@ class IPMixBatch(nn.Module):
         self, data: torch.Tensor, plan: IPMixPlan, pictures: PictureSource | None, sample_image: np.ndarray,
         seed: int, is_float: bool, dtype: torch.dtype,
     ) -> torch.Tensor:
-        """`forward`'s Triton branch, with the fallback of backend="auto".
+        """`forward`'s Triton branch, and the fallback of backend="auto".
 
-        With backend="auto", a kernel that raises (compile, launch, resources) is given up, with
-        one `TritonFallbackWarning`, for the torch backend: for this call's plan, and for the rest
-        of this transform's life (`_backend_for`).
+        A kernel that raises (compile, launch, resources) is then given up, with one
+        `TritonFallbackWarning`, for the torch backend: for this call's plan and for the rest of
+        this transform's life (`_backend_for`).
         """
         from ipmix.augment import fused_triton
 
@@ -232,10 +232,8 @@ class IPMixBatch(nn.Module):
         )
         return self._apply_torch(data, plan, pictures, seed, dtype)
 
-    def _apply_torch(
-        self, data: torch.Tensor, plan: IPMixPlan, pictures: PictureSource | None, seed: int,
-        dtype: torch.dtype,
-    ) -> torch.Tensor:
+    def _apply_torch(self, data: torch.Tensor, plan: IPMixPlan, pictures: PictureSource | None, seed: int,
+                     dtype: torch.dtype) -> torch.Tensor:
         """A plan applied by the grouped tensor kernels (`ipmix.augment.grouped`), mask noise from `seed`."""
         generator = self._torch_generator(data.device)
         generator.manual_seed(seed)
