@@ -17,7 +17,10 @@ its own kernels, before any timing):
    the same step with three clean copies);
 4. a CUDA graph of one WRN-40-4 training step with IPMixBatch (`stage_plan` before each
    replay, `apply_staged` captured): its batch must equal `forward`'s on the same stream,
-   and its step time is compared with the eager step.
+   and its step time is compared with the eager step;
+5. registers and spills of every kernel variant as this GPU's driver loaded it, next to what
+   ptxas reported when `ipmix.augment.triton_compile` (the test suite's compile check, run
+   without a GPU) compiled it for this GPU's architecture.
 
 The issue's targets (IPMixBatch at most 5% of a WRN-40-4 step and 3% of a ResNet-50 step;
 at least 20,000 img/s at 224 px) are printed against the measured figures. ``--dry-run`` runs
@@ -294,6 +297,29 @@ def graph_check(mixing_set, device, dry: bool, steps: int) -> list[str]:
             f"(stage_plan included) vs {eager_time:.4f} s eager ({replayed / eager_time:.2f}x)."]
 
 
+def registers(device, dry: bool) -> list[str]:
+    """Section 5: each kernel variant's registers as compiled offline (ptxas) and as loaded here."""
+    import torch
+
+    from ipmix.augment import fused_triton
+    from ipmix.augment.triton_compile import VARIANTS, compile_all, variant_launch, variant_name
+
+    if dry:
+        return ["(dry run: nothing compiled)"]
+    major, minor = torch.cuda.get_device_capability(device)
+    offline = compile_all((major * 10 + minor,), workers=8, report=lambda line: None)
+    lines = [f"| kernel | offline for sm_{major}{minor} (ptxas) | registers here | n_spills here "
+             "(local bytes / 4) |", "|---|---|---|---|"]
+    for variant, report in zip(VARIANTS, offline, strict=True):
+        grid, args, options = variant_launch(*variant, device=device)
+        kernel = fused_triton._stage_kernel[grid](*args, **options)  # the launch returns the loaded kernel
+        compiled = report.splitlines()[0] if isinstance(report, str) else (
+            f"{report.registers} registers, {report.spill_stores} B spill stores")
+        lines.append(f"| {variant_name(*variant)} | {compiled} | {kernel.n_regs} | {kernel.n_spills} |")
+    torch.cuda.synchronize()
+    return lines
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse(argv)
     if args.dry_run:
@@ -337,6 +363,7 @@ def main(argv: list[str] | None = None) -> int:
     sweep = launch_sweep(mixing_set, device, args.dry_run, args.seconds)
     steps = step_overhead(mixing_set, device, args.dry_run, args.steps)
     graph = graph_check(mixing_set, device, args.dry_run, args.steps)
+    compiled = registers(device, args.dry_run)
     name = "CPU (dry run, Triton interpreter)"
     if device.type == "cuda":
         name = torch.cuda.get_device_name(device)
@@ -345,7 +372,7 @@ def main(argv: list[str] | None = None) -> int:
         "",
         f"Command: `python benchmarks/gpu_check.py {' '.join(argv if argv is not None else sys.argv[1:])}`  ",
         f"Device: {name}; torch {torch.__version__}, triton {triton.__version__}.  ",
-        f"Date: {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC; sections 2-4 took "
+        f"Date: {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC; sections 2-5 took "
         f"{time.perf_counter() - started:.0f} s.  ",
         "Images: synthetic; mixing set: 64 generated pictures; default IPMix options; "
         f"`IPMixBatch()`'s backend on this device: {default}.",
@@ -355,6 +382,7 @@ def main(argv: list[str] | None = None) -> int:
         "Triton launch configurations (224 px, batch 512, uint8):", "", *sweep, "",
         "## 3. Training step with IPMixBatch (bf16 autocast, channels-last)", "", *steps, "",
         "## 4. CUDA graph", "", *graph, "",
+        "## 5. Registers of the Triton kernel", "", *compiled, "",
     ])
     print(report)
     out = args.out or (None if args.dry_run else str(ROOT / "benchmarks/results/gpu.md"))

@@ -9,14 +9,18 @@ The numba backend is the reference: its ops give PIL's bytes (`test_fused.py`).
 from __future__ import annotations
 
 import os
+import warnings
 from dataclasses import replace
 
 import numpy as np
 import pytest
 import torch
 from torch.profiler import ProfilerActivity, profile
+from triton.runtime.errors import OutOfResources
 
 from ipmix import IPMixBatch
+from ipmix.augment import batched
+from ipmix.augment.batched import TritonFallbackWarning
 from ipmix.augment.encoding import PictureSource, encode_plan, pack_plan
 from ipmix.augment.fused import apply_plan_fused
 from ipmix.augment.mixing import MIXING_OPS
@@ -224,3 +228,46 @@ def test_the_triton_backend_names_the_devices_it_runs_on(triton_kernels, monkeyp
         IPMixBatch(SET, seed=0, backend="triton")(torch.zeros(2, 3, 8, 8, dtype=torch.uint8))
     with pytest.raises(ValueError, match="stage_plan needs the triton backend"):
         IPMixBatch(SET, seed=0, backend="numba").stage_plan(torch.zeros(2, 3, 8, 8, dtype=torch.uint8))
+
+
+class _FailingKernel:
+    """Stands in for `_stage_kernel`: every launch fails as on a GPU without the resources."""
+
+    def __init__(self) -> None:
+        self.launches = 0
+
+    def __getitem__(self, grid):
+        def launch(*args, **options):
+            self.launches += 1
+            raise OutOfResources(300_000, 232_448, "shared memory")
+
+        return launch
+
+
+def test_auto_falls_back_to_the_torch_backend_once_when_the_kernel_fails(triton_kernels, photos, monkeypatch):
+    """backend="auto" (Triton chosen) warns once and gives the torch backend's results from then on."""
+    monkeypatch.setattr(batched, "_automatic_backend", lambda device: "triton")  # as on a CUDA batch
+    kernel = _FailingKernel()
+    monkeypatch.setattr(triton_kernels, "_stage_kernel", kernel)
+    monkeypatch.setattr(triton_kernels, "interpreting", lambda: DEVICE.type == "cpu")  # as before the patch
+    images = torch.from_numpy(np.ascontiguousarray(photos[:3, :12, :12])).permute(0, 3, 1, 2).to(DEVICE)
+    auto, reference = IPMixBatch(SET, seed=4, views=2), IPMixBatch(SET, seed=4, views=2, backend="torch")
+    with pytest.warns(TritonFallbackWarning, match="OutOfResources: out of resource: shared") as caught:
+        first = auto(images)
+    assert len(caught) == 1 and "uses the torch backend" in str(caught[0].message)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no second warning, no second try
+        second = auto(images)
+    assert kernel.launches == 1
+    for got, want in zip((*first, *second), (*reference(images), *reference(images)), strict=True):
+        assert torch.equal(got, want)  # the call's plan drawn once: the streams stay in step
+    assert auto.random_state() == reference.random_state()
+    with pytest.raises(ValueError, match=r"its Triton kernel failed earlier \(OutOfResources"):
+        auto.stage_plan(images)  # CUDA graphs need the kernel
+    with pytest.raises(OutOfResources):
+        IPMixBatch(SET, seed=4, backend="triton")(images)  # chosen explicitly: the error itself
+    staged = IPMixBatch(SET, seed=4)
+    staged.stage_plan(images)
+    with pytest.raises(OutOfResources):
+        staged.apply_staged(images)  # the CUDA-graph path never falls back
+    assert kernel.launches == 3

@@ -10,6 +10,7 @@ compiled pass per sample, in cache); on any device the grouped tensor kernels of
 from __future__ import annotations
 
 import importlib.util
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
@@ -30,6 +31,10 @@ from ipmix.utils.images import check_unit_range
 BACKENDS: tuple[str, ...] = ("auto", "numba", "torch", "triton")
 #: Largest mixing set (in bytes of resized pictures) `IPMixBatch` copies to the device.
 MAX_DEVICE_SET_BYTES = 4 * 2**30
+
+
+class TritonFallbackWarning(RuntimeWarning):
+    """`IPMixBatch(backend="auto")` gave up the Triton kernel, which raised, for the torch backend."""
 
 
 class IPMixBatch(nn.Module):
@@ -104,6 +109,7 @@ class IPMixBatch(nn.Module):
         self._pictures: dict[tuple[int, str], torch.Tensor] = {}
         self._torch_generators: dict[str, torch.Generator] = {}
         self._staged: dict[tuple[tuple[int, ...], str], Any] = {}  # `stage_plan` buffers
+        self._triton_failure: str | None = None  # why backend="auto" gave up the Triton kernel
 
     @property
     def mixing_set(self) -> MixingSet:
@@ -162,15 +168,9 @@ class IPMixBatch(nn.Module):
                                    as_bytes=not is_float, threads=self.threads)
             out = torch.from_numpy(out).to(dtype)
         elif backend == "triton":
-            from ipmix.augment import fused_triton
-
-            packed = pack_plan(encode_plan(plan, height, width), pictures, sample_image, seed)
-            bank = pictures.bank if pictures is not None else None
-            out = self._apply_triton(data, fused_triton.upload_plan(packed, device), bank, is_float).to(dtype)
+            out = self._forward_triton(data, plan, pictures, sample_image, seed, is_float, dtype)
         else:
-            generator = self._torch_generator(device)
-            generator.manual_seed(seed)
-            out = apply_grouped(data, plan, pictures, generator, dtype)
+            out = self._apply_torch(data, plan, pictures, seed, dtype)
         return tuple(out.chunk(views)) if views > 1 else out
 
     def _draw(
@@ -188,9 +188,8 @@ class IPMixBatch(nn.Module):
     def _backend_for(self, device: torch.device) -> str:
         """The backend that applies plans to a batch on `device`."""
         if self.backend == "auto":
-            if device.type == "cpu":
-                return "numba"
-            return "triton" if device.type == "cuda" and triton_available() else "torch"
+            backend = _automatic_backend(device)
+            return "torch" if backend == "triton" and self._triton_failure is not None else backend
         if self.backend == "numba" and device.type != "cpu":
             raise ValueError(f"IPMixBatch: backend='numba' runs on CPU tensors; the batch is on {device}")
         if self.backend == "triton":
@@ -204,6 +203,41 @@ class IPMixBatch(nn.Module):
                     f"TRITON_INTERPRET=1, for tests); the batch is on {device}"
                 )
         return self.backend
+
+    def _forward_triton(
+        self, data: torch.Tensor, plan: IPMixPlan, pictures: PictureSource | None, sample_image: np.ndarray,
+        seed: int, is_float: bool, dtype: torch.dtype,
+    ) -> torch.Tensor:
+        """`forward`'s Triton branch, and the fallback of backend="auto".
+
+        A kernel that raises (compile, launch, resources) is then given up, with one
+        `TritonFallbackWarning`, for the torch backend: for this call's plan and for the rest of
+        this transform's life (`_backend_for`).
+        """
+        from ipmix.augment import fused_triton
+
+        packed = pack_plan(encode_plan(plan, *data.shape[2:]), pictures, sample_image, seed)
+        bank = pictures.bank if pictures is not None else None
+        try:
+            device_plan = fused_triton.upload_plan(packed, data.device)
+            return self._apply_triton(data, device_plan, bank, is_float).to(dtype)
+        except Exception as error:
+            if self.backend != "auto":
+                raise
+            self._triton_failure = fused_triton.failure_summary(error)
+        warnings.warn(
+            f"IPMixBatch: the Triton kernel failed ({self._triton_failure}); this transform uses the torch "
+            "backend (ipmix.augment.grouped) from now on. backend='torch' chooses it without trying Triton; "
+            "backend='triton' raises the error instead", TritonFallbackWarning, stacklevel=3,
+        )
+        return self._apply_torch(data, plan, pictures, seed, dtype)
+
+    def _apply_torch(self, data: torch.Tensor, plan: IPMixPlan, pictures: PictureSource | None, seed: int,
+                     dtype: torch.dtype) -> torch.Tensor:
+        """A plan applied by the grouped tensor kernels (`ipmix.augment.grouped`), mask noise from `seed`."""
+        generator = self._torch_generator(data.device)
+        generator.manual_seed(seed)
+        return apply_grouped(data, plan, pictures, generator, dtype)
 
     def _apply_triton(
         self, data: torch.Tensor, plan: torch.Tensor, bank: torch.Tensor | None, is_float: bool
@@ -227,7 +261,9 @@ class IPMixBatch(nn.Module):
 
         data, _ = _as_uint8_batch(images)
         if self._backend_for(data.device) != "triton":
-            raise ValueError(f"IPMixBatch: stage_plan needs the triton backend (CUDA), got {self.backend!r}")
+            failed = self._triton_failure
+            raise ValueError(f"IPMixBatch: stage_plan needs the triton backend (CUDA), got {self.backend!r}"
+                             + (f"; its Triton kernel failed earlier ({failed})" if failed else ""))
         plan, pictures, seed = self._draw(data, None)
         sample_image = np.arange(plan.batch_size) % data.shape[0]
         packed = pack_plan(encode_plan(plan, *data.shape[2:]), pictures, sample_image, seed)
@@ -311,6 +347,13 @@ class IPMixBatch(nn.Module):
 def triton_available() -> bool:
     """Whether the triton package can be imported (it comes with CUDA builds of torch)."""
     return importlib.util.find_spec("triton") is not None
+
+
+def _automatic_backend(device: torch.device) -> str:
+    """backend="auto" on `device`: numba on the CPU, Triton on CUDA when installed, else torch."""
+    if device.type == "cpu":
+        return "numba"
+    return "triton" if device.type == "cuda" and triton_available() else "torch"
 
 
 def _share_pictures(plan: IPMixPlan, count: int) -> None:

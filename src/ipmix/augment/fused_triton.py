@@ -19,6 +19,9 @@ tensors (slowly), which is how the tests prove it without a GPU.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from typing import Any
+
 import numpy as np
 import torch
 import triton
@@ -49,6 +52,8 @@ _LEVEL, _OP, _SOURCE, _MIXING = (tl.constexpr(_L.LEVEL), tl.constexpr(_L.OP), tl
                                  tl.constexpr(_L.MIXING))
 _BOX, _A, _B, _THRESHOLD, _PARAM = (tl.constexpr(_L.BOX), tl.constexpr(_L.A), tl.constexpr(_L.B),
                                     tl.constexpr(_L.THRESHOLD), tl.constexpr(_L.PARAM))
+#: Position of the output among `_stage_kernel`'s arguments.
+OUT_ARG = 6
 #: The torch.profiler event of each kernel launch (`apply_plan_triton`).
 LAUNCH_NAME = "ipmix::triton_stage"
 #: Pixels per tile of a program, and warps per program, on a GPU (read at each call; tunable).
@@ -182,14 +187,19 @@ def _add_chain(clean, mix, first, last, weight, is_float, current, chain_bytes, 
     tl.debug_barrier()
 
 
-@triton.jit
+# Otherwise Triton compiles a kernel per class (1, a multiple of 16, other) of every size and per
+# alignment of every caller-given pointer: hints worth little here (a tile gives each thread 2
+# pixels; they made a few 2-wide float loads), and kernels `triton_compile` could not all check.
+@triton.jit(do_not_specialize=["F", "K", "T", "H", "W", "PH", "PW"],
+            do_not_specialize_on_alignment=["images", "plan", "bank"])
 def _stage_kernel(images, plan, bank, scratch_bytes, scratch_floats, scratch_lut, out, F, K, T, H, W, PH, PW,
                   C: tl.constexpr, CP: tl.constexpr, AS_BYTES: tl.constexpr, BLOCK: tl.constexpr,
                   INTERPRET: tl.constexpr):
     """Apply one stage of the plan to row ``program_id`` (see the module docstring).
 
     Only the channel counts and the output type are compile-time constants: one compiled
-    kernel serves every image size, chain count and depth.
+    kernel serves every image size, chain count and depth (`stage_launches` says with what
+    arguments; `ipmix.augment.triton_compile` compiles every variant without a GPU).
     """
     row = tl.program_id(0).to(tl.int64)
     size = C * H * W
@@ -276,6 +286,21 @@ def interpreting() -> bool:
     return isinstance(_stage_kernel, InterpretedFunction)
 
 
+def failure_summary(error: BaseException) -> str:
+    """A failure of the kernel in one line: its type and the first line of its deepest cause.
+
+    Triton chains a compile error through the jit functions that called the failing one, and
+    keeps the message of its own errors apart from the source they quote (``error_message``);
+    errors of its MLIR passes print their message and raise an empty AssertionError.
+    """
+    cause = error
+    while cause.__cause__ is not None:
+        cause = cause.__cause__
+    text = getattr(cause, "error_message", None) or str(cause)
+    first = next((line.strip() for line in text.splitlines() if line.strip()), "")
+    return f"{type(error).__name__}: {first or f'{type(cause).__name__} (its message went to stderr)'}"
+
+
 def upload_plan(packed: np.ndarray, device: torch.device) -> torch.Tensor:
     """`pack_plan`'s array on `device`: one copy from pinned memory, no host synchronisation."""
     host = torch.from_numpy(packed)
@@ -284,13 +309,12 @@ def upload_plan(packed: np.ndarray, device: torch.device) -> torch.Tensor:
     return host.pin_memory().to(device, non_blocking=True)
 
 
-def apply_plan_triton(images: torch.Tensor, plan: torch.Tensor, bank: torch.Tensor | None, k: int, t: int,
-                      as_bytes: bool) -> torch.Tensor:
-    """Apply a packed plan (``[stages, B, RowLayout(k, t).width]`` on the images' device).
+def stage_launches(images: torch.Tensor, plan: torch.Tensor, bank: torch.Tensor | None, k: int, t: int,
+                   as_bytes: bool) -> Iterator[tuple[tuple[int], tuple[Any, ...], dict[str, Any]]]:
+    """The launches of `apply_plan_triton`: ``(grid, args, options)`` of each stage, in turn.
 
-    `images` are uint8 ``[B0, C, H, W]``, `bank` the uint8 pictures ``[N, 1 or 3, S, S']``
-    (None when no step mixes with a picture). Returns ``[B, C, H, W]`` float32 in [0, 1], or
-    uint8 with `as_bytes`. One launch per stage; nothing waits for the device.
+    The stage's output is ``args[OUT_ARG]``; the next stage reads it once the caller has made the
+    launch. Scratch buffers and outputs are fresh (aligned) allocations on the images' device.
     """
     stages, rows, width = plan.shape
     _, channels, height, image_width = images.shape
@@ -308,13 +332,26 @@ def apply_plan_triton(images: torch.Tensor, plan: torch.Tensor, bank: torch.Tens
         stage_bytes = as_bytes or stage < stages - 1  # mixed-input: stage 2 reads stage 1's bytes
         out = torch.empty((rows, channels, height, image_width),
                           dtype=torch.uint8 if stage_bytes else torch.float32, device=device)
+        args = (source, plan[stage], bank, scratch_bytes, scratch_floats, scratch_lut, out,
+                width, k, t, height, image_width, bank.shape[2], bank.shape[3])
+        options = {"C": channels, "CP": bank.shape[1], "AS_BYTES": stage_bytes, "BLOCK": block,
+                   "INTERPRET": interpret, "num_warps": NUM_WARPS, "enable_fp_fusion": False}
+        yield (rows,), args, options
+        source = out
+
+
+def apply_plan_triton(images: torch.Tensor, plan: torch.Tensor, bank: torch.Tensor | None, k: int, t: int,
+                      as_bytes: bool) -> torch.Tensor:
+    """Apply a packed plan (``[stages, B, RowLayout(k, t).width]`` on the images' device).
+
+    `images` are uint8 ``[B0, C, H, W]``, `bank` the uint8 pictures ``[N, 1 or 3, S, S']``
+    (None when no step mixes with a picture). Returns ``[B, C, H, W]`` float32 in [0, 1], or
+    uint8 with `as_bytes`. One launch per stage; nothing waits for the device.
+    """
+    out = images
+    for grid, args, options in stage_launches(images, plan, bank, k, t, as_bytes):
         # One launch per stage, named for torch.profiler; log2(0) of the interpreter's powers is fine.
         with torch.profiler.record_function(LAUNCH_NAME), np.errstate(divide="ignore"):
-            _stage_kernel[(rows,)](
-                source, plan[stage], bank, scratch_bytes, scratch_floats, scratch_lut, out,
-                width, k, t, height, image_width, bank.shape[2], bank.shape[3],
-                C=channels, CP=bank.shape[1], AS_BYTES=stage_bytes, BLOCK=block, INTERPRET=interpret,
-                num_warps=NUM_WARPS, enable_fp_fusion=False,
-            )
-        source = out
-    return source
+            _stage_kernel[grid](*args, **options)
+        out = args[OUT_ARG]
+    return out
