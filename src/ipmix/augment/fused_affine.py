@@ -6,8 +6,7 @@ image, else the bilinear mix of its four neighbours (clamped to the edge) trunca
 integer. The bytes are PIL's; the work is arranged for speed:
 
 - any map (rotations): row by row, the pixels' source neighbours and weights first (a loop
-  without branches), then one loop per channel that reads bytes as doubles from a table (a
-  load, not a conversion);
+  without branches), then one loop per channel over the neighbours;
 - shear_x ``(1, b, 0, 0, 1, 0)``: every y stays y + 0.5, so the weight along y is 0; and along
   a row, ``x + .5 + b (y + .5)`` rounds to the same offset from x for every x whose sum lies
   in one binade [2^p, 2^(p + 1)) (x + .5 is on the binade's grid, so only the product is
@@ -26,8 +25,6 @@ import math
 import numba
 import numpy as np
 
-#: Each byte value as a double (the general path reads neighbours through it).
-_BYTE_VALUES = np.arange(256, dtype=np.float64)
 
 
 @numba.njit(cache=True, nogil=True)
@@ -51,8 +48,8 @@ def _pixel(planes, out, first, x, xin, width, y_offset):
     column = max(int(x0), 0)
     step = min(int(x0) + 1, width - 1) - column
     for ch in range(planes.shape[0]):
-        p0 = _BYTE_VALUES[planes[ch, y_offset + column]]
-        p1 = _BYTE_VALUES[planes[ch, y_offset + column + step]]
+        p0 = np.float64(planes[ch, y_offset + column])
+        p1 = np.float64(planes[ch, y_offset + column + step])
         out[ch, first + x] = np.uint8((p0 + (p1 - p0) * weight) * inside)
 
 
@@ -130,13 +127,13 @@ def _general(src, dst, co, top, left, box_h, box_w):
             if only_y:
                 for i in range(box_w):
                     j = corner[i]
-                    p0, p1 = _BYTE_VALUES[planes[ch, j]], _BYTE_VALUES[planes[ch, j + below[i]]]
+                    p0, p1 = np.float64(planes[ch, j]), np.float64(planes[ch, j + below[i]])
                     out[ch, first + i] = np.uint8((p0 + (p1 - p0) * wy[i]) * inside[i])
                 continue
             for i in range(box_w):
                 j, step_x, step_y = corner[i], right[i], below[i]
-                p00, p01 = _BYTE_VALUES[planes[ch, j]], _BYTE_VALUES[planes[ch, j + step_x]]
-                p10, p11 = _BYTE_VALUES[planes[ch, j + step_y]], _BYTE_VALUES[planes[ch, j + step_y + step_x]]
+                p00, p01 = np.float64(planes[ch, j]), np.float64(planes[ch, j + step_x])
+                p10, p11 = np.float64(planes[ch, j + step_y]), np.float64(planes[ch, j + step_y + step_x])
                 upper = p00 + (p01 - p00) * wx[i]
                 lower = p10 + (p11 - p10) * wx[i]
                 out[ch, first + i] = np.uint8((upper + (lower - upper) * wy[i]) * inside[i])
