@@ -10,7 +10,8 @@ resized to 500 x 375 or 375 x 500, quality 90) in an ImageFolder tree, or your o
 Pillow decoding):
 
 - vanilla: decode + RandomResizedCrop(224) + flip, what a ``--batched`` worker does;
-- per-image IPMix (ImageNet preset) after the crop, in the worker;
+- per-image IPMix (ImageNet preset) after the crop, in the worker, on its default (numba)
+  backend and on the PIL reference backend;
 - torchvision's AugMix (ImageNet preset: severity 1) after the crop, in the worker;
 - ``--batched``: the vanilla loader cost plus `ipmix.IPMixBatch` (ImageNet preset, numba
   backend, batch ``--batch``) per image on one thread, as if it ran on the CPU; on a GPU it
@@ -150,6 +151,8 @@ def main(argv: list[str] | None = None) -> int:
     crop = RandomResizedCropFlip(size, seed=0)
     ipmix = IPMix(mixing_set, seed=0)
     ipmix.options = options
+    ipmix_pil = IPMix(mixing_set, seed=0, backend="pil")
+    ipmix_pil.options = options
     augmix = v2.AugMix(**PRESETS["imagenet"]["augmix"])
     batch_transform = IPMixBatch(mixing_set, seed=0, backend="numba")
     batch_transform.options = options
@@ -171,6 +174,7 @@ def main(argv: list[str] | None = None) -> int:
     pipelines = {
         "vanilla (decode + RandomResizedCrop + flip)": per_image(None),
         "per-image ipmix.IPMix (ImageNet preset)": per_image(ipmix),
+        "per-image ipmix.IPMix (ImageNet preset, backend='pil')": per_image(ipmix_pil),
         "torchvision v2 AugMix (ImageNet preset)": per_image(augmix),
         "IPMixBatch alone (numba, one thread)": batched,
     }

@@ -296,6 +296,7 @@ def main(argv: list[str] | None = None) -> int:
     from ipmix.utils.io import atomic_write_bytes
 
     torch.set_num_threads(1)
+    load_start = os.getloadavg()[0]
     path = Path(args.data) / "cifar10.npz"
     if not path.is_file():
         raise FileNotFoundError(f"CIFAR-10 not found at {path}; pass --data or set IPMIX_DATA")
@@ -400,7 +401,8 @@ def main(argv: list[str] | None = None) -> int:
         f"Command: `{command.strip()}`  ",
         f"Machine: {args.machine} ({platform.processor() or platform.machine()}, "
         f"{os.cpu_count()} logical CPUs, torch {torch.__version__}), one torch thread.  ",
-        f"Date: {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC.  ",
+        f"Date: {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC; 1-minute load average "
+        f"{load_start:.1f} at the start, {os.getloadavg()[0]:.1f} at the end.  ",
         f"Inputs: CIFAR-10 test images (224 px: upscaled); mixing set: {args.pictures} pictures of the "
         "built-in generated set, stored as an array set. Per-image rows take PIL images; "
         "IPMixBatch takes a uint8 CPU tensor. At least "
