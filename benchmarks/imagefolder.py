@@ -127,7 +127,7 @@ def main(argv: list[str] | None = None) -> int:
     from tqdm import tqdm
 
     from ipmix import IPMix, IPMixBatch, MixingSet
-    from ipmix.augment.plan import IPMixOptions
+    from ipmix.augment.options import IPMixOptions
     from ipmix.data import ImageFolderDataset, RandomResizedCropFlip, scan_image_folder, to_uint8_tensor
     from ipmix.mixing_sets import default_mixing_set
     from ipmix.training.registry import PRESETS

@@ -14,7 +14,7 @@ __version__ = "0.1.0"
 _EXPORTS = {
     "IPMix": "ipmix.augment.ipmix",
     "IPMixBatch": "ipmix.augment.batched",
-    "IPMixOptions": "ipmix.augment.plan",
+    "IPMixOptions": "ipmix.augment.options",
     "IPMixPlan": "ipmix.augment.plan",
     "MixingSet": "ipmix.mixing_sets.store",
 }

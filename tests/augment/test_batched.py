@@ -18,7 +18,8 @@ from ipmix.augment.batched import IPMixCollate
 from ipmix.augment.encoding import PictureSource
 from ipmix.augment.fused import apply_plan_fused
 from ipmix.augment.grouped import apply_plan_batch, crop_pictures, cropped_pictures
-from ipmix.augment.plan import IPMixOptions, IPMixPlan, sample_plan
+from ipmix.augment.options import IPMixOptions
+from ipmix.augment.plan import IPMixPlan, sample_plan
 from ipmix.augment.reference import apply_plan, crop_picture
 from ipmix.mixing_sets.store import MixingSet
 

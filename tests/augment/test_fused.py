@@ -7,7 +7,7 @@ import pytest
 from scipy import stats
 
 from ipmix.augment import cpu_math, fused_ops
-from ipmix.augment.encoding import op_parameters
+from ipmix.augment.op_parameters import op_parameters
 from ipmix.augment.ops import ALL_OPS, OP_KERNELS
 
 

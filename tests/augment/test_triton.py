@@ -25,7 +25,8 @@ from ipmix.augment.encoding import PictureSource, encode_plan, pack_plan
 from ipmix.augment.fused import apply_plan_fused
 from ipmix.augment.mixing import MIXING_OPS
 from ipmix.augment.ops import ALL_OPS
-from ipmix.augment.plan import FROM_IMAGE_OP, IMAGE_LEVEL, P_LEVEL, IPMixOptions, sample_plan
+from ipmix.augment.options import IPMixOptions
+from ipmix.augment.plan import FROM_IMAGE_OP, IMAGE_LEVEL, P_LEVEL, sample_plan
 from ipmix.mixing_sets.store import MixingSet
 
 pytestmark = pytest.mark.cuda

@@ -12,7 +12,7 @@ from ipmix.augment.config_strings import (
     format_config_string,
     parse_config_string,
 )
-from ipmix.augment.plan import IPMixOptions
+from ipmix.augment.options import IPMixOptions
 from ipmix.training import UnknownAugmentationError, build_augmentation
 from ipmix.training.registry import PRESETS, preset_name
 

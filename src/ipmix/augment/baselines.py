@@ -18,7 +18,8 @@ from torchvision import tv_tensors
 from ipmix.augment.inputs import ImageTransform, as_image_array, check_numpy_image
 from ipmix.augment.mixing import add, multiply
 from ipmix.augment.ops import OP_KERNELS, autocontrast_no_cutoff
-from ipmix.augment.plan import as_names, check_op_severity, sample_mixing_coefficients
+from ipmix.augment.options import as_names, check_op_severity
+from ipmix.augment.plan import mixing_coefficients
 from ipmix.augment.reference import crop_picture
 from ipmix.augment.seeding import ProcessGenerator
 from ipmix.mixing_sets.store import PICTURE_SCALE, MixingSet, resized_picture_size
@@ -197,8 +198,8 @@ class PixMix(ImageTransform):
         for _ in range(rng.integers(0, self.k + 1)):
             other = self._augment(image, rng) if rng.random() < 0.5 else picture
             mixing = add if rng.random() < 0.5 else multiply
-            a, b = sample_mixing_coefficients(rng, self.beta, ())
-            mixed = np.clip(mixing(mixed, other, float(a), float(b)), 0, 1).astype(np.float32)
+            a, b = mixing_coefficients(rng, self.beta)
+            mixed = np.clip(mixing(mixed, other, a, b), 0, 1).astype(np.float32)
         return mixed
 
     def transform(self, inpt: Any, params: dict[str, Any]) -> Any:

@@ -22,7 +22,8 @@ from torch import nn
 from ipmix.augment.encoding import PictureSource, encode_plan, pack_plan
 from ipmix.augment.fused import apply_plan_fused
 from ipmix.augment.grouped import apply_grouped
-from ipmix.augment.plan import IPMixOptions, IPMixPlan, sample_plan
+from ipmix.augment.options import IPMixOptions
+from ipmix.augment.plan import IPMixPlan, sample_plan
 from ipmix.augment.seeding import ProcessGenerator
 from ipmix.mixing_sets.store import MixingSet
 from ipmix.utils.images import check_unit_range

@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from ipmix.augment.plan import IPMixOptions
+from ipmix.augment.options import IPMixOptions
 
 #: IPMix variants (paper Table 7) and the level switch each one turns off.
 IPMIX_VARIANTS: dict[str, dict[str, bool]] = {

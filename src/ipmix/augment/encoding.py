@@ -7,8 +7,8 @@ kernels read, computed once on the host:
   the batch's device, an index and a crop offset per row), the same for the mixing set and
   for pictures passed to `forward`;
 - `StageArrays`: one stage of the plan per row, with each step's op parameters computed in
-  float64 as `ops.py` computes them (`op_parameters`: PIL's affine coefficients, posterize
-  masks, solarize thresholds, autocontrast cuts, blend factors);
+  float64 as `ops.py` computes them (`ipmix.augment.op_parameters`: PIL's affine coefficients,
+  posterize masks, solarize thresholds, autocontrast cuts, blend factors);
 - `pack_plan`: the same arrays packed into one float64 row per sample and stage (layout:
   `RowLayout`), so that a device backend uploads a whole plan in one copy. Every value of the
   encoding is exact in float64 (small integers, float32 values, float64 parameters; the
@@ -26,49 +26,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from ipmix.augment.ops import ALL_OPS
+from ipmix.augment.op_parameters import PARAMS, op_parameters
 from ipmix.augment.plan import IPMixPlan
-from ipmix.augment.tensor_ops import (
-    AFFINE_OPS,
-    ENHANCE_OPS,
-    affine_coefficients,
-    autocontrast_cutoffs,
-    enhance_factors,
-    posterize_masks,
-    solarize_thresholds,
-)
-
-_AFFINE = np.asarray([name in AFFINE_OPS for name in ALL_OPS])
-_ENHANCE = np.asarray([name in ENHANCE_OPS for name in ALL_OPS])
-#: Number of op parameters per step (`op_parameters`).
-PARAMS = 6
-
-
-def op_parameters(op: np.ndarray, level: np.ndarray, sign: np.ndarray, height: int, width: int) -> np.ndarray:
-    """Each step's op parameters, float64 ``[..., 6]``, computed on the host as `ops.py` does.
-
-    Affine ops get PIL's coefficients (`tensor_ops.affine_coefficients`); the others keep one
-    number in column 0 (the same `tensor_ops` helpers as the tensor kernels): posterize's bit
-    mask, solarize's threshold, autocontrast's cut (pixels removed at each end, as PIL's
-    ``pixels * cutoff // 100``) and the enhance ops' blend factor.
-    """
-    shape = op.shape
-    op, level, sign = op.reshape(-1), level.reshape(-1).astype(np.float64), sign.reshape(-1)
-    params = np.zeros((len(op), PARAMS), dtype=np.float64)
-    affine = _AFFINE[op]
-    if affine.any():
-        names = np.asarray(ALL_OPS, dtype=object)[op[affine]]
-        params[affine] = affine_coefficients(names, level[affine], sign[affine], height, width)
-    for rows, value in (
-        (op == ALL_OPS.index("posterize"), posterize_masks),
-        (op == ALL_OPS.index("solarize"), solarize_thresholds),
-        (op == ALL_OPS.index("autocontrast"),
-         lambda lv: np.floor_divide(height * width * autocontrast_cutoffs(lv), 100)),
-        (_ENHANCE[op], enhance_factors),
-    ):
-        if rows.any():
-            params[rows, 0] = value(level[rows])
-    return params.reshape(*shape, PARAMS)
 
 
 @dataclass

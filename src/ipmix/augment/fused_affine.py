@@ -26,7 +26,6 @@ import numba
 import numpy as np
 
 
-
 @numba.njit(cache=True, nogil=True)
 def affine(src, dst, co, top, left, box_h, box_w):
     """Write PIL's affine transform of `src` by `co` (a, b, c, d, e, f) to `dst` inside the box."""

@@ -4,7 +4,7 @@ Each kernel reproduces the PIL operation of the per-image path (`ipmix.augment.o
 byte: bilinear affine maps in double precision with PIL's clamping and black fill
 (`ipmix.augment.fused_affine`), truncating
 blends, PIL's lookup tables. `apply_op` dispatches on the op's index in `ALL_OPS`, with its
-parameters from `ipmix.augment.encoding.op_parameters`, and writes only a box of the output
+parameters from `ipmix.augment.op_parameters`, and writes only a box of the output
 (the whole image for image-level steps; the mixing box when a P-level step mixes with an op of
 the clean image). Statistics that PIL computes on the whole image (histograms, the mean of
 contrast) are still computed on the whole image, so every written value is PIL's.

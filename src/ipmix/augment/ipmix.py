@@ -20,7 +20,8 @@ from ipmix.augment import reference
 from ipmix.augment.encoding import StageArrays, encode_plan
 from ipmix.augment.fused import apply_rows
 from ipmix.augment.inputs import ImageTransform, as_image_array, as_planar_image, planar
-from ipmix.augment.plan import IPMixOptions, IPMixPlan, sample_plan
+from ipmix.augment.options import IPMixOptions
+from ipmix.augment.plan import IPMixPlan, sample_plan
 from ipmix.augment.seeding import ProcessGenerator
 from ipmix.mixing_sets.store import MixingSet
 

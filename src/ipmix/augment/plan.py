@@ -5,197 +5,31 @@ chain weights, skip weight, the level of each chain (or step), depths, image ops
 levels and signs, patch boxes (size, square or scar, position), mixing ops with their
 coefficients and mask thresholds, the mixing picture with its crop offset, and the seed of the
 uniform noise that random pixel/element masks threshold (hashed per element from the seed and
-the element's coordinates, `ipmix.augment.mask_noise`). The per-image transform (`ipmix.IPMix`)
-and the batched path apply plans; neither draws anything else.
+the element's coordinates, `ipmix.augment.cpu_math`). The per-image transform (`ipmix.IPMix`)
+and the batched path apply plans; neither draws anything else. The sampler is compiled (numba)
+and draws sample after sample, so a plan costs about 20 us for one image and 1.5 us per image
+in blocks (`benchmarks/results/per_image.md`).
 
 Arrays are batch-first numpy arrays: ``[B]``, ``[B, k]`` or ``[B, k, t]`` for k chains of at
-most t steps. Steps at or beyond a chain's depth are drawn too (fixed shapes keep the sampler
-vectorised) and ignored when applying.
+most t steps. Steps at or beyond a chain's depth are drawn too (fixed shapes) and ignored when
+applying.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, fields, replace
 from functools import cache
-from typing import Literal
 
+import numba
 import numpy as np
 
-from ipmix.augment.mixing import MIXING_OPS, validate_mixing_ops
-from ipmix.augment.ops import ALL_OPS, resolve_ops
-from ipmix.mixing_sets.store import PICTURE_SCALE, resized_picture_size
-
-Mode = Literal["paper", "official"]
-Framework = Literal["chain", "linear", "mixed-input"]
-#: A patch size that stands for the whole image (the pixel level).
-FULL = "full"
+from ipmix.augment.mixing import MIXING_OPS
+from ipmix.augment.ops import ALL_OPS
+from ipmix.augment.options import IPMixOptions
+from ipmix.mixing_sets.store import resized_picture_size
 
 IMAGE_LEVEL, P_LEVEL = 0, 1  # values of `IPMixPlan.step_level`
 FROM_PICTURE, FROM_IMAGE_OP = 0, 1  # values of `IPMixPlan.source`
-#: Op levels live on AugMix's 0-10 scale: 10 is every op's largest magnitude.
-MAX_OP_SEVERITY = 10.0
-
-
-def as_names(value: object) -> tuple:
-    """An option that takes several values as a tuple: one string or number is one value.
-
-    (``tuple("add")`` would be ``("a", "d", "d")``: every option taking names goes through here.)
-    """
-    if isinstance(value, str | int | float | np.integer | np.floating):
-        return (value,)
-    return tuple(value)  # type: ignore[arg-type]
-
-
-def check_op_severity(value: object, what: str = "IPMix: op_severity") -> float:
-    """Refuse an op severity outside [0.1, 10] (levels are drawn in [0.1, severity])."""
-    if isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating) or not (
-        0.1 <= value <= MAX_OP_SEVERITY
-    ):
-        raise ValueError(
-            f"{what} must be a number in [0.1, {MAX_OP_SEVERITY:g}] (op levels are drawn in "
-            f"[0.1, severity] on AugMix's 0-10 scale, 10 = each op's largest magnitude), got {value!r}"
-        )
-    return float(value)
-
-
-@dataclass(frozen=True)
-class IPMixOptions:
-    """Validated options of IPMix; shared by the per-image and batched paths.
-
-    Defaults: k = t = 3 and alpha = 1 (paper); mixing severity (beta) 3 and op severity 3
-    (the authors' CIFAR code; their ImageNet code uses 4 and 1).
-    """
-
-    width: int = 3
-    depth: int = 3
-    alpha: float = 1.0
-    mixing_severity: float = 3.0
-    op_severity: float = 3.0
-    patch_sizes: tuple[int | str, ...] | None = None
-    mode: Mode = "paper"
-    framework: Framework = "chain"
-    image_level: bool = True
-    patch_level: bool = True
-    pixel_level: bool = True
-    mixing_ops: tuple[str, ...] | None = None
-    box_shapes: tuple[str, ...] = ("square", "scar")
-    ops: tuple[str, ...] | None = None
-    all_ops: bool = False
-    picture_scale: float = PICTURE_SCALE
-    op_names: tuple[str, ...] = field(init=False)
-
-    def __post_init__(self) -> None:
-        def fail(message: str) -> None:
-            raise ValueError(f"IPMix: {message}")
-
-        if not isinstance(self.width, int | np.integer) or self.width < 1:
-            fail(f"width (k) must be an integer >= 1, got {self.width!r}")
-        if not isinstance(self.depth, int | np.integer) or self.depth < 1:
-            fail(f"depth (t) must be an integer >= 1, got {self.depth!r}")
-        for name in ("alpha", "mixing_severity"):
-            if not getattr(self, name) > 0:
-                fail(f"{name} must be > 0, got {getattr(self, name)!r}")
-        check_op_severity(self.op_severity)
-        if self.mode not in ("paper", "official"):
-            fail(f"mode must be 'paper' or 'official', got {self.mode!r}")
-        if self.framework not in ("chain", "linear", "mixed-input"):
-            fail(f"framework must be 'chain', 'linear' or 'mixed-input', got {self.framework!r}")
-        if not (self.image_level or self.patch_level or self.pixel_level):
-            fail("at least one of image_level, patch_level, pixel_level must be on")
-        if self.framework == "mixed-input" and not (
-            self.image_level and (self.patch_level or self.pixel_level)
-        ):
-            fail("the mixed-input framework needs the image level and a P level (patch or pixel)")
-        shapes = as_names(self.box_shapes)
-        if not shapes or set(shapes) - {"square", "scar"}:
-            fail(f"box_shapes must be a non-empty subset of ('square', 'scar'), got {shapes}")
-        if self.patch_sizes is not None:
-            sizes = as_names(self.patch_sizes)
-            bad = [s for s in sizes if s != FULL and not (isinstance(s, int | np.integer) and s >= 2)]
-            if bad or not sizes:
-                fail(f"patch_sizes must be integers >= 2 or {FULL!r}, got {sizes}")
-            object.__setattr__(self, "patch_sizes", sizes)
-        if not self.picture_scale >= 1:
-            fail(f"picture_scale must be >= 1, got {self.picture_scale!r}")
-        object.__setattr__(self, "box_shapes", shapes)
-        mixing_ops = as_names(self.mixing_ops) if self.mixing_ops is not None else None
-        object.__setattr__(self, "mixing_ops", validate_mixing_ops(mixing_ops))
-        ops = as_names(self.ops) if self.ops is not None else None
-        object.__setattr__(self, "ops", ops)
-        object.__setattr__(self, "op_names", resolve_ops(ops, self.all_ops))
-
-    @classmethod
-    def preset(cls, name: str, **changes: object) -> IPMixOptions:
-        """The named settings (`IPMIX_PRESETS`), with `changes` on top.
-
-        ``"cifar"``: the defaults (the authors' CIFAR script). ``"imagenet"``: the authors'
-        ``imagenet.py`` and the paper's Appendix A.2: op severity 1, mixing severity 4, all 15
-        ops, patch sizes 4-64 and the whole image (the paper's "256", the code's 224), and
-        mixing pictures resized to 8/7 of the image size before the random crop (their
-        ``Resize(256)``, ``RandomCrop(224)``).
-        """
-        if name not in IPMIX_PRESETS:
-            raise ValueError(f"IPMix: unknown preset {name!r}; choose one of {', '.join(IPMIX_PRESETS)}")
-        return cls(**{**IPMIX_PRESETS[name], **changes})  # type: ignore[arg-type]
-
-    def replace(self, **changes: object) -> IPMixOptions:
-        """A copy with some options changed (validated again)."""
-        current = {f.name: getattr(self, f.name) for f in fields(self) if f.init}
-        current.update(changes)
-        return IPMixOptions(**current)
-
-    @property
-    def uses_p_level(self) -> bool:
-        return self.patch_level or self.pixel_level
-
-    def patch_size_choices(self, height: int, width: int) -> np.ndarray:
-        """Nominal patch sizes for an image, after the patch/pixel-level switches.
-
-        A size as large as the image's longer side is the pixel level (the whole image); the
-        default sizes are (4, 8, 16, 32) for images up to 32 px and (4, 8, 16, 32, 64, whole
-        image) for larger ones (64 means the whole image below 64 px). A size given in
-        `patch_sizes` larger than the image is an error: it would silently be the whole image.
-        """
-        full = max(height, width)
-        if self.patch_sizes is None:
-            sizes = (4, 8, 16, 32) if full <= 32 else (4, 8, 16, 32, 64, FULL)
-        else:
-            sizes = self.patch_sizes
-            too_large = [int(s) for s in sizes if s != FULL and int(s) > full]
-            if too_large:
-                raise ValueError(
-                    f"IPMix: patch_sizes {too_large} exceed the {height}x{width} image; a patch "
-                    f"as large as the image is the pixel level, {FULL!r}: give sizes up to {full} "
-                    f"and {FULL!r}"
-                )
-        smallest = min((int(s) for s in sizes if s != FULL), default=2)
-        if smallest > min(height, width):
-            raise ValueError(
-                f"IPMix: the image ({height}x{width}) is smaller than the smallest patch "
-                f"({smallest} px); pass smaller patch_sizes"
-            )
-        nominal = sorted({full if s == FULL else min(int(s), full) for s in sizes})
-        if not self.patch_level:
-            nominal = [full]
-        elif not self.pixel_level:
-            nominal = [s for s in nominal if s < full]
-            if not nominal:
-                raise ValueError("IPMix: pixel_level=False leaves no patch size smaller than the image")
-        return np.asarray(nominal, dtype=np.int64)
-
-
-#: Named IPMix settings (`IPMixOptions.preset`): options that differ from the defaults.
-IPMIX_PRESETS: dict[str, dict[str, object]] = {
-    "cifar": {},
-    "imagenet": {
-        "op_severity": 1.0,
-        "mixing_severity": 4.0,
-        "all_ops": True,
-        # patch sizes: the size-aware default, (4, 8, 16, 32, 64, whole image) above 32 px, so
-        # the preset also serves images smaller than 64 px (64 is then the whole image)
-        "picture_scale": 256 / 224,
-    },
-}
 
 
 @dataclass
@@ -257,27 +91,16 @@ class IPMixPlan:
         )
 
 
-def sample_mixing_coefficients(
-    rng: np.random.Generator, beta: float, size: int | tuple[int, ...]
-) -> tuple[np.ndarray, np.ndarray]:
+@numba.njit(cache=True)
+def mixing_coefficients(rng: np.random.Generator, beta: float) -> tuple[float, float]:
     """Coefficients (a, b) of add/multiply mixing, as PixMix's and the authors' `get_ab`.
 
     With probability 0.5: ``a ~ Beta(beta, 1)``, ``b ~ Beta(1, beta)``; otherwise
     ``a = 1 + Beta(1, beta)``, ``b = -Beta(1, beta)`` (extrapolating away from the picture).
     """
-    interpolate = rng.random(size) < 0.5
-    a = np.where(interpolate, rng.beta(beta, 1, size), 1 + rng.beta(1, beta, size))
-    b = np.where(interpolate, rng.beta(1, beta, size), -rng.beta(1, beta, size))
-    return a.astype(np.float32), b.astype(np.float32)
-
-
-def _integers(rng: np.random.Generator, low: object, high: object, shape: tuple[int, ...]) -> np.ndarray:
-    """Uniform integers in [low, high) (arrays broadcast): ``low + floor(u (high - low))``.
-
-    One uniform draw per value: several times cheaper per call than `Generator.integers`
-    (which dominated small plans), with a bias below 2^-37 for ranges under 2^16.
-    """
-    return low + (rng.random(shape) * (np.asarray(high) - low)).astype(np.int64)
+    if rng.random() < 0.5:
+        return rng.beta(beta, 1.0), rng.beta(1.0, beta)
+    return 1.0 + rng.beta(1.0, beta), -rng.beta(1.0, beta)
 
 
 @cache
@@ -298,39 +121,6 @@ def _stage_options(options: IPMixOptions) -> tuple[IPMixOptions, IPMixOptions]:
     """The mixed-input framework's two stages: image level only, then P levels only."""
     return (options.replace(framework="chain", patch_level=False, pixel_level=False),
             options.replace(framework="chain", image_level=False))
-
-
-def _sample_boxes(
-    options: IPMixOptions,
-    rng: np.random.Generator,
-    size: np.ndarray,
-    height: int,
-    width: int,
-) -> np.ndarray:
-    """Boxes [..., 4] (top, left, height, width) for nominal patch sizes `size`.
-
-    Square boxes are ``s x s``; scar boxes have height and width each uniform in [2, s]
-    (inclusive). Paper mode places a box uniformly over every position where it fits and
-    makes a whole-image size the whole image; official mode draws the corner in
-    ``[0, H - s] x [0, W - s]`` for the nominal size s (the authors' code).
-    """
-    shape = size.shape
-    p_scar = {("square",): 0.0, ("scar",): 1.0}.get(options.box_shapes, 0.5)
-    scar = rng.random(shape) < p_scar
-    box_h = np.where(scar, _integers(rng, 2, size + 1, shape), size)
-    box_w = np.where(scar, _integers(rng, 2, size + 1, shape), size)
-    if options.mode == "paper":
-        whole = size >= max(height, width)
-        box_h = np.where(whole, height, np.minimum(box_h, height))
-        box_w = np.where(whole, width, np.minimum(box_w, width))
-        top = _integers(rng, 0, height - box_h + 1, shape)
-        left = _integers(rng, 0, width - box_w + 1, shape)
-    else:
-        top = _integers(rng, 0, np.maximum(height - size, 0) + 1, shape)
-        left = _integers(rng, 0, np.maximum(width - size, 0) + 1, shape)
-        box_h = np.minimum(box_h, height - top)
-        box_w = np.minimum(box_w, width - left)
-    return np.stack([top, left, box_h, box_w], axis=-1).astype(np.int64)
 
 
 def sample_plan(
@@ -364,61 +154,100 @@ def _sample_stage(
     picture_count: int,
     rng: np.random.Generator,
 ) -> IPMixPlan:
-    """One chain or linear stage of a plan (every field but the mask seed)."""
+    """One chain or linear stage of a plan (every field but the mask seed), by `_draw_stage`."""
     if picture_count < 1 and options.uses_p_level:
         raise ValueError("IPMix: the mixing set is empty")
-    b, k, t = batch_size, options.width, options.depth
-    steps = (b, k, t)
     op_ids, sizes, mixing_ids, side = _constants(options, height, width)
-
-    gammas = rng.standard_gamma(options.alpha, (b, k))  # Dirichlet(alpha): normalised gammas
-    chain_weights = (gammas / gammas.sum(axis=1, keepdims=True)).astype(np.float32)
-    skip_weight = rng.beta(options.alpha, options.alpha, size=b).astype(np.float32)
-    low_depth = 1 if options.mode == "paper" else 0
-    depth = _integers(rng, low_depth, t + 1, (b, k))
-
     if options.image_level and options.uses_p_level:
         p_level_share = 0.5
     else:
         p_level_share = 1.0 if options.uses_p_level else 0.0
-    if options.framework == "chain":
-        chain_level = rng.random((b, k)) < p_level_share
-        step_level = np.repeat(chain_level[:, :, None], t, axis=2)
-    else:  # linear: each step picks its own level
-        step_level = rng.random(steps) < p_level_share
-
-    op = op_ids[_integers(rng, 0, len(op_ids), steps)]
-    op_level = rng.uniform(0.1, options.op_severity, steps).astype(np.float32)
-    op_sign = np.where(rng.random(steps) < 0.5, -1, 1)
-
-    image_op_branch = options.mode == "paper" and options.image_level
-    source = (rng.random(steps) < 0.5) if image_op_branch else np.zeros(steps, dtype=bool)
-
-    patch_size = sizes[_integers(rng, 0, len(sizes), steps)]
-    box = _sample_boxes(options, rng, patch_size, height, width)
-
-    mixing_op = mixing_ids[_integers(rng, 0, len(mixing_ids), steps)]
-    mix_a, mix_b = sample_mixing_coefficients(rng, options.mixing_severity, steps)
-    mask_threshold = rng.random(steps).astype(np.float32)
-
-    picture = _integers(rng, 0, max(picture_count, 1), (b,))
-    picture_offset = _integers(rng, 0, np.array([side - height + 1, side - width + 1]), (b, 2))
-    return IPMixPlan(
-        chain_weights=chain_weights,
-        skip_weight=skip_weight,
-        depth=depth.astype(np.int64),
-        step_level=step_level.astype(np.int8),
-        op=op.astype(np.int64),
-        op_level=op_level,
-        op_sign=op_sign.astype(np.int64),
-        source=source.astype(np.int8),
-        patch_size=patch_size.astype(np.int64),
-        box=box,
-        mixing_op=mixing_op.astype(np.int64),
-        mix_a=mix_a,
-        mix_b=mix_b,
-        mask_threshold=mask_threshold,
-        picture=picture.astype(np.int64),
-        picture_offset=picture_offset.astype(np.int64),
-        picture_side=side,
+    drawn = _draw_stage(
+        rng, batch_size, options.width, options.depth, float(options.alpha),
+        1 if options.mode == "paper" else 0, p_level_share, options.framework == "linear", op_ids,
+        float(options.op_severity), options.mode == "paper" and options.image_level, sizes,
+        {("square",): 0.0, ("scar",): 1.0}.get(options.box_shapes, 0.5), options.mode == "paper",
+        height, width, mixing_ids, float(options.mixing_severity), max(picture_count, 1), side,
     )
+    names = [f.name for f in fields(IPMixPlan)][: len(drawn)]  # the drawn fields come first, in order
+    return IPMixPlan(**dict(zip(names, drawn, strict=True)), picture_side=side)
+
+
+@numba.njit(cache=True)
+def _draw_stage(rng, b, k, t, alpha, low_depth, p_level_share, per_step_level, op_ids, op_severity,
+                image_op_branch, sizes, p_scar, paper_mode, height, width, mixing_ids, beta, picture_count,
+                side):
+    """Every field of a stage for `b` samples, drawn sample after sample (so a plan of B samples
+    is the B one-sample plans the same stream gives one after the other).
+
+    Per sample: chain weights (Dirichlet(alpha) as normalised gammas), the skip weight
+    (Beta(alpha, alpha)), then per chain its depth (uniform in [low_depth, t]) and level, then
+    per step: level (linear framework), op, op level (uniform in [0.1, op_severity]) and sign,
+    source (an op of x with probability 1/2 in paper mode), patch size, box (scar with
+    probability `p_scar`, sides uniform in [2, s]; paper mode: the whole image for a size as
+    large as the image, else uniform over the positions where it fits; official mode: corner
+    uniform in [0, H - s] x [0, W - s]), mixing op, coefficients (`mixing_coefficients`) and
+    mask threshold; last the mixing picture and its crop offset. Integers come from one uniform
+    each, ``low + floor(u (high - low))``.
+    """
+    chain_weights = np.empty((b, k), np.float32)
+    skip_weight = np.empty(b, np.float32)
+    depth = np.empty((b, k), np.int64)
+    step_level = np.empty((b, k, t), np.int8)
+    op = np.empty((b, k, t), np.int64)
+    op_level = np.empty((b, k, t), np.float32)
+    op_sign = np.empty((b, k, t), np.int64)
+    source = np.zeros((b, k, t), np.int8)
+    patch_size = np.empty((b, k, t), np.int64)
+    box = np.empty((b, k, t, 4), np.int64)
+    mixing_op = np.empty((b, k, t), np.int64)
+    mix_a = np.empty((b, k, t), np.float32)
+    mix_b = np.empty((b, k, t), np.float32)
+    mask_threshold = np.empty((b, k, t), np.float32)
+    picture = np.empty(b, np.int64)
+    picture_offset = np.empty((b, 2), np.int64)
+    gammas = np.empty(k)
+    full = max(height, width)
+    for i in range(b):
+        for j in range(k):
+            gammas[j] = rng.standard_gamma(alpha)
+        total = gammas.sum()
+        for j in range(k):
+            chain_weights[i, j] = gammas[j] / total
+        skip_weight[i] = rng.beta(alpha, alpha)
+        for j in range(k):
+            depth[i, j] = low_depth + int(rng.random() * (t + 1 - low_depth))
+            chain_level = P_LEVEL if rng.random() < p_level_share else IMAGE_LEVEL
+            for s in range(t):
+                if per_step_level:
+                    chain_level = P_LEVEL if rng.random() < p_level_share else IMAGE_LEVEL
+                step_level[i, j, s] = chain_level
+                op[i, j, s] = op_ids[int(rng.random() * len(op_ids))]
+                op_level[i, j, s] = rng.uniform(0.1, op_severity)
+                op_sign[i, j, s] = -1 if rng.random() < 0.5 else 1
+                if image_op_branch:
+                    source[i, j, s] = FROM_IMAGE_OP if rng.random() < 0.5 else FROM_PICTURE
+                size = sizes[int(rng.random() * len(sizes))]
+                patch_size[i, j, s] = size
+                box_h = box_w = size
+                if rng.random() < p_scar:
+                    box_h = 2 + int(rng.random() * (size - 1))
+                    box_w = 2 + int(rng.random() * (size - 1))
+                if paper_mode:
+                    box_h = height if size >= full else min(box_h, height)
+                    box_w = width if size >= full else min(box_w, width)
+                    top = int(rng.random() * (height - box_h + 1))
+                    left = int(rng.random() * (width - box_w + 1))
+                else:
+                    top = int(rng.random() * (max(height - size, 0) + 1))
+                    left = int(rng.random() * (max(width - size, 0) + 1))
+                    box_h, box_w = min(box_h, height - top), min(box_w, width - left)
+                box[i, j, s, 0], box[i, j, s, 1], box[i, j, s, 2], box[i, j, s, 3] = top, left, box_h, box_w
+                mixing_op[i, j, s] = mixing_ids[int(rng.random() * len(mixing_ids))]
+                mix_a[i, j, s], mix_b[i, j, s] = mixing_coefficients(rng, beta)
+                mask_threshold[i, j, s] = rng.random()
+        picture[i] = int(rng.random() * picture_count)
+        picture_offset[i, 0] = int(rng.random() * (side - height + 1))
+        picture_offset[i, 1] = int(rng.random() * (side - width + 1))
+    return (chain_weights, skip_weight, depth, step_level, op, op_level, op_sign, source, patch_size, box,
+            mixing_op, mix_a, mix_b, mask_threshold, picture, picture_offset)

@@ -27,13 +27,19 @@ images (exact for all ops but those three; within one grey level for them).
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ipmix.augment.op_parameters import (
+    autocontrast_cutoff,
+    enhance_factor,
+    op_parameters,
+    posterize_mask,
+    solarize_threshold,
+)
 from ipmix.augment.ops import ALL_OPS
 
 #: Ops that are affine maps of the pixel grid (`affine`; the translations also by `shift`).
@@ -71,46 +77,6 @@ def _per_sample(values: np.ndarray, images: torch.Tensor, dtype: torch.dtype) ->
     return torch.as_tensor(values, dtype=dtype).to(images.device).view(-1, 1, 1, 1)
 
 
-def int_magnitudes(level: ArrayLike, maxval: float) -> np.ndarray:
-    """AugMix's ``int(level * maxval / 10)`` per sample (float64, truncated like Python's int)."""
-    return np.trunc(_host(level) * maxval / 10).astype(np.int64)
-
-
-def float_magnitudes(level: ArrayLike, maxval: float) -> np.ndarray:
-    """AugMix's ``level * maxval / 10`` per sample, in float64."""
-    return _host(level) * maxval / 10
-
-
-def posterize_masks(level: ArrayLike) -> np.ndarray:
-    """Posterize's bit mask per sample: keep the top ``4 - int(level * 4 / 10)`` bits."""
-    bits = 4 - int_magnitudes(level, 4)
-    return ~(2 ** (8 - bits) - 1) & 0xFF
-
-
-def solarize_thresholds(level: ArrayLike) -> np.ndarray:
-    """Solarize inverts values at or above ``256 - int(level * 256 / 10)``."""
-    return 256 - int_magnitudes(level, 256)
-
-
-def autocontrast_cutoffs(level: ArrayLike) -> np.ndarray:
-    """The authors' autocontrast cut-off per sample, in percent at each end: ``10 - level``."""
-    return 10 - float_magnitudes(level, 10)
-
-
-def enhance_factors(level: ArrayLike) -> np.ndarray:
-    """The blend factor of color / contrast / brightness / sharpness: ``level * 1.8 / 10 + 0.1``."""
-    return float_magnitudes(level, 1.8) + 0.1
-
-
-# ---- affine ops ----------------------------------------------------------------------------
-def _rotation(degrees: float, height: int, width: int) -> tuple[float, ...]:
-    """PIL's `Image.rotate` matrix (about the image centre) for `degrees`, as it computes it."""
-    angle = -math.radians(degrees % 360.0)
-    cos, sin = round(math.cos(angle), 15), round(math.sin(angle), 15)
-    cx, cy = width / 2, height / 2
-    return (cos, sin, cos * -cx + sin * -cy + cx, -sin, cos, -sin * -cx + cos * -cy + cy)
-
-
 def affine_coefficients(
     op: Sequence[str], level: ArrayLike, sign: ArrayLike, height: int, width: int
 ) -> np.ndarray:
@@ -118,32 +84,14 @@ def affine_coefficients(
 
     A source point is ``(a x + b y + c, d x + e y + f)`` for the output pixel centre (x, y),
     exactly the matrices `ops.rotate/shear_*/translate_*` hand to PIL (rotation about the
-    image centre, as `Image.rotate` computes it). Vectorised: rotations take integer degrees,
-    so each distinct angle is computed once.
+    image centre, as `Image.rotate` computes it): `ipmix.augment.op_parameters`.
     """
     names = np.asarray(op, dtype=object).reshape(-1)
-    level, sign = _host(level), _host(sign)
     unknown = set(names.tolist()) - set(AFFINE_OPS)
     if unknown:
         raise ValueError(f"{sorted(unknown)[0]!r} is not an affine op; affine ops: {', '.join(AFFINE_OPS)}")
-    coefficients = np.zeros((len(names), 6), dtype=np.float64)
-    coefficients[:, 0] = coefficients[:, 4] = 1.0
-    rotate = names == "rotate"
-    if rotate.any():
-        degrees = sign[rotate] * int_magnitudes(level[rotate], 30)
-        angles, which = np.unique(degrees, return_inverse=True)
-        table = np.asarray([_rotation(float(a), height, width) for a in angles])
-        coefficients[rotate] = table[which.reshape(-1)]
-    for name, column, magnitude in (
-        ("shear_x", 1, lambda lv: float_magnitudes(lv, 0.3)),
-        ("shear_y", 3, lambda lv: float_magnitudes(lv, 0.3)),
-        ("translate_x", 2, lambda lv: int_magnitudes(lv, width / 3)),
-        ("translate_y", 5, lambda lv: int_magnitudes(lv, height / 3)),
-    ):
-        rows = names == name
-        if rows.any():
-            coefficients[rows, column] = sign[rows] * magnitude(level[rows])
-    return coefficients
+    ids = np.asarray([ALL_OPS.index(name) for name in names.tolist()], dtype=np.int64)
+    return op_parameters(ids, _host(level), _host(sign, np.int64), height, width)
 
 
 def affine(images: torch.Tensor, coefficients: ArrayLike) -> torch.Tensor:
@@ -204,13 +152,13 @@ def shift(images: torch.Tensor, dx: ArrayLike, dy: ArrayLike) -> torch.Tensor:
 def posterize(images: torch.Tensor, level: ArrayLike) -> torch.Tensor:
     """Keep the top ``4 - int(level * 4 / 10)`` bits of every value (per sample)."""
     _check_images(images)
-    return images & _per_sample(posterize_masks(level).astype(np.uint8), images, torch.uint8)
+    return images & _per_sample(posterize_mask(_host(level)).astype(np.uint8), images, torch.uint8)
 
 
 def solarize(images: torch.Tensor, level: ArrayLike) -> torch.Tensor:
     """Invert values at or above ``256 - int(level * 256 / 10)`` (per sample)."""
     _check_images(images)
-    threshold = _per_sample(solarize_thresholds(level), images, torch.int16)
+    threshold = _per_sample(solarize_threshold(_host(level)), images, torch.int16)
     # 255 - v == v ^ 255 on bytes; masks and xor are several times faster than torch.where.
     flip = (images.to(torch.int16) >= threshold).to(torch.uint8).mul_(255)
     return images ^ flip
@@ -265,7 +213,7 @@ def autocontrast(images: torch.Tensor, level: ArrayLike) -> torch.Tensor:
     _check_images(images)
     n, channels, height, width = images.shape
     device = images.device
-    cutoff = np.repeat(autocontrast_cutoffs(level), channels)
+    cutoff = np.repeat(autocontrast_cutoff(_host(level)), channels)
     pixels = height * width
     cut = torch.as_tensor(np.floor_divide(pixels * cutoff, 100).astype(np.int64), device=device)[:, None]
     histogram = _histograms(images)
@@ -317,7 +265,7 @@ def enhance(images: torch.Tensor, op: Sequence[str], level: ArrayLike) -> torch.
     """color / contrast / brightness / sharpness per sample, factor ``level * 1.8 / 10 + 0.1``."""
     _check_images(images)
     names = list(op)
-    factor = enhance_factors(level)
+    factor = enhance_factor(_host(level))
     degenerate = torch.zeros(images.shape, dtype=torch.float32, device=images.device)
     kinds = {name: [i for i, n in enumerate(names) if n == name] for name in set(names)}
     for name, rows in kinds.items():

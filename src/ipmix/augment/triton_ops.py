@@ -7,7 +7,7 @@ each function walks the pixels of a box (the whole image for image-level steps) 
 pass may read what any thread wrote. The arithmetic is the numba kernels', in the same
 precision and order: PIL's affine maps in float64 (pixel centres, black fill, edge-clamped
 bilinear neighbours, truncation), PIL's lookup tables (equalize, autocontrast) and its
-float32 blends, with the op parameters of `ipmix.augment.encoding.op_parameters`.
+float32 blends, with the op parameters of `ipmix.augment.op_parameters`.
 The kernel is compiled without fused multiply-adds, so that float32 and float64 results are
 rounded exactly as on the CPU.
 """

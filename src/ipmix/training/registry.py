@@ -42,7 +42,7 @@ from ipmix.augment.config_strings import (
     format_config_string,
     parse_config_string,
 )
-from ipmix.augment.plan import IPMixOptions
+from ipmix.augment.options import IPMixOptions
 from ipmix.data.datasets import JSDViews
 from ipmix.data.seeding import TorchRandom
 from ipmix.data.splits import DATASETS
