@@ -9,7 +9,11 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
+from ipmix import _kernel_cache
+
 __version__ = "0.1.0"
+
+_kernel_cache.refresh()
 
 _EXPORTS = {
     "IPMix": "ipmix.augment.ipmix",
