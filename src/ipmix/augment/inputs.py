@@ -68,7 +68,8 @@ def as_image_array(image: Any, what: str = "IPMix") -> tuple[np.ndarray, Callabl
         if image.mode not in ("RGB", "L"):
             raise ValueError(
                 f"{what} takes RGB or grayscale (L) images, got mode {image.mode!r}; "
-                "convert first, e.g. image.convert('RGB')"
+                "convert first with ipmix.utils.images.to_rgb(image) (image.convert('RGB') turns "
+                "16-bit images white)"
             )
         array = np.asarray(image)
         array = array[:, :, None] if array.ndim == 2 else array
