@@ -376,8 +376,8 @@ def test_backends_share_the_plan_stream_and_check_their_device(cifar):
     options = {"seed": 6, "image_level": False, "mixing_ops": ("add", "multiply")}
     outputs = [IPMixBatch(SET, backend=backend, **options)(images) for backend in BACKENDS]
     assert (outputs[0].int() - outputs[1].int()).abs().max() <= 1
-    with pytest.raises(ValueError, match="backend='numba' runs on CPU tensors"):
-        IPMixBatch(SET, seed=0, backend="numba")(torch.zeros(2, 3, 8, 8, dtype=torch.uint8, device="meta"))
+    with pytest.raises(ValueError, match="backend='numba' runs on CPU tensors; the batch is on cuda"):
+        IPMixBatch(SET, seed=0, backend="numba")._backend_for(torch.device("cuda"))
 
 
 @pytest.mark.parametrize("framework", ["chain", "mixed-input"])

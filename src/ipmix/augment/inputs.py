@@ -94,9 +94,9 @@ def _tensor_image(image: torch.Tensor, what: str) -> tuple[np.ndarray, Callable[
     is_float = image.is_floating_point()
     if not is_float and image.dtype != torch.uint8:
         raise ValueError(f"{what} takes uint8 or float image tensors, got {image.dtype}")
+    check_unit_range(image, f"{what} input")
     data = image.detach().cpu()
     if is_float:
-        check_unit_range(data, f"{what} input")
         data = (data.clamp(0, 1) * 255).round().to(torch.uint8)  # clamp: the accepted rounding slack
     array = np.ascontiguousarray(data.permute(1, 2, 0).numpy())
     wrap = tv_tensors.Image if isinstance(image, tv_tensors.Image) else (lambda t: t)

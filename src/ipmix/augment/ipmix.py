@@ -211,6 +211,8 @@ class IPMix(ImageTransform):
 
     def views(self, image: Any, count: int = 2) -> list[Any]:
         """`count` independent augmentations of `image` sharing one mixing picture (for JSD)."""
+        if isinstance(count, bool) or not isinstance(count, int | np.integer) or count < 1:
+            raise ValueError(f"IPMix.views: count must be a whole number >= 1, got {count!r}")
         array, restore = as_image_array(image)
         plan = self.sample_plan(array.shape[0], array.shape[1], count).share_picture()
         picture = self._picture(plan, 0, array.shape)

@@ -71,8 +71,14 @@ def check_unit_range(images: Any, what: str = "images") -> None:
     """Refuse float `images` (numpy array or torch tensor) outside [0, 1] or holding NaN/inf.
 
     Integer images are not checked (their range is their dtype's). Raises `ImageRangeError`
-    with what was found (min, max, NaN and inf counts) and what is expected.
+    with what was found (min, max, NaN and inf counts) and what is expected; tensors on torch's
+    meta device (shapes without values) are refused whatever their dtype.
     """
+    if is_tensor(images) and images.is_meta:
+        raise ImageRangeError(
+            f"{what}: a tensor on torch's meta device, which holds shapes, not values; give "
+            "images with data (on cpu or cuda)"
+        )
     if not _is_float(images):
         return
     if is_tensor(images):
