@@ -235,8 +235,9 @@ def load_classifier(
     """Rebuild a classifier from an ipmix checkpoint (or a run dir), in eval mode.
 
     Returns ``(model, info)``; `info` holds ``dataset``, ``num_classes``, ``model_name``,
-    ``model_kwargs``, ``config``, ``path`` and, when present, ``epoch`` and ``classes`` (the
-    class names in logit order; ipmix's trainer records them). The file is read with
+    ``model_kwargs``, ``config``, ``path`` and, when present, ``epoch``, ``classes`` (the
+    class names in logit order) and ``image_size`` (the input size it was trained at; ipmix's
+    trainer records both). The file is read with
     ``torch.load(weights_only=True)``, which refuses arbitrary pickled objects; pass
     ``trusted=True`` only for files you trust that hold other objects. The file is read on the
     CPU and the model then moved to `map_location`, so a device that is not there is reported
@@ -288,6 +289,9 @@ def load_classifier(
         info["epoch"] = checkpoint["epoch"]
     if "classes" in checkpoint:  # the class names, in the order of the logits
         info["classes"] = [str(name) for name in checkpoint["classes"]]
+    size = checkpoint.get("image_size") or info["config"].get("image_size")
+    if size:  # the input size it was trained at
+        info["image_size"] = int(size)
     return model, info
 
 

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from ipmix.robustness.report_imagenet import has_imagenet, imagenet_sections, table5
+from ipmix.robustness.report_imagenet import has_imagenet, imagenet_sections, imagenet_tables
 from ipmix.robustness.results import (  # noqa: F401  (re-exported: the report's file names)
     RESULTS_FILE,
     RESULTS_MARKDOWN,
@@ -95,7 +95,7 @@ def results_markdown(results: Mapping[str, Any], title: str = "Robustness result
     if _has_cifar(results) or not has_imagenet(results):
         lines += [comparison_table({title: results}).strip(), ""]
     if has_imagenet(results):
-        lines += [table5({title: results}).strip(), ""]
+        lines += [imagenet_tables({title: results}).strip(), ""]
     seconds = meta.get("seconds") or {}
     if seconds:
         order = [part for part in SUITE_PARTS if part in seconds]
@@ -312,7 +312,7 @@ def write_report(
     if any(_has_cifar(r) for r in results_by_run.values()):
         lines.append(comparison_table(results_by_run))
     if any(has_imagenet(r) for r in results_by_run.values()):
-        lines.append(table5(results_by_run))
+        lines.append(imagenet_tables(results_by_run))
     lines += ["Runs: " + ", ".join(f"`{name}`" for name in results_by_run), ""]
     lines += [f"![{path.stem}]({path.name})" for path in plots]
     table_path = atomic_write_bytes(out / "report.md", ("\n".join(lines) + "\n").encode())

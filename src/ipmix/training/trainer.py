@@ -210,6 +210,7 @@ class _Run:
         )
         state.update(
             classes=list(self.data.classes),
+            image_size=self.config.image_size,
             epoch=self.epoch,
             optimizer_state=self.optimizer.state_dict(),
             scheduler_state=self.scheduler.state_dict(),

@@ -1,8 +1,10 @@
-"""What the benchmark modules share: percentages of the calibration error, announcements."""
+"""What the benchmark modules share: percentages of the calibration error, hints, announcements."""
 
 from __future__ import annotations
 
+import json
 import sys
+from pathlib import Path
 
 import numpy as np
 
@@ -23,6 +25,23 @@ def reference_rms(confidence: np.ndarray, correct: np.ndarray) -> float | None:
     if len(confidence) < 100:
         return None
     return 100 * metrics.rms_calibration_error(confidence, correct, skip_last_bin=True)
+
+
+def made_by_ipmix(folder: Path, option: str) -> str:
+    """A hint for a folder ``ipmix make-c`` / ``make-p`` wrote (its ``ipmix-meta.json`` says
+    so) when it was given as a published benchmark: the option that evaluates it as it is."""
+    from ipmix.robustness.benchmark_files import META_FILE
+
+    try:
+        meta = json.loads((folder / META_FILE).read_text())
+    except (OSError, ValueError):
+        return ""
+    meta = meta if isinstance(meta, dict) else {}
+    kind = {"folder-c": "make-c", "folder-p": "make-p"}.get(meta.get("kind"))
+    if kind is None:
+        return ""
+    return (f"; {folder} is an ipmix {kind} folder (preset {meta.get('preset')}): evaluate it as it "
+            f"is with {option} DIR")
 
 
 def announce(message: str) -> None:
