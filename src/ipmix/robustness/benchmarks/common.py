@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -25,6 +26,11 @@ def reference_rms(confidence: np.ndarray, correct: np.ndarray) -> float | None:
     if len(confidence) < 100:
         return None
     return 100 * metrics.rms_calibration_error(confidence, correct, skip_last_bin=True)
+
+
+def subfolders(folder: Path) -> list[str]:
+    """The names of `folder`'s sub-folders, sorted, hidden ones left out."""
+    return sorted(e.name for e in os.scandir(folder) if e.is_dir() and not e.name.startswith("."))
 
 
 def made_by_ipmix(folder: Path, option: str) -> str:

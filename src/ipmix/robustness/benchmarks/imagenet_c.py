@@ -28,7 +28,6 @@ RMS, with no normalisation (AlexNet's errors are for ImageNet's images and class
 from __future__ import annotations
 
 import math
-import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -37,7 +36,7 @@ import numpy as np
 from torchvision.models import AlexNet_Weights
 
 from ipmix.robustness import metrics
-from ipmix.robustness.benchmarks.common import made_by_ipmix, rms_percent
+from ipmix.robustness.benchmarks.common import made_by_ipmix, rms_percent, subfolders
 from ipmix.robustness.benchmarks.image_sets import open_folder, same_files, scan
 from ipmix.robustness.cbar_levels import CBAR_LEVELS
 from ipmix.robustness.corruptions import BENCHMARK_CORRUPTIONS, EXTRA_CORRUPTIONS, SEVERITIES
@@ -196,10 +195,6 @@ def c_bar_part(
     }
 
 
-def _subfolders(folder: Path) -> list[str]:
-    return sorted(e.name for e in os.scandir(folder) if e.is_dir() and not e.name.startswith("."))
-
-
 def _level(name: str) -> float:
     """Severity folders in order: ``1``..``5`` or C-bar levels (``3.00``), numerically."""
     try:
@@ -217,7 +212,7 @@ def corrupted_part(
     what = "corrupted images"
     if not folder.is_dir():
         raise SuiteError(f"{what} folder {folder} does not exist")
-    names = _subfolders(folder)
+    names = subfolders(folder)
     if not names:
         raise SuiteError(f"{folder} holds no corruption folders (<corruption>/<severity>/<class>/"
                          "<image>, as ipmix make-c writes them)")
@@ -225,7 +220,7 @@ def corrupted_part(
     calibration: dict[str, list[dict[str, float | None]]] = {}
     counts: dict[str, int] = {}
     for name in names:
-        levels = sorted(_subfolders(folder / name), key=_level)
+        levels = sorted(subfolders(folder / name), key=_level)
         if not levels:
             raise SuiteError(f"{folder / name} holds no severity folders (<severity>/<class>/<image>)")
         found, calibration[name], counts[name] = _score_folders(

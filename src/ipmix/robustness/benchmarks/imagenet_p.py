@@ -29,7 +29,6 @@ its class count).
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -39,7 +38,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 from tqdm.auto import tqdm
 
-from ipmix.robustness.benchmarks.common import made_by_ipmix
+from ipmix.robustness.benchmarks.common import made_by_ipmix, subfolders
 from ipmix.robustness.predict import Streamer, SuiteError, _one_line, top_classes
 
 #: The 10 perturbations of mFR / mT5D on ImageNet-P (Hendrycks & Dietterich, ICLR 2019).
@@ -75,7 +74,7 @@ def list_videos(root: Path, model_classes: Sequence[str], what: str) -> tuple[li
     positions = {name: i for i, name in enumerate(model_classes)}
     files: list[Path] = []
     labels: list[int] = []
-    classes = sorted(e.name for e in os.scandir(root) if e.is_dir() and not e.name.startswith("."))
+    classes = subfolders(root)
     unknown = [name for name in classes if name not in positions]
     if unknown:
         raise SuiteError(f"{root}: {what} class folders the model lacks: {', '.join(unknown[:5])}")
@@ -212,7 +211,7 @@ def perturbed_part(
     folder = Path(root).expanduser()
     if not folder.is_dir():
         raise SuiteError(f"perturbation videos folder {folder} does not exist")
-    names = sorted(e.name for e in os.scandir(folder) if e.is_dir() and not e.name.startswith("."))
+    names = subfolders(folder)
     if not names:
         raise SuiteError(f"{folder} holds no perturbation folders (<perturbation>/<class>/<name>.mp4, "
                          "as ipmix make-p writes them)")
