@@ -139,7 +139,13 @@ class _Run:
         self.data: TrainingData = build_training_data(
             config, self.augmentation, self.dist, self.device, self.rank_seed)
         self.num_classes = len(self.data.classes)
-        self._check_last_batch()
+        if not self.trains_on_one_image and self.data.last_batch * (3 if self.augmentation.jsd else 1) == 1:
+            raise ConfigError(  # it would fail after a whole epoch
+                f"the last batch of every epoch holds 1 image ({len(self.data.sampler)} training "
+                f"images per process, batch {config.batch_size}), and model {config.model!r} cannot "
+                f"train on one {config.image_size} px image (batch norm needs more than one value per "
+                "channel): choose another --batch-size or a larger --image-size"
+            )
         self.steps_per_epoch = self.data.steps_per_epoch
         self.total_steps = self.steps_per_epoch * config.epochs
 
@@ -169,22 +175,6 @@ class _Run:
         self.scaler = torch.amp.GradScaler(self.device.type, enabled=self.amp_dtype == torch.float16)
         self.epoch = 0
         self.log: list[dict[str, Any]] = []
-
-    def _check_last_batch(self) -> None:
-        """Refuse, before anything is written, a last batch of one image for a model that
-        cannot train on one (it would fail after a whole epoch)."""
-        config = self.config
-        assert config.batch_size is not None
-        per_process = len(self.data.sampler)
-        last = per_process - (self.data.steps_per_epoch - 1) * config.batch_size
-        if self.trains_on_one_image or last * (3 if self.augmentation.jsd else 1) > 1:
-            return
-        raise ConfigError(
-            f"the last batch of every epoch holds 1 image ({per_process} training images per "
-            f"process, batch {config.batch_size}), and model {config.model!r} cannot train on one "
-            f"{config.image_size} px image (batch norm needs more than one value per channel): "
-            "choose another --batch-size or a larger --image-size"
-        )
 
     # ---- the run folder ----------------------------------------------------------------
     def _claim(self) -> None:
