@@ -116,3 +116,9 @@ def test_make_c_and_make_p_folders_given_as_published_benchmarks_say_what_they_a
         assert err.count("\n") == 1 and "lacks" in err
         assert f"{made} is an ipmix make-{kind[-1]} folder (preset cifar): evaluate it as it is " \
             f"with {needs} DIR" in err
+    (tmp_path / "empty").mkdir()
+    for option, what in (("--corrupted", "corruption folders"), ("--perturbed", "perturbation folders")):
+        assert main(["evaluate", str(run), option, str(tmp_path / "empty"), "--no-progress"]) == 2
+        assert f"{tmp_path / 'empty'} holds no {what} (<" in capsys.readouterr().err
+        assert main(["evaluate", str(run), option, str(tmp_path / "nowhere"), "--no-progress"]) == 2
+        assert f"folder {tmp_path / 'nowhere'} does not exist" in capsys.readouterr().err

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from ipmix.robustness import metrics
+from ipmix.robustness.predict import SuiteError
 
 
 def rms_percent(confidence: np.ndarray, correct: np.ndarray) -> dict[str, float | None]:
@@ -31,6 +32,18 @@ def reference_rms(confidence: np.ndarray, correct: np.ndarray) -> float | None:
 def subfolders(folder: Path) -> list[str]:
     """The names of `folder`'s sub-folders, sorted, hidden ones left out."""
     return sorted(e.name for e in os.scandir(folder) if e.is_dir() and not e.name.startswith("."))
+
+
+def open_made_folder(root: str | Path, what: str, layout: str) -> tuple[Path, list[str]]:
+    """A make-c / make-p folder and its top-level folders; errors name a folder that does not
+    exist or holds none (`layout`: the layout expected)."""
+    folder = Path(root).expanduser()
+    if not folder.is_dir():
+        raise SuiteError(f"{what} folder {folder} does not exist")
+    names = subfolders(folder)
+    if not names:
+        raise SuiteError(f"{folder} holds no {layout}")
+    return folder, names
 
 
 def made_by_ipmix(folder: Path, option: str) -> str:

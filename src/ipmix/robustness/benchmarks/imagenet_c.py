@@ -36,7 +36,12 @@ import numpy as np
 from torchvision.models import AlexNet_Weights
 
 from ipmix.robustness import metrics
-from ipmix.robustness.benchmarks.common import made_by_ipmix, rms_percent, subfolders
+from ipmix.robustness.benchmarks.common import (
+    made_by_ipmix,
+    open_made_folder,
+    rms_percent,
+    subfolders,
+)
 from ipmix.robustness.benchmarks.image_sets import open_folder, same_files, scan
 from ipmix.robustness.cbar_levels import CBAR_LEVELS
 from ipmix.robustness.corruptions import BENCHMARK_CORRUPTIONS, EXTRA_CORRUPTIONS, SEVERITIES
@@ -208,14 +213,9 @@ def corrupted_part(
 ) -> dict[str, Any]:
     """Corrupted copies of any folder (module docstring): errors per corruption and severity
     folder, their plain mean, RMS (mean over the sets)."""
-    folder = Path(root).expanduser()
     what = "corrupted images"
-    if not folder.is_dir():
-        raise SuiteError(f"{what} folder {folder} does not exist")
-    names = subfolders(folder)
-    if not names:
-        raise SuiteError(f"{folder} holds no corruption folders (<corruption>/<severity>/<class>/"
-                         "<image>, as ipmix make-c writes them)")
+    folder, names = open_made_folder(root, what, "corruption folders (<corruption>/<severity>/"
+                                     "<class>/<image>, as ipmix make-c writes them)")
     errors: dict[str, dict[str, float]] = {}
     calibration: dict[str, list[dict[str, float | None]]] = {}
     counts: dict[str, int] = {}

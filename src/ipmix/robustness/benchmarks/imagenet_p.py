@@ -38,7 +38,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 from tqdm.auto import tqdm
 
-from ipmix.robustness.benchmarks.common import made_by_ipmix, subfolders
+from ipmix.robustness.benchmarks.common import made_by_ipmix, open_made_folder, subfolders
 from ipmix.robustness.predict import Streamer, SuiteError, _one_line, top_classes
 
 #: The 10 perturbations of mFR / mT5D on ImageNet-P (Hendrycks & Dietterich, ICLR 2019).
@@ -208,13 +208,8 @@ def perturbed_part(
 ) -> dict[str, Any]:
     """Perturbation videos of any folder (module docstring): FP and T5D per perturbation folder
     and their plain means."""
-    folder = Path(root).expanduser()
-    if not folder.is_dir():
-        raise SuiteError(f"perturbation videos folder {folder} does not exist")
-    names = subfolders(folder)
-    if not names:
-        raise SuiteError(f"{folder} holds no perturbation folders (<perturbation>/<class>/<name>.mp4, "
-                         "as ipmix make-p writes them)")
+    folder, names = open_made_folder(root, "perturbation videos", "perturbation folders "
+                                     "(<perturbation>/<class>/<name>.mp4, as ipmix make-p writes them)")
     flips, distances, counts = _score(streamer, folder, names, model_classes, size, "perturbation videos")
     return {
         "flip_probability": flips,
