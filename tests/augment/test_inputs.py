@@ -151,3 +151,33 @@ def test_patch_sizes_larger_than_the_image_are_named():
     with pytest.raises(ValueError, match=r"patch_sizes \[64\] exceed the 32x32 image"):
         IPMix(SET, patch_sizes=(4, 64, "full"))(image)
     IPMix(SET, patch_sizes=(4, 32, "full"))(image)
+
+
+def test_images_smaller_than_any_patch_get_advice_that_can_be_followed():
+    with pytest.raises(ValueError, match=r"\(3x3\) is smaller than the smallest patch \(4 px\); pass "
+                       r"patch_sizes of at most 3 px"):
+        IPMix(SET, seed=0)(PIL.Image.fromarray(_image(1, 3)))
+    IPMix(SET, seed=0, patch_sizes=(2, "full"))(PIL.Image.fromarray(_image(1, 3)))  # the advice works
+    with pytest.raises(ValueError, match=r"\(1x1\) .*patches are at least 2 px, so IPMix needs images "
+                       r"of at least 2 px a side"):
+        IPMix(SET, seed=0)(PIL.Image.fromarray(_image(1, 1)))
+
+
+@pytest.mark.parametrize("seed", ["abc", 1.5, -1, True])
+def test_bad_seeds_are_refused_at_construction(seed):
+    for build in (lambda: IPMix(SET, seed=seed), lambda: IPMixBatch(SET, seed=seed),
+                  lambda: PixMix(SET, seed=seed)):
+        with pytest.raises(ValueError, match=rf"seed must be None or a whole number >= 0, got {seed!r}"):
+            build()
+    with pytest.raises(ValueError, match="seed must be None or a whole number"):
+        IPMix(SET, seed=0).reseed(seed)
+
+
+def test_views_needs_at_least_one_and_meta_tensors_are_named():
+    with pytest.raises(ValueError, match=r"IPMix.views: count must be a whole number >= 1, got 0"):
+        IPMix(SET, seed=0).views(PIL.Image.fromarray(_image(2)), 0)
+    for dtype in (torch.float32, torch.uint8):
+        with pytest.raises(ImageRangeError, match="IPMix input: a tensor on torch's meta device"):
+            IPMix(SET, seed=0)(torch.empty(3, 16, 16, device="meta", dtype=dtype))
+        with pytest.raises(ImageRangeError, match="IPMixBatch images: a tensor on torch's meta device"):
+            IPMixBatch(SET, seed=0)(torch.empty(2, 3, 16, 16, device="meta", dtype=dtype))

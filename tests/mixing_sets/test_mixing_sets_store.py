@@ -138,3 +138,19 @@ def test_tensors_are_accepted_without_store_importing_torch() -> None:
     assert picture.shape == (8, 8, 3) and picture.dtype == np.uint8
     expected = (chw.clamp(0, 1) * 255).round().byte().permute(1, 2, 0).numpy()
     assert np.array_equal(picture, expected)
+
+
+def test_sixteen_bit_pictures_are_scaled_like_the_training_reader(tmp_path: Path) -> None:
+    """A 16-bit PNG (mode I;16) is not an all-white picture: the mixing-set reader scales it
+    to 8 bits as the training reader does, for files and for PIL images in a dataset."""
+    from ipmix.data.images import load_rgb
+
+    grey = np.full((10, 12), 100 * 257, dtype=np.uint16)  # 8-bit grey level 100, 16 bits wide
+    Image.fromarray(grey).save(tmp_path / "wide.png")
+    assert Image.open(tmp_path / "wide.png").mode.startswith("I;16")
+    folder_picture = FolderMixingSet(tmp_path)[0]
+    assert folder_picture.shape == (10, 12, 3) and (folder_picture == 100).all()
+    assert np.array_equal(folder_picture, np.asarray(load_rgb(tmp_path / "wide.png")))
+    dataset_picture = MixingSet.from_source([Image.open(tmp_path / "wide.png")])[0]
+    assert (dataset_picture == 100).all()
+

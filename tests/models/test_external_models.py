@@ -92,7 +92,8 @@ def test_library_weights_absent_from_the_cache_are_a_one_line_error(tmp_path, mo
 def test_unknown_library_models_are_named():
     with pytest.raises(UnknownModelError, match="torchvision has no classification model 'resnet51'"):
         build_model("torchvision:resnet51", 10)
-    with pytest.raises(UnknownModelError, match="pretrained weights exist for torchvision/timm"):
+    with pytest.raises(UnknownModelError, match=r"pretrained weights exist for torchvision/timm models, "
+                       r"not for 'small' \(which starts only from an ipmix checkpoint"):
         build_model("small", 10, pretrained="default")
 
 

@@ -10,9 +10,11 @@ from hypothesis import strategies as st
 from ipmix.models import (
     MODEL_NAMES,
     Normalize,
+    PretrainedWeightsError,
     UnknownModelError,
     build_model,
     count_parameters,
+    make_checkpoint,
     model_options,
 )
 
@@ -145,3 +147,21 @@ def test_small_shapes_property(batch: int, classes: int, width: int) -> None:
     with torch.no_grad():
         out = model(torch.rand(batch, 3, 32, 32))
     assert out.shape == (batch, classes)
+
+
+def test_a_built_in_model_starts_from_an_ipmix_checkpoint(tmp_path):
+    """--pretrained RUN/final.pt: the weights of a finished run, a new head for a new class count."""
+    source = build_model("small", 10, seed=1, width=4)
+    torch.save(make_checkpoint(source, "small", 10, "cifar10", {"width": 4}), tmp_path / "final.pt")
+    same = build_model("small", 10, pretrained=str(tmp_path / "final.pt"), width=4)
+    pairs = zip(same.state_dict().values(), source.state_dict().values(), strict=True)
+    assert all(torch.equal(a, b) for a, b in pairs)
+    fewer = build_model("small", 4, seed=0, pretrained=str(tmp_path / "final.pt"), width=4)
+    assert fewer.head.out_features == 4
+    assert torch.equal(fewer.normalize.mean, source.normalize.mean)
+    body = {k: v for k, v in source.state_dict().items() if not k.startswith("head.")}
+    assert all(torch.equal(fewer.state_dict()[k], v) for k, v in body.items())
+    with pytest.raises(UnknownModelError, match="is a checkpoint of model 'small', not of 'resnet18'"):
+        build_model("resnet18", 4, pretrained=str(tmp_path / "final.pt"))
+    with pytest.raises(PretrainedWeightsError, match="weights do not fit small"):
+        build_model("small", 4, pretrained=str(tmp_path / "final.pt"), width=8)

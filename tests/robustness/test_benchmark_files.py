@@ -99,7 +99,7 @@ def test_make_cifar_c_refuses_a_folder_made_from_other_inputs(tmp_path) -> None:
     make_cifar_c(images, labels, tmp_path, corruptions=["contrast"], seed=0, progress=False)
     with pytest.raises(BenchmarkFileError, match="other inputs"):
         make_cifar_c(images, labels, tmp_path, corruptions=["contrast"], seed=1, progress=False)
-    with pytest.raises(BenchmarkFileError, match="other labels"):
+    with pytest.raises(BenchmarkFileError, match=r"other inputs or settings \(differing: count, inputs_sha"):
         make_cifar_c(images[:2], labels[:2], tmp_path, corruptions=["contrast"], progress=False)
     with pytest.raises(BenchmarkFileError, match="other inputs"):  # same labels, other pixels
         make_cifar_c(255 - images, labels, tmp_path, corruptions=["contrast"], progress=False)
@@ -280,3 +280,16 @@ def test_make_cifar_c_never_overwrites_other_labels(tmp_path) -> None:
     with pytest.raises(BenchmarkFileError, match="holds other labels"):
         make_cifar_c(images, labels, other, corruptions=["contrast"], progress=False)
     assert not (other / "contrast.npy").exists() and not (other / benchmark_files.META_FILE).exists()
+
+
+def test_a_refused_folder_gets_no_labels_file(tmp_path) -> None:
+    """`evaluate --cifar-c DIR --generate` on a folder made from other inputs (here a make-c
+    folder) is refused before labels.npy is written into it."""
+    images, labels = tiny_images()
+    (tmp_path / benchmark_files.META_FILE).write_text('{"kind": "folder-c", "seed": 0}')
+    with pytest.raises(BenchmarkFileError, match="generated from other inputs or settings "
+                       r"\(differing: chunk, count, inputs_sha256, kind;"):
+        make_cifar_c(images, labels, tmp_path, corruptions=["contrast"], progress=False)
+    with pytest.raises(BenchmarkFileError, match="other inputs"):
+        make_cifar_p(images, tmp_path, perturbations=["tilt"], labels=labels, progress=False)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [benchmark_files.META_FILE]

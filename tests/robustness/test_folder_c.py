@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from dataclasses import replace
 from pathlib import Path
 
@@ -23,11 +24,14 @@ from ipmix.robustness.corruptions import corrupt
 from ipmix.robustness.folder_c import (
     JPEG_QUALITY,
     image_stream,
+    input_fingerprint,
     jpeg_bytes,
+    list_inputs,
     make_c_folder,
     output_name,
     prepare_image,
 )
+from ipmix.robustness.folder_p import make_p_folder
 
 
 @pytest.fixture(autouse=True)
@@ -60,7 +64,8 @@ def test_layout_contents_and_seeding(folder, tmp_path) -> None:
     assert "sparkles/3.00/n02/c.jpg" in files and "sparkles/1.00/n01/b.JPEG" in files  # C-bar levels
     assert len(files) == 19 and "ipmix-meta.json" in files
     meta = json.loads((tmp_path / "ipmix-meta.json").read_text())
-    assert meta == {"kind": "folder-c", "preset": "imagenet", "seed": 7, "jpeg_quality": JPEG_QUALITY}
+    assert meta == {"kind": "folder-c", "preset": "imagenet", "seed": 7, "jpeg_quality": JPEG_QUALITY,
+                    "inputs_sha256": input_fingerprint(list_inputs(folder, False))}
     # each file: the corruption of the Resize(256) + CenterCrop(224) image, own stream, JPEG 85
     image = prepare_image(folder / "n01" / "more" / "b.JPEG", 224, 256)
     rng = image_stream(7, "gaussian_noise", 3, "n01/more/b.JPEG")
@@ -218,3 +223,50 @@ def test_cli_make_cifar_c_cbar_group(tmp_path, capsys) -> None:
     assert sorted(p.stem for p in (tmp_path / "bar").glob("*.npy") if p.stem != "labels") == sorted(
         CIFAR_CBAR
     )
+
+
+COMMANDS = {  # the cheapest run of each maker
+    "make-c": ["--corruptions", "contrast", "--severities", "1"],
+    "make-p": ["--perturbations", "tilt", "--preset", "cifar"],
+}
+
+
+def test_outputs_inside_the_input_or_at_a_file_are_one_line_errors(folder, tmp_path, capsys) -> None:
+    images = Path(shutil.copytree(folder, tmp_path / "images"))
+    before = contents(images)
+    afile = tmp_path / "afile"
+    afile.write_text("not a folder")
+    for command, options in COMMANDS.items():
+        for out in (images, images / "n01", images / "corrupted"):
+            code = cli_main([command, "--images", str(images), "--out", str(out), *options, "--no-progress"])
+            err = capsys.readouterr().err
+            assert code == 2 and err.count("\n") == 1, err
+            assert f"--out {out} is inside --images {images}: what is written there would become part" in err
+        for out, why in ((afile, f"{afile} is a file"), (afile / "x", f"{afile} is a file, not a folder")):
+            code = cli_main([command, "--images", str(images), "--out", str(out), *options, "--no-progress"])
+            err = capsys.readouterr().err
+            assert code == 2 and err == f"ipmix {command}: error: cannot create folder {out}: {why}\n"
+    assert contents(images) == before and not (images / "corrupted").exists()
+
+
+def test_make_c_adopts_no_file_it_did_not_make(folder, tmp_path) -> None:
+    kwargs = {"corruptions": ["contrast"], "severities": [1], "progress": False}
+    out = tmp_path / "foreign"
+    (out / "contrast" / "1" / "n02").mkdir(parents=True)
+    (out / "contrast" / "1" / "n02" / "c.jpg").write_bytes(b"someone else's file")
+    with pytest.raises(BenchmarkFileError, match=rf"{out} holds files but no ipmix-meta.json, so ipmix "
+                       "did not make it: a file there would be taken for a finished output"):
+        make_c_folder(folder, out, **kwargs)
+    images = Path(shutil.copytree(folder, tmp_path / "images"))
+    make_c_folder(images, tmp_path / "made", **kwargs)
+    Image.fromarray(np.zeros((40, 40, 3), np.uint8)).save(images / "n02" / "c.jpg")  # same name, new picture
+    with pytest.raises(BenchmarkFileError, match=r"other inputs or settings \(differing: inputs_sha256;"):
+        make_c_folder(images, tmp_path / "made", **kwargs)
+    root = tmp_path / "dataset"
+    for split in ("train", "val"):
+        shutil.copytree(folder, root / split)
+    with pytest.raises(FolderDataError, match=rf"{root} looks like a dataset root: its folders train, val "
+                       rf"are splits, not classes; give one split, e.g. --images {root / 'val'}"):
+        make_c_folder(root, tmp_path / "split", **kwargs)
+    with pytest.raises(FolderDataError, match="looks like a dataset root"):
+        make_p_folder(root, tmp_path / "split", perturbations=["tilt"], preset="cifar", progress=False)

@@ -14,11 +14,14 @@ from ipmix.robustness.benchmarks.imagenet_subsets import subset_wnids
 from ipmix.robustness.report_imagenet import table5
 
 
-def _checkpoint(tmp_path, classes: int, dataset: str):
+def _checkpoint(tmp_path, classes: int, dataset: str, names: list[str] | None = None):
     model = build_model("small", classes, seed=0)
     path = tmp_path / "run" / "final.pt"
-    path.parent.mkdir()
-    torch.save(make_checkpoint(model, "small", classes, dataset), path)
+    path.parent.mkdir(exist_ok=True)
+    checkpoint = make_checkpoint(model, "small", classes, dataset)
+    if names is not None:  # the class names ipmix's trainer records
+        checkpoint["classes"] = names
+    torch.save(checkpoint, path)
     return path.parent
 
 
@@ -41,17 +44,22 @@ def test_evaluate_an_imagenet_checkpoint_on_imagenet_r(tmp_path, capsys):
 
 
 def test_one_line_errors(tmp_path, capsys):
-    run = _checkpoint(tmp_path, 10, "cifar10")
+    names = [f"c{i}" for i in range(10)]
+    run = _checkpoint(tmp_path, 10, "cifar10", names)
     code = main(["evaluate", str(run), "--imagenet-a", str(tmp_path / "missing"), "--suite", "none",
                  "--no-progress"])
     err = capsys.readouterr().err
     assert code == 2 and err.count("\n") == 1 and "ImageNet-A folder" in err and "does not exist" in err
     for i, wnid in enumerate(subset_wnids("imagenet-a")):
         write_image(tmp_path / "a" / wnid / "0", i + 1)
-    code = main(["evaluate", str(run), "--imagenet-a", str(tmp_path / "a"), "--suite", "none",
-                 "--image-size", "8", "--workers", "0", "--no-progress"])
+    args = ["evaluate", str(run), "--imagenet-a", str(tmp_path / "a"), "--suite", "none",
+            "--image-size", "8", "--workers", "0", "--no-progress"]
+    assert main(args) == 2  # the model's real class count is named, not ImageNet's 1000
     err = capsys.readouterr().err
-    assert code == 2 and "outputs (10,) scores per image but ImageNet-A has 1000 classes" in err
+    assert "ImageNet-A needs a model of ImageNet classes; the model's 10 classes lack 200" in err
+    _checkpoint(tmp_path, 10, "cifar10")  # a checkpoint that records no class names
+    assert main(args) == 2
+    assert f"{run / 'final.pt'} has 10 classes but records no class names" in capsys.readouterr().err
     with pytest.raises(SystemExit) as exit_info:  # argparse's own usage error
         main(["evaluate", str(run), "--shift", "nodir", "--no-progress"])
     assert exit_info.value.code == 2 and "expected NAME=DIR" in capsys.readouterr().err

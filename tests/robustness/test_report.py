@@ -97,6 +97,24 @@ def test_write_report_writes_table_and_plots(tmp_path):
         report.load_results(tmp_path / "missing")
 
 
+def test_one_run_is_never_two_seeds_and_repeated_seeds_are_named(tmp_path, capsys):
+    for name, seed in (("c1", 0), ("c2", 0), ("c3", 1)):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "results.json").write_text(json.dumps(_results(10.0 + seed, seed)))
+    for twice in ([f"{tmp_path}/c1", f"{tmp_path}/c1/"], [f"{tmp_path}/c1", f"{tmp_path}/c1/results.json"],
+                  [f"{tmp_path}/c1", f"{tmp_path}/c2/../c1"]):
+        assert main(["report", *twice, "--out", str(tmp_path / "report")]) == 2
+        err = capsys.readouterr().err
+        assert f"run {twice[1]} given twice (also as {twice[0]}): it would count as two seeds" in err
+    assert main(["report", str(tmp_path / "c1"), str(tmp_path / "c2"), "--out", str(tmp_path / "r")]) == 0
+    captured = capsys.readouterr()
+    assert "| c1 (2 runs, 1 seed) |" in captured.out and "(2 seeds)" not in captured.out
+    assert f"ipmix report: note: {tmp_path / 'c1'}, {tmp_path / 'c2'} differ only by seed but have 1 " \
+        "distinct seed(s) among 2 runs: their ± is not a spread over seeds" in captured.err
+    runs = {str(tmp_path / name): _results(10.0, seed) for name, seed in (("c1", 0), ("c2", 0), ("c3", 1))}
+    assert group_runs(runs)[0].label == "c1 (3 runs, 2 seeds)"
+
+
 # ------------------------------------------------------------------------------ the commands
 
 

@@ -134,3 +134,39 @@ def test_absent_pretrained_weights_stop_the_run_before_the_data(tmp_path, tiny_f
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and "IMAGENET1K_V1" in err and "not in torch hub's cache" in err
     assert not (tmp_path / "r").exists()
+
+
+def _small_args(data, out, *extra) -> list[str]:
+    return ["train", "--dataset", "imagefolder", "--data", str(data), "--model", "small",
+            "--model-kwargs", '{"width": 4}', "--aug", "none", "--epochs", "1", "--workers", "0",
+            "--no-progress", "--out", str(out), *extra]
+
+
+def test_sizes_a_model_cannot_take_are_refused_before_the_run_folder_exists(tmp_path, tiny_folder,
+                                                                             capsys):
+    out = tmp_path / "r"
+    assert main(_small_args(tiny_folder, out, "--image-size", "7")) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "model 'small' cannot take 7 px images (" in err
+    assert "the smallest larger size it takes is 8 px: choose a larger --image-size" in err
+    assert not out.exists()
+    # 12 usable training images, batch 11: a last batch of one image, pooled to 1x1 at 8 px
+    assert main(_small_args(tiny_folder, out, "--image-size", "8", "--batch-size", "11")) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "the last batch of every epoch holds 1 image (12 training images" in err
+    assert "model 'small' cannot train on one 8 px image (batch norm needs more than one value" in err
+    assert not out.exists()
+    assert main(_small_args(tiny_folder, out, "--image-size", "8", "--batch-size", "12")) == 0  # corrected
+    assert (out / "final.pt").is_file()
+
+
+def test_a_one_class_folder_is_refused(tmp_path, capsys):
+    from image_folders import build_image_folder
+
+    for split in ("train", "val"):
+        build_image_folder(tmp_path / "one" / split, classes=1, per_class=2)
+    assert main(_small_args(tmp_path / "one", tmp_path / "r", "--image-size", "16")) == 2
+    err = capsys.readouterr().err
+    train = tmp_path / "one" / "train"
+    assert f"{train} has one class folder (class_0): a classifier needs at least 2" in err
+    assert not (tmp_path / "r").exists()

@@ -20,15 +20,18 @@ from ipmix.training import (
 )
 from ipmix.training import trainer as trainer_module
 from ipmix.training.checkpoint import load_training_checkpoint
+from ipmix.training.registry import uses_mixing_set
 
 
 def _config(tmp_path, tiny_data, tiny_mixing_set, **overrides) -> TrainConfig:
     options = dict(
         out=str(tmp_path / "run"), data=str(tiny_data), model="small", model_kwargs={"width": 4},
         aug="none", epochs=1, batch_size=64, subset=128, test_subset=32, workers=0,
-        mixing_set=str(tiny_mixing_set), progress=False, lr=0.05,
+        progress=False, lr=0.05,
     )
     options.update(overrides)
+    if uses_mixing_set(options["aug"]):
+        options.setdefault("mixing_set", str(tiny_mixing_set))
     return TrainConfig(**options)
 
 
@@ -215,3 +218,33 @@ def test_evaluating_less_often_trains_the_same_model(workers, tmp_path, tiny_dat
     assert weights[0].keys() == weights[1].keys()
     for name in weights[0]:
         torch.testing.assert_close(weights[0][name], weights[1][name], rtol=0, atol=0)
+
+
+def test_a_new_run_starts_from_a_finished_one_as_the_advice_says(tmp_path, tiny_data, capsys):
+    """"start a new run from its final.pt (--pretrained RUN/final.pt)", advised when --epochs
+    changes on resume, works for the built-in models."""
+    from ipmix.cli import main
+
+    first = train(_config(tmp_path, tiny_data, None, subset=64))
+    with pytest.raises(ConfigError, match=r"--pretrained RUN/final.pt"):
+        train(_config(tmp_path, tiny_data, None, epochs=2, resume=True))
+    args = ["train", "--data", str(tiny_data), "--aug", "none", "--epochs", "1", "--subset", "64",
+            "--test-subset", "32", "--workers", "0", "--no-progress", "--pretrained", str(first / "final.pt")]
+    small = ["--model", "small", "--model-kwargs", '{"width": 4}']
+    assert main([*args, *small, "--out", str(tmp_path / "next")]) == 0, capsys.readouterr().err
+    model, info = load_classifier(tmp_path / "next")
+    assert info["config"]["pretrained"] == str(first / "final.pt")
+    assert main([*args, "--model", "resnet18", "--out", str(tmp_path / "other")]) == 2
+    err = capsys.readouterr().err
+    assert f"{first / 'final.pt'} is a checkpoint of model 'small', not of 'resnet18'" in err
+
+
+def test_options_that_would_be_ignored_or_unknown_names_are_named(tmp_path, tiny_data, tiny_mixing_set):
+    with pytest.raises(ConfigError, match="--mixing-set feeds the ipmix variants and pixmix; 'augmix' "
+                       "mixes no pictures, so the set would be ignored"):
+        train(_config(tmp_path, tiny_data, None, aug="augmix", mixing_set=str(tiny_mixing_set)))
+    names = "wrn40_4, wrn28_10, resnext29_32x4d, resnet18, vit_small, small, resnet50"
+    with pytest.raises(ConfigError, match=rf"unknown model 'nosuchmodel'; choose one of {names}, "
+                       "torchvision:NAME or timm:NAME"):
+        train(_config(tmp_path, tiny_data, tiny_mixing_set, model="nosuchmodel"))
+    assert not (tmp_path / "run").exists()

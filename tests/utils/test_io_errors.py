@@ -105,6 +105,13 @@ def test_image_that_passes_verify_but_cannot_decode_is_named(tmp_path):
         open_image(path)
 
 
+def test_the_meta_device_is_refused_by_name():
+    """torch accepts tensors on "meta" (shapes only): training or evaluating there used to end
+    in "Tensor.item() cannot be called on meta tensors"."""
+    with pytest.raises(DeviceUnavailableError, match="--device 'meta' holds shapes, not values"):
+        torch_device("meta", "--device")
+
+
 @pytest.mark.skipif(torch.cuda.is_available(), reason="the machine has CUDA")
 def test_cuda_without_cuda_is_named_before_any_work(tmp_path):
     with pytest.raises(DeviceUnavailableError, match="'cuda' asked for, but torch finds no CUDA GPU"):

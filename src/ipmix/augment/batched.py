@@ -374,8 +374,8 @@ def _as_uint8_batch(images: Any, what: str = "images") -> tuple[torch.Tensor, bo
         raise ValueError(
             f"IPMixBatch takes {what} as [B, C, H, W] with C = 1 or 3, got shape {tuple(images.shape)}"
         )
+    check_unit_range(images, f"IPMixBatch {what}")  # refuse, not clamp, [0, 255] or NaN floats
     if images.is_floating_point():
-        check_unit_range(images, f"IPMixBatch {what}")  # refuse, not clamp, [0, 255] or NaN floats
         return (images.detach().clamp(0, 1) * 255).round_().to(torch.uint8), True
     if images.dtype != torch.uint8:
         raise ValueError(f"IPMixBatch takes uint8 or float {what}, got {images.dtype}")

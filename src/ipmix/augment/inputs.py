@@ -153,7 +153,8 @@ def _checked_pil(image: PIL.Image.Image, what: str) -> PIL.Image.Image:
     if image.mode not in ("RGB", "L"):
         raise ValueError(
             f"{what} takes RGB or grayscale (L) images, got mode {image.mode!r}; "
-            "convert first, e.g. image.convert('RGB')"
+            "convert first with ipmix.utils.images.to_rgb(image) (image.convert('RGB') turns "
+            "16-bit images white)"
         )
     return image
 
@@ -170,9 +171,9 @@ def _tensor_bytes(image: torch.Tensor, what: str) -> tuple[torch.Tensor, bool, C
     is_float = image.is_floating_point()
     if not is_float and image.dtype != torch.uint8:
         raise ValueError(f"{what} takes uint8 or float image tensors, got {image.dtype}")
+    check_unit_range(image, f"{what} input")
     data = image.detach().cpu()
     if is_float:
-        check_unit_range(data, f"{what} input")
         data = (data.clamp(0, 1) * 255).round().to(torch.uint8)  # clamp: the accepted rounding slack
     wrap = tv_tensors.Image if isinstance(image, tv_tensors.Image) else (lambda t: t)
     device, dtype = image.device, image.dtype

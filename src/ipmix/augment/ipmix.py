@@ -134,6 +134,8 @@ class IPMix(ImageTransform):
 
     def views(self, image: Any, count: int = 2) -> list[Any]:
         """`count` independent augmentations of `image` sharing one mixing picture (for JSD)."""
+        if isinstance(count, bool) or not isinstance(count, int | np.integer) or count < 1:
+            raise ValueError(f"IPMix.views: count must be a whole number >= 1, got {count!r}")
 
         def draw(height: int, width: int) -> tuple[_PlanBlock, list[int]]:
             plan = self.sample_plan(height, width, count).share_picture()

@@ -158,10 +158,13 @@ class IPMixOptions:
                     f"and {FULL!r}"
                 )
         smallest = min((int(s) for s in sizes if s != FULL), default=2)
-        if smallest > min(height, width):
+        side = min(height, width)
+        if smallest > side:
+            fix = (f"pass patch_sizes of at most {side} px" if side >= 2 else
+                   "patches are at least 2 px, so IPMix needs images of at least 2 px a side")
             raise ValueError(
                 f"IPMix: the image ({height}x{width}) is smaller than the smallest patch "
-                f"({smallest} px); pass smaller patch_sizes"
+                f"({smallest} px); {fix}"
             )
         nominal = sorted({full if s == FULL else min(int(s), full) for s in sizes})
         if not self.patch_level:

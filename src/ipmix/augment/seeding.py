@@ -20,6 +20,15 @@ import numpy as np
 import torch.utils.data
 
 
+def check_seed(seed: Any) -> int | None:
+    """`seed` as given when it is None or a whole number >= 0; ValueError naming it otherwise."""
+    if seed is None:
+        return None
+    if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
+        raise ValueError(f"seed must be None or a whole number >= 0, got {seed!r}")
+    return int(seed)
+
+
 def _owner() -> tuple[int, int | None, int | None]:
     info = torch.utils.data.get_worker_info()
     if info is None:
@@ -31,7 +40,7 @@ class ProcessGenerator:
     """A seedable numpy Generator, re-derived in each process and DataLoader worker."""
 
     def __init__(self, seed: int | None = None) -> None:
-        self.seed = seed
+        self.seed = check_seed(seed)
         self._owner: tuple[int, int | None, int | None] | None = None
         self._rng: np.random.Generator | None = None
 
@@ -56,8 +65,8 @@ class ProcessGenerator:
 
         Copies sent to other processes afterwards still derive their own streams from `seed`.
         """
-        self.seed = seed
-        self._rng = np.random.default_rng(seed)
+        self.seed = check_seed(seed)
+        self._rng = np.random.default_rng(self.seed)
         self._owner = _owner()
 
     def state_dict(self) -> dict[str, Any]:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 
-#: ImageNet benchmark options: option -> keyword of `evaluate_imagenet`.
+#: Benchmark folder options: option -> help; the keyword of `evaluate_imagenet` is the name.
 IMAGENET_OPTIONS = {
     "--imagenet-val": "ImageNet validation folder (<wnid>/*.JPEG): clean error, and the "
     "in-distribution set of ImageNet-O",
@@ -23,6 +24,10 @@ IMAGENET_OPTIONS = {
     "--stylized-imagenet": "Stylized-ImageNet folder (wnid folders): accuracy",
     "--objectnet": "ObjectNet 1.0 release (images/ + mappings/): accuracy on its 113 ImageNet "
     "classes (each the maximum of its ImageNet logits; 2 px border cropped)",
+    "--corrupted": "corrupted copies of any folder of the model's classes, as `ipmix make-c` writes "
+    "them (<corruption>/<severity>/<class>/*): error per corruption and severity, their mean, RMS",
+    "--perturbed": "perturbation videos of any folder of the model's classes, as `ipmix make-p` "
+    "writes them (<perturbation>/<class>/*.mp4): flip probability, top-5 distance, their means",
 }
 
 
@@ -47,7 +52,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "final.pt / checkpoint.pt) and write results.json and results.md next to it (or to "
         "--out). CIFAR checkpoints run the --suite parts on the test set (CIFAR-C / CIFAR-P "
         "generated into a cache unless folders are given); every benchmark folder given runs "
-        "with its reference protocol; a benchmark not given is not run, and the report says so.",
+        "with its reference protocol, on the classes the checkpoint records; a benchmark not "
+        "given is not run, and the report says so. Earlier results in results.json are kept: a "
+        "part measured again replaces its old value.",
     )
     parser.add_argument("run", metavar="RUN_OR_CHECKPOINT", help="run directory or .pt file")
     parser.add_argument(
@@ -99,8 +106,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="an image folder of the model's classes (wnids, CIFAR class names or class "
         "indices) scored as a natural shift; repeatable",
     )
-    parser.add_argument("--image-size", type=int, default=224,
-                        help="input size of ImageNet models (default: 224)")
+    parser.add_argument("--image-size", type=int, default=None,
+                        help="input size for the benchmark folders (default: the size the run "
+                        "was trained at; 224 for checkpoints that do not record it)")
     parser.add_argument(
         "--baseline", default=None, metavar="RUN",
         help="a run with results.json: normalises CIFAR mCE and ImageNet-P mFR/mT5D by its values",
@@ -118,7 +126,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from ipmix.robustness.ood import SYNTHETIC_OUTLIERS
     from ipmix.robustness.report import comparison_table
-    from ipmix.robustness.report_imagenet import has_imagenet, table5
+    from ipmix.robustness.report_imagenet import has_imagenet, imagenet_tables
     from ipmix.robustness.suite import evaluate_checkpoint
     from ipmix.utils.devices import torch_device
 
@@ -136,7 +144,7 @@ def run(args: argparse.Namespace) -> int:
         for option in IMAGENET_OPTIONS
     }
     imagenet = {key: value for key, value in imagenet.items() if value is not None}
-    if imagenet or args.shift:
+    if args.image_size is not None:
         imagenet["image_size"] = args.image_size
     results, folder = evaluate_checkpoint(
         args.run,
@@ -162,9 +170,16 @@ def run(args: argparse.Namespace) -> int:
         seed=args.seed,
         progress=not args.no_progress,
     )
-    if results["meta"].get("suite"):
+    meta = results["meta"]
+    if meta.get("suite"):
         print(comparison_table({str(args.run): results}), end="")
     if has_imagenet(results):
-        print(table5({str(args.run): results}), end="")
-    print(f"wrote {folder / 'results.json'} and {folder / 'results.md'}")
+        print(imagenet_tables({str(args.run): results}), end="")
+    epoch, epochs = meta.get("epoch"), meta.get("config", {}).get("epochs")
+    if epoch is not None and epochs is not None and epoch < epochs:
+        print(f"ipmix evaluate: note: {meta['checkpoint']} holds epoch {epoch} of {epochs}: the run "
+              "has not finished training", file=sys.stderr)
+    trained = f", epoch {epoch}" if epoch is not None else ""
+    print(f"evaluated {meta['checkpoint']}{trained}; wrote {folder / 'results.json'} and "
+          f"{folder / 'results.md'}")
     return 0

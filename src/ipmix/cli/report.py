@@ -20,9 +20,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ipmix.cli.make_cifar_c import warnings_as_notes
     from ipmix.robustness.report import write_report
 
-    table_path, plots = write_report(args.runs, args.out, title=args.title)
+    with warnings_as_notes("report"):
+        table_path, plots = write_report(args.runs, args.out, title=args.title)
     print(table_path.read_text(), end="")
     print(f"wrote {table_path}" + "".join(f"\nwrote {p}" for p in plots))
     return 0

@@ -25,7 +25,7 @@ from torch.utils.data import Dataset, Sampler
 
 from ipmix.data.cifar import CifarArrays
 from ipmix.data.seeding import derive_seed, reseed, sample_seed
-from ipmix.utils.images import check_unit_range
+from ipmix.utils.images import check_unit_range, to_rgb
 
 
 class LabelledImages(Protocol):
@@ -83,7 +83,7 @@ def to_uint8_tensor(image: Image.Image | np.ndarray | torch.Tensor) -> torch.Ten
         if image.dtype != torch.uint8:
             raise ValueError(f"expected uint8 image data, got {image.dtype}")
         return image
-    array = np.asarray(image.convert("RGB") if isinstance(image, Image.Image) else image)
+    array = np.asarray(to_rgb(image) if isinstance(image, Image.Image) else image)
     if array.dtype != np.uint8:
         raise ValueError(f"expected uint8 image data, got {array.dtype}")
     return torch.from_numpy(np.ascontiguousarray(array.transpose(2, 0, 1)))

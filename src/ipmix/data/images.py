@@ -1,13 +1,11 @@
 """Image files: decode any of them to RGB, and find the ones that cannot be used.
 
-`load_rgb` is the one decoder of image files in ipmix's data layer. Modes are converted as
-torchvision's ``pil_loader`` does (``convert("RGB")``: alpha dropped, palette expanded, CMYK
-through Pillow's conversion, which undoes Adobe's inverted CMYK JPEGs), except where that
-conversion is wrong: 16-bit integer images (``I;16``, and ``I`` holding values above 255),
-which Pillow clips at 255 instead of scaling, are scaled to 8 bits; float images (``F``) are
-read as [0, 1] when they lie in it, else clipped to [0, 255]. Palette images with transparency go through RGBA
-(Pillow warns otherwise). EXIF orientation is not applied (torchvision does not either, and
-every published ImageNet number is computed without it).
+`load_rgb` is the one decoder of image files in ipmix's data layer. Modes are converted by
+`ipmix.utils.images.to_rgb`, as torchvision's ``pil_loader`` does (``convert("RGB")``: alpha
+dropped, palette expanded, CMYK through Pillow's conversion, which undoes Adobe's inverted CMYK
+JPEGs), except where that conversion is wrong: 16-bit integer images are scaled to 8 bits
+(Pillow clips them at 255), float images read as [0, 1]. EXIF orientation is not applied
+(torchvision does not either, and every published ImageNet number is computed without it).
 
 `check_image` says why a file cannot be used (None when it can) at three levels:
 ``"none"`` (trust the extension), ``"header"`` (Pillow opens and verifies the file; JPEG and
@@ -21,8 +19,9 @@ import os
 import warnings
 from pathlib import Path
 
-import numpy as np
 from PIL import Image, UnidentifiedImageError
+
+from ipmix.utils.images import to_rgb
 
 #: torchvision's ``IMG_EXTENSIONS`` (torchvision/datasets/folder.py), compared lower-case.
 IMAGE_EXTENSIONS: tuple[str, ...] = (
@@ -41,30 +40,6 @@ _DECODE_ERRORS = (OSError, UnidentifiedImageError, SyntaxError, ValueError, Imag
 
 class CorruptImageError(ValueError):
     """An image file that cannot be decoded; the message names the file."""
-
-
-def _wide_to_rgb(image: Image.Image) -> Image.Image:
-    array = np.asarray(image)
-    if image.mode == "F":
-        finite = np.nan_to_num(array.astype(np.float64), nan=0.0, posinf=255.0, neginf=0.0)
-        scaled = finite * 255 if finite.size and finite.min() >= 0 and finite.max() <= 1 else finite
-        eight = np.clip(np.rint(scaled), 0, 255).astype(np.uint8)
-    else:  # I;16*: 16 bits; I: 16 bits unless every value fits in 8 (32-bit TIFFs of bytes)
-        wide = array.astype(np.float64)
-        sixteen = image.mode.startswith("I;16") or (wide.size and wide.max() > 255)
-        eight = np.clip(np.rint(wide / 257 if sixteen else wide), 0, 255).astype(np.uint8)
-    return Image.fromarray(eight, mode="L").convert("RGB")
-
-
-def to_rgb(image: Image.Image) -> Image.Image:
-    """`image` in mode RGB (see the module docstring for the conversion of each mode)."""
-    if image.mode == "RGB":
-        return image
-    if image.mode.startswith("I") or image.mode == "F":
-        return _wide_to_rgb(image)
-    if image.mode in ("P", "PA") and "transparency" in image.info:
-        return image.convert("RGBA").convert("RGB")
-    return image.convert("RGB")
 
 
 def load_rgb(path: str | os.PathLike[str]) -> Image.Image:

@@ -19,7 +19,7 @@ from pathlib import Path
 from ipmix.data.cifar import CIFAR_LAYOUTS, DataNotFoundError, load_cifar
 from ipmix.data.classes import check_imagenet_classes, map_classes
 from ipmix.data.datasets import LabelledImages
-from ipmix.data.folders import ImageFolderDataset, scan_image_folder
+from ipmix.data.folders import FolderDataError, ImageFolderDataset, scan_image_folder
 
 FOLDER_DATASETS: tuple[str, ...] = ("imagefolder", "imagenet")
 DATASETS: tuple[str, ...] = (*CIFAR_LAYOUTS, *FOLDER_DATASETS)
@@ -81,6 +81,11 @@ def open_split(spec: DataSpec, split: str, subset: int | None = None) -> Labelle
                                     warn=split == "train")
     if spec.dataset == "imagenet":
         check_imagenet_classes(train_index.classes, where=str(train_index.root))
+    if len(train_index.classes) < 2:
+        raise FolderDataError(
+            f"{train_index.root} has one class folder ({train_index.classes[0]}): a classifier "
+            "needs at least 2 classes, or every prediction is right"
+        )
     if split == "train":
         return ImageFolderDataset(train_index.subset(subset), on_error="raise" if spec.strict else "skip")
     index = scan_image_folder(split_folder(spec, "val"), check=spec.check, strict=spec.strict,

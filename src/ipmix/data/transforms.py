@@ -26,6 +26,8 @@ import torch
 from PIL import Image
 from torchvision.transforms import v2
 
+from ipmix.utils.images import to_rgb
+
 #: The authors' CIFAR preprocessing: RandomCrop(32, padding=4) and RandomHorizontalFlip().
 CROP_PADDING = 4
 #: Evaluation resize / crop ratio of torchvision's references (Resize(256), CenterCrop(224)).
@@ -40,7 +42,7 @@ TRAIN_CROPS: tuple[str, ...] = ("random-resized", "pad")
 
 def _as_pil(image: Image.Image | np.ndarray) -> Image.Image:
     if isinstance(image, Image.Image):
-        return image if image.mode == "RGB" else image.convert("RGB")
+        return to_rgb(image)
     array = np.asarray(image)
     if array.dtype != np.uint8 or array.ndim != 3:
         raise ValueError(f"expected a uint8 [H, W, C] image, got {array.dtype} {array.shape}")
@@ -84,7 +86,7 @@ class RandomCropFlip:
     def __call__(self, image: Image.Image | np.ndarray) -> Image.Image:
         if self.size is not None:
             image = resize_shorter(_as_pil(image), self.size)
-        array = np.asarray(image.convert("RGB")) if isinstance(image, Image.Image) else image
+        array = np.asarray(to_rgb(image)) if isinstance(image, Image.Image) else image
         if array.dtype != np.uint8 or array.ndim != 3:
             raise ValueError(f"expected a uint8 [H, W, C] image, got {array.dtype} {array.shape}")
         height, width = array.shape[:2]

@@ -32,6 +32,7 @@ from ipmix.utils.images import (
     as_nhwc,
     check_unit_range,
     is_tensor,
+    to_rgb,
 )
 from ipmix.utils.io import UnreadableFileError, open_image, reading
 
@@ -77,7 +78,7 @@ def _to_rgb_array(item: Any, layout: str | None = None) -> np.ndarray:
     if isinstance(item, tuple | list):
         item = item[0]
     if isinstance(item, Image.Image):
-        return np.asarray(item.convert("RGB"))
+        return np.asarray(to_rgb(item))
     array = item.detach().cpu() if is_tensor(item) else np.asarray(item)
     with _mixing_set_errors():
         array = as_nhwc(array, layout, allowed=PICTURE_LAYOUTS, what="mixing picture")[0][0]
@@ -143,6 +144,10 @@ class MixingSet:
             self._cache[key] = picture
             self._cached_bytes += picture.nbytes
         return picture
+
+    def __getstate__(self) -> dict[str, Any]:
+        # Copies sent to other processes (DataLoader workers) start without the memo.
+        return {**self.__dict__, "_cache": {}, "_cached_bytes": 0}
 
     def _make(self, index: int, side: int) -> np.ndarray:
         """Picture `index` as a `side` square, before memoisation."""
@@ -317,7 +322,7 @@ class FolderMixingSet(MixingSet):
             if path in self.skipped:
                 continue
             try:
-                return np.asarray(open_image(path, "mixing-set picture").convert("RGB"))
+                return np.asarray(to_rgb(open_image(path, "mixing-set picture")))
             except UnreadableFileError as error:
                 self.skipped.append(path)
                 warnings.warn(f"{error}; skipped, the next picture stands in for it", stacklevel=4)

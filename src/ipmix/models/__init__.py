@@ -29,7 +29,9 @@ from ipmix.models.external import (
     ExternalModelError,
     PretrainedWeightsError,
     WrappedClassifier,
+    _load,
     build_external,
+    ipmix_checkpoint,
     is_external,
 )
 from ipmix.models.resnet import CifarResNet
@@ -78,6 +80,15 @@ def is_known_model(name: str) -> bool:
     return name in _REGISTRY or is_external(name)
 
 
+def check_model_name(name: str, where: str = "") -> None:
+    """`UnknownModelError` listing the names `build_model` takes, unless it takes `name`."""
+    if not is_known_model(name):
+        raise UnknownModelError(
+            f"{where}unknown model {name!r}; choose one of {', '.join((*MODEL_NAMES, *ALIASES))}, "
+            "torchvision:NAME or timm:NAME"
+        )
+
+
 def model_options(name: str) -> tuple[str, ...]:
     """Keyword options `build_model(name, ...)` accepts besides `num_classes` (for
     torchvision/timm models: ``mean``, ``std``; their builders check the rest)."""
@@ -99,8 +110,13 @@ def build_model(
     keywords); an unknown one is an error. With a `seed`, the initial weights depend on it
     alone: they are drawn from a forked torch RNG seeded with it, leaving the caller's global
     RNG state untouched. `pretrained` (torchvision/timm models): ``"default"``, a weights tag
-    or a local file, see `ipmix.models.external`.
+    or a local file, see `ipmix.models.external`; for every model, an ipmix checkpoint of the
+    same model (fine-tuning a finished run: its weights, with a new head when the class count
+    differs).
     """
+    checkpoint = ipmix_checkpoint(pretrained)
+    if checkpoint is not None:
+        return _fine_tuned(name, num_classes, checkpoint, str(pretrained), seed, kwargs)
     if is_external(name):
         try:
             if seed is None:
@@ -112,13 +128,10 @@ def build_model(
             raise UnknownModelError(str(error)) from error
     if pretrained is not None:
         raise UnknownModelError(
-            f"pretrained weights exist for torchvision/timm models, not for {name!r}"
+            f"pretrained weights exist for torchvision/timm models, not for {name!r} (which starts "
+            "only from an ipmix checkpoint, RUN/final.pt)"
         )
-    if name not in _REGISTRY:
-        raise UnknownModelError(
-            f"unknown model {name!r}; choose one of {', '.join((*MODEL_NAMES, *ALIASES))}, "
-            "torchvision:NAME or timm:NAME"
-        )
+    check_model_name(name)
     unknown = set(kwargs) - set(model_options(name))
     if unknown:
         raise UnknownModelError(
@@ -131,6 +144,23 @@ def build_model(
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         return cls(num_classes, **fixed, **kwargs)
+
+
+def _fine_tuned(name: str, num_classes: int, checkpoint: Mapping[str, Any], source: str,
+                seed: int | None, kwargs: Mapping[str, Any]) -> ImageClassifier:
+    """Model `name` with the weights of an ipmix checkpoint; a new head for another class count."""
+    saved = str(checkpoint.get("model_name"))
+    if ALIASES.get(saved, saved) != ALIASES.get(name, name):
+        raise UnknownModelError(f"{source} is a checkpoint of model {saved!r}, not of {name!r}")
+    classes = int(checkpoint.get("num_classes", num_classes))
+    model = build_model(name, classes, seed=seed, **kwargs)
+    _load(model, _strip_wrappers(checkpoint["model_state"]), name, source)
+    if classes != num_classes:
+        with torch.random.fork_rng(devices=[], enabled=seed is not None):
+            if seed is not None:
+                torch.manual_seed(seed)
+            model.head = nn.Linear(model.num_features, num_classes)
+    return model
 
 
 def count_parameters(model: nn.Module) -> int:
@@ -151,10 +181,7 @@ def make_checkpoint(
     Trainers add their training-only keys (``epoch``, ``optimizer_state``, ...) to the dict.
     `model` may be wrapped (DDP, `torch.compile`): its state is stored unwrapped.
     """
-    if not is_known_model(model_name):
-        raise UnknownModelError(
-            f"unknown model {model_name!r}; choose one of {', '.join(MODEL_NAMES)}"
-        )
+    check_model_name(model_name)
     unknown = set(model_kwargs or {}) - set(model_options(model_name))
     if unknown and not is_external(model_name):
         raise UnknownModelError(
@@ -208,8 +235,9 @@ def load_classifier(
     """Rebuild a classifier from an ipmix checkpoint (or a run dir), in eval mode.
 
     Returns ``(model, info)``; `info` holds ``dataset``, ``num_classes``, ``model_name``,
-    ``model_kwargs``, ``config``, ``path`` and, when present, ``epoch`` and ``classes`` (the
-    class names in logit order; ipmix's trainer records them). The file is read with
+    ``model_kwargs``, ``config``, ``path`` and, when present, ``epoch``, ``classes`` (the
+    class names in logit order) and ``image_size`` (the input size it was trained at; ipmix's
+    trainer records both). The file is read with
     ``torch.load(weights_only=True)``, which refuses arbitrary pickled objects; pass
     ``trusted=True`` only for files you trust that hold other objects. The file is read on the
     CPU and the model then moved to `map_location`, so a device that is not there is reported
@@ -236,10 +264,7 @@ def load_classifier(
     if missing:
         raise CheckpointFormatError(f"{path}: checkpoint lacks the key(s) {', '.join(missing)}")
     name = checkpoint["model_name"]
-    if not is_known_model(name):
-        raise UnknownModelError(
-            f"{path}: checkpoint names unknown model {name!r}; known: {', '.join(MODEL_NAMES)}"
-        )
+    check_model_name(name, f"{path}: checkpoint names an ")
     model_kwargs = dict(checkpoint.get("model_kwargs") or {})
     model = build_model(name, int(checkpoint["num_classes"]), **model_kwargs)
     try:
@@ -264,6 +289,9 @@ def load_classifier(
         info["epoch"] = checkpoint["epoch"]
     if "classes" in checkpoint:  # the class names, in the order of the logits
         info["classes"] = [str(name) for name in checkpoint["classes"]]
+    size = checkpoint.get("image_size") or info["config"].get("image_size")
+    if size:  # the input size it was trained at
+        info["image_size"] = int(size)
     return model, info
 
 
@@ -285,6 +313,7 @@ __all__ = [
     "VisionTransformer",
     "WideResNet",
     "build_model",
+    "check_model_name",
     "count_parameters",
     "is_known_model",
     "load_classifier",

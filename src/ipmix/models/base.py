@@ -74,6 +74,37 @@ class ImageClassifier(nn.Module):
         return self.head(self.forward_features(x))
 
 
+class InputSizeError(ValueError):
+    """Images of a size a model cannot take (too small for its pooling, or not its fixed size)."""
+
+
+def _forward_error(model: nn.Module, count: int, size: int) -> str | None:
+    """The first line of what a training-mode forward of `count` `size`-px images raises."""
+    try:
+        model(torch.zeros(count, 3, size, size))
+    except (RuntimeError, ValueError, AssertionError) as error:
+        return (str(error).strip().splitlines() or [type(error).__name__])[0]
+    return None
+
+
+@torch.no_grad()
+def check_input_size(model: nn.Module, size: int, name: str) -> bool:
+    """Refuse `size` px images that `model` (a throwaway copy: batch norm statistics change)
+    cannot take, naming the nearest larger size it takes; returns whether it can train on a
+    batch of one such image (batch norm needs more than one value per channel, so a model that
+    pools an image down to 1x1 cannot)."""
+    model.train()
+    error = _forward_error(model, 2, size)
+    if error is not None:
+        larger = next((s for s in range(size + 1, 2 * size + 65) if _forward_error(model, 2, s) is None),
+                      None)
+        hint = f"; the smallest larger size it takes is {larger} px" if larger is not None else ""
+        raise InputSizeError(
+            f"model {name!r} cannot take {size} px images ({error}){hint}: choose a larger --image-size"
+        )
+    return _forward_error(model, 1, size) is None
+
+
 def check_num_classes(num_classes: int) -> int:
     """`num_classes` as an int >= 1, or a ValueError naming the bad value."""
     if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 1:

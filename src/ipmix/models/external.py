@@ -217,7 +217,7 @@ def timm_classifier(name: str, num_classes: int, pretrained: str | None = None,
     return WrappedClassifier(net, head, mean, std)
 
 
-def _ipmix_checkpoint(pretrained: str | None) -> dict[str, Any] | None:
+def ipmix_checkpoint(pretrained: str | None) -> dict[str, Any] | None:
     """The content of `pretrained` when it is an ipmix checkpoint file (fine-tuning a run)."""
     if pretrained is None or not Path(pretrained).expanduser().is_file():
         return None
@@ -233,7 +233,15 @@ def check_pretrained(name: str, pretrained: str | None) -> None:
     """Fail early (before any data is read) when `pretrained` weights cannot be found.
 
     Local files and torchvision's cache are checked here; timm's cache when the model is built.
+    The built-in models start only from an ipmix checkpoint.
     """
+    if not is_external(name):
+        if pretrained is not None and ipmix_checkpoint(pretrained) is None:
+            raise PretrainedWeightsError(
+                f"--pretrained {pretrained}: the built-in model {name!r} starts only from an ipmix "
+                "checkpoint file (RUN/final.pt); library weights exist for torchvision/timm models"
+            )
+        return
     if pretrained is None or Path(pretrained).expanduser().is_file():
         return
     library, _, builder = ALIASES.get(name, name).partition(":")
@@ -245,23 +253,11 @@ def check_pretrained(name: str, pretrained: str | None) -> None:
 
 def build_external(name: str, num_classes: int, pretrained: str | None = None,
                    **options: Any) -> WrappedClassifier:
-    """The model `name` (``resnet50``, ``torchvision:NAME`` or ``timm:NAME``).
-
-    `pretrained` may also be an ipmix checkpoint of the same model: its weights are loaded and
-    the head is replaced when the class count differs.
-    """
+    """The model `name` (``resnet50``, ``torchvision:NAME`` or ``timm:NAME``)."""
     full = ALIASES.get(name, name)
     library, _, builder = full.partition(":")
     if not builder:
         raise ExternalModelError(f"model name {name!r} lacks the model after {library}:")
-    checkpoint = _ipmix_checkpoint(pretrained)
-    if checkpoint is not None:
-        classes = int(checkpoint.get("num_classes", num_classes))
-        model = build_external(name, classes, None, **options)
-        _load(model, checkpoint["model_state"], full, pretrained)
-        if classes != num_classes:
-            model.head = nn.Linear(model.num_features, num_classes)
-        return model
     if library == "torchvision":
         return torchvision_classifier(builder, num_classes, pretrained, **options)
     return timm_classifier(builder, num_classes, pretrained, **options)

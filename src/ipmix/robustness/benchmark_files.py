@@ -98,30 +98,36 @@ def _fingerprint(images: np.ndarray, labels: np.ndarray | None) -> str:
     return digest.hexdigest()[:32]
 
 
-def _claim_folder(out_dir: Path, meta: dict) -> None:
-    """Record what `out_dir` is made from; refuse a folder made from other inputs."""
+def _claim_folder(out_dir: Path, meta: dict, labels: tuple[np.ndarray, np.ndarray] | None = None
+                  ) -> None:
+    """Record what `out_dir` is made from (and write its `labels`, ``(to_write, per_image)``);
+    refuse a folder made from other inputs, or holding other labels, before writing anything."""
     path = out_dir / META_FILE
+    existing = None
     if path.is_file():
         try:
             existing = json.loads(path.read_text())
         except (OSError, ValueError) as error:
             raise BenchmarkFileError(f"{path} is unreadable ({error}); remove it") from error
         if existing != meta:
+            differ = sorted(k for k in {*existing, *meta} if existing.get(k) != meta.get(k))
             raise BenchmarkFileError(
-                f"{out_dir} holds a set generated from other inputs ({META_FILE}: "
-                f"{existing}; now: {meta}); use another folder or empty this one"
+                f"{out_dir} holds a set generated from other inputs or settings (differing: "
+                f"{', '.join(differ)}; {META_FILE}: {existing}; now: {meta}); use another "
+                "folder or empty this one"
             )
-        return
-    atomic_write_json(path, meta)
+    if labels is not None and _new_labels(out_dir / LABELS_FILE, *labels):
+        atomic_write_bytes(out_dir / LABELS_FILE, _npy_bytes(labels[0]))
+    if existing is None:
+        atomic_write_json(path, meta)
 
 
-def _ensure_labels(path: Path, to_write: np.ndarray, per_image: np.ndarray) -> None:
-    """Write `to_write` to `path` unless an equal labels file is there (as `to_write` or as one
-    label per image). A folder holding other labels (an official set for other images, say)
-    is never overwritten: that is an error."""
+def _new_labels(path: Path, to_write: np.ndarray, per_image: np.ndarray) -> bool:
+    """Whether `to_write` is to be written to `path`: no labels file is there yet. An equal one
+    (as `to_write` or as one label per image) is kept; a folder holding other labels (an
+    official set for other images, say) is never overwritten: that is an error."""
     if not path.is_file():
-        atomic_write_bytes(path, _npy_bytes(to_write))
-        return
+        return True
     try:
         existing = np.load(path, allow_pickle=False)
     except READ_ERRORS as error:
@@ -131,6 +137,7 @@ def _ensure_labels(path: Path, to_write: np.ndarray, per_image: np.ndarray) -> N
             f"{path} holds other labels ({existing.shape[0]} of them) than the images being "
             f"generated ({per_image.shape[0]}); generate into another folder"
         )
+    return False
 
 
 def _check_labels(labels: np.ndarray | None, count: int, required: bool) -> np.ndarray | None:
@@ -204,10 +211,7 @@ def make_cifar_c(
     frost_dir = frost_for(names, frost_dir, require_frost)
     out_dir = Path(out_dir)
     make_dirs(out_dir)
-    tiled = np.tile(labels, len(SEVERITIES))
-    _ensure_labels(
-        out_dir / LABELS_FILE, tiled.astype(np.uint8 if labels.max(initial=0) < 256 else np.int64), labels
-    )
+    tiled = np.tile(labels, len(SEVERITIES)).astype(np.uint8 if labels.max(initial=0) < 256 else np.int64)
     _claim_folder(
         out_dir,
         {
@@ -217,6 +221,7 @@ def make_cifar_c(
             "chunk": CHUNK,
             "inputs_sha256": _fingerprint(images, labels),
         },
+        labels=(tiled, labels),
     )
 
     final_shape = (len(SEVERITIES) * n, *images.shape[1:])
@@ -346,8 +351,6 @@ def make_cifar_p(
     names = _requested(perturbations, PERTURBATIONS, PerturbationError, "perturbation")
     out_dir = Path(out_dir)
     make_dirs(out_dir)
-    if labels is not None:
-        _ensure_labels(out_dir / LABELS_FILE, labels, labels)
     _claim_folder(
         out_dir,
         {
@@ -357,6 +360,7 @@ def make_cifar_p(
             "chunk": CHUNK,
             "inputs_sha256": _fingerprint(images, labels),
         },
+        labels=None if labels is None else (labels, labels),
     )
     chunks = list(range(0, n, CHUNK))
     todo: list[tuple[str, int, Path]] = []

@@ -14,13 +14,18 @@ image's path under its class folder), so the result does not depend on the numbe
 their order, or which files an interrupted run had already written. Finished files are
 skipped; each file is written atomically. Tasks carry the preset itself (presets pickle), so
 any preset object runs in any number of workers. ``ipmix-meta.json`` records the preset (the
-name of a registered one; the name and a hash of the parameters of any other) and the seed; a
-folder made with others is refused.
+name of a registered one; the name and a hash of the parameters of any other), the seed and a
+fingerprint of the input images (their paths and bytes); a folder made with others, or made
+from images changed since, is refused. So is, before anything is written, an output folder
+inside the input folder (its files would become classes of the input), and a folder holding
+files but no ``ipmix-meta.json`` (a file found at an output path would be taken as finished).
 """
 
 from __future__ import annotations
 
+import hashlib
 import multiprocessing
+import os
 import zlib
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -34,7 +39,7 @@ from tqdm import tqdm
 from ipmix.data.folders import FolderDataError, ImageFolderIndex, scan_image_folder
 from ipmix.data.images import load_rgb
 from ipmix.data.transforms import eval_resize, resize_shorter
-from ipmix.robustness.benchmark_files import _claim_folder
+from ipmix.robustness.benchmark_files import META_FILE, BenchmarkFileError, _claim_folder
 from ipmix.robustness.cbar import cbar_level, cbar_names, corrupt_bar
 from ipmix.robustness.corruption_presets import PRESETS, CorruptionError, CorruptionPreset, get_preset
 from ipmix.robustness.corruptions import (
@@ -46,10 +51,12 @@ from ipmix.robustness.corruptions import (
     frost_for,
 )
 from ipmix.robustness.preset_tables import preset_identity
-from ipmix.utils.io import atomic_write_bytes
+from ipmix.utils.io import atomic_write_bytes, check_outside, make_dirs, reading
 
 JPEG_QUALITY = 85
 """Quality (with ``optimize=True``) of ``make_imagenet_c.py`` and ``make_imagenet_c_bar.py``."""
+#: Folder names of dataset splits: `--images` at a dataset root would make them the classes.
+SPLIT_NAMES = ("train", "val", "validation", "test")
 
 
 @dataclass(frozen=True)
@@ -91,8 +98,40 @@ def prepare_image(path: Path, size: int, resize: int | None, *, crop: bool = Tru
 
 
 def list_inputs(images_dir: str | Path, progress: bool) -> ImageFolderIndex:
-    """The checked listing of an ImageFolder (``ipmix.data.folders``)."""
+    """The checked listing of an ImageFolder (``ipmix.data.folders``); a dataset root, whose
+    folders are splits (train, val) rather than classes, is refused before it is scanned."""
+    root = Path(images_dir).expanduser()
+    folders = sorted(e.name for e in os.scandir(root) if e.is_dir()) if root.is_dir() else []
+    if folders and set(folders) <= set(SPLIT_NAMES):
+        split = "val" if "val" in folders else folders[0]
+        raise FolderDataError(
+            f"{root} looks like a dataset root: its folders {', '.join(folders)} are splits, not "
+            f"classes; give one split, e.g. --images {root / split}"
+        )
     return scan_image_folder(images_dir, check="header", progress=progress)
+
+
+def prepare_output(images_dir: str | Path, out_dir: str | Path) -> Path:
+    """Create the output folder of make-c / make-p once it is known to be a safe place: outside
+    the input folder, and either new, empty or made by them (it holds ``ipmix-meta.json``)."""
+    check_outside(out_dir, images_dir, ("--out", "--images"))
+    out = make_dirs(Path(out_dir).expanduser())
+    if not (out / META_FILE).is_file() and any(out.iterdir()):
+        raise BenchmarkFileError(
+            f"{out} holds files but no {META_FILE}, so ipmix did not make it: a file there would "
+            "be taken for a finished output; use a new or empty folder"
+        )
+    return out
+
+
+def input_fingerprint(index: ImageFolderIndex) -> str:
+    """A hash of the listed images' paths and bytes: outputs of changed images are not reused."""
+    digest = hashlib.sha256()
+    for i in range(len(index)):
+        with reading(index.path(i), "image"):
+            data = index.path(i).read_bytes()
+        digest.update(index.relative_path(i).encode() + b"\0" + hashlib.sha256(data).digest())
+    return digest.hexdigest()[:32]
 
 
 def image_stream(seed: int, name: str, severity: int, key: str) -> np.random.Generator:
@@ -224,12 +263,12 @@ def make_c_folder(
         raise ValueError(f"workers must be >= 1, got {workers}")
     found = frost_for(names, frost_dir, require_frost)
     frost = None if found is None else str(found)
-    out_dir = Path(out_dir)
+    out_dir = prepare_output(images_dir, out_dir)
     index = list_inputs(images_dir, progress)
     relatives = output_paths(index)
-    out_dir.mkdir(parents=True, exist_ok=True)
     identity = preset_identity(spec, PRESETS)
-    _claim_folder(out_dir, {"kind": "folder-c", **identity, "seed": int(seed), "jpeg_quality": JPEG_QUALITY})
+    _claim_folder(out_dir, {"kind": "folder-c", **identity, "seed": int(seed),
+                            "jpeg_quality": JPEG_QUALITY, "inputs_sha256": input_fingerprint(index)})
     tasks, skipped = [], 0
     for i, relative in enumerate(relatives):
         outputs = []

@@ -21,9 +21,11 @@ from ipmix.robustness.benchmark_files import _claim_folder
 from ipmix.robustness.folder_c import (
     GenerationSummary,
     image_stream,
+    input_fingerprint,
     list_inputs,
     output_paths,
     prepare_image,
+    prepare_output,
     run_tasks,
 )
 from ipmix.robustness.perturbations import (
@@ -88,14 +90,12 @@ def make_p_folder(
     if workers < 1:
         raise ValueError(f"workers must be >= 1, got {workers}")
     settings = codec_settings(crf)
-    out_dir = Path(out_dir)
+    out_dir = prepare_output(images_dir, out_dir)
     index = list_inputs(images_dir, progress)
     relatives = output_paths(index, video_name)
-    out_dir.mkdir(parents=True, exist_ok=True)
     identity = preset_identity(spec, P_PRESETS)
-    _claim_folder(
-        out_dir, {"kind": "folder-p", **identity, "seed": int(seed), "codec": settings["codec"], "crf": crf}
-    )
+    _claim_folder(out_dir, {"kind": "folder-p", **identity, "seed": int(seed), "codec": settings["codec"],
+                            "crf": crf, "inputs_sha256": input_fingerprint(index)})
     tasks, skipped = [], 0
     for i, relative in enumerate(relatives):
         outputs = []

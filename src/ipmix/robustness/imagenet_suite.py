@@ -8,8 +8,11 @@ in memory but per-image predictions) and scores it with its reference protocol (
 
 The model takes float ``[B, 3, N, N]`` images in [0, 1] and returns logits over
 `model_classes` (default: ImageNet-1k's 1,000 wnids in sorted order, the label order of every
-published checkpoint). Results are percentages (ImageNet-P's top-5 distances are distances);
-the keys are documented in docs/robustness.md.
+published checkpoint). Every benchmark runs for any model whose class names the folder uses: a
+run on one's own folder passes its classes (`evaluate_checkpoint` does), and ``corrupted`` /
+``perturbed`` evaluate what ``ipmix make-c`` / ``make-p`` made of such a folder, as it is.
+Results are percentages (ImageNet-P's top-5 distances are distances); the keys are documented
+in docs/robustness.md.
 """
 
 from __future__ import annotations
@@ -35,11 +38,14 @@ IMAGENET_BENCHMARKS: tuple[str, ...] = (
     "imagenet-val", "imagenet-c", "imagenet-c-bar", "imagenet-p", "imagenet-r", "imagenet-a",
     "imagenet-o", *IMAGENET_SHIFTS, "objectnet",
 )
+#: Benchmarks of any folder's corrupted copies and perturbation videos (make-c, make-p), run
+#: last and never listed as not run (they belong to no published protocol).
+FOLDER_BENCHMARKS: tuple[str, ...] = ("corrupted", "perturbed")
 #: results.json key of each benchmark (shifts go under ``shifts``).
 RESULT_KEYS = {
     "imagenet-val": "imagenet_val", "imagenet-c": "imagenet_c", "imagenet-c-bar": "imagenet_c_bar",
     "imagenet-p": "imagenet_p", "imagenet-r": "imagenet_r", "imagenet-a": "imagenet_a",
-    "imagenet-o": "imagenet_o",
+    "imagenet-o": "imagenet_o", "corrupted": "corrupted", "perturbed": "perturbed",
 }
 
 
@@ -57,6 +63,8 @@ def evaluate_imagenet(
     imagenet_sketch: str | Path | None = None,
     stylized_imagenet: str | Path | None = None,
     objectnet: str | Path | None = None,
+    corrupted: str | Path | None = None,
+    perturbed: str | Path | None = None,
     shifts: Mapping[str, str | Path] | None = None,
     model_classes: Sequence[str] | None = None,
     image_size: int = 224,
@@ -71,9 +79,10 @@ def evaluate_imagenet(
 
     `imagenet_o` needs `imagenet_val` (its in-distribution set); the relative mCE needs it too.
     `objectnet` is the ObjectNet 1.0 release (its own class mapping, see
-    `ipmix.robustness.benchmarks.objectnet`). `shifts` maps extra names to image folders of the
-    model's classes. `baseline` is another run's results: its raw ImageNet-P values normalise
-    mFR / mT5D.
+    `ipmix.robustness.benchmarks.objectnet`). `corrupted` and `perturbed` are folders in the
+    layouts ``ipmix make-c`` and ``make-p`` write (any corruptions, severities, perturbations).
+    `shifts` maps extra names to image folders of the model's classes. `baseline` is another
+    run's results: its raw ImageNet-P values normalise mFR / mT5D.
     """
     from ipmix.data.classes import imagenet_wnids
 
@@ -87,7 +96,7 @@ def evaluate_imagenet(
         "imagenet-p": imagenet_p, "imagenet-r": imagenet_r, "imagenet-a": imagenet_a,
         "imagenet-o": imagenet_o, "imagenet-v2": imagenet_v2,
         "imagenet-sketch": imagenet_sketch, "stylized-imagenet": stylized_imagenet,
-        "objectnet": objectnet,
+        "objectnet": objectnet, "corrupted": corrupted, "perturbed": perturbed,
     }
     clashing = sorted(set(shifts or {}) & set(folders))
     if clashing:
@@ -100,7 +109,7 @@ def evaluate_imagenet(
     device = torch_device(device)
     model = model.to(device).eval()
     streamer = Streamer(model, device, batch_size, workers, progress)
-    given = [name for name in IMAGENET_BENCHMARKS if folders[name] is not None]
+    given = [name for name in (*IMAGENET_BENCHMARKS, *FOLDER_BENCHMARKS) if folders[name] is not None]
     results: dict[str, Any] = {"format": RESULTS_FORMAT}
     seconds: dict[str, float] = {}
 
@@ -149,6 +158,10 @@ def _run(
 ) -> dict[str, Any]:
     from ipmix.robustness.benchmarks import imagenet_c, imagenet_p, imagenet_subsets
 
+    if name == "corrupted":
+        return imagenet_c.corrupted_part(streamer, folder, classes, size)
+    if name == "perturbed":
+        return imagenet_p.perturbed_part(streamer, folder, classes, size)
     if name == "imagenet-val":
         return _clean_part(streamer, folder, classes, size)
     if name == "imagenet-c":

@@ -33,7 +33,7 @@ from PIL import Image
 from scipy.ndimage import gaussian_filter
 
 from ipmix.robustness.metrics import AnomalyMeasures, anomaly_measures
-from ipmix.utils.images import BATCH_LAYOUTS, as_nhwc, check_unit_range
+from ipmix.utils.images import BATCH_LAYOUTS, as_nhwc, check_unit_range, to_rgb
 from ipmix.utils.io import UnreadableFileError, open_image, reading
 
 SYNTHETIC_OUTLIERS = ("gaussian", "rademacher", "blobs")
@@ -85,7 +85,7 @@ def synthetic_outliers(
 
 def _resize_center_crop(image: Image.Image, size: int) -> np.ndarray:
     """Resize the shorter side to `size`, then crop the centre (torchvision Resize + CenterCrop)."""
-    image = image.convert("RGB")
+    image = to_rgb(image)
     width, height = image.size
     if width <= height:  # torchvision truncates the longer side
         new_w, new_h = size, int(size * height / width)

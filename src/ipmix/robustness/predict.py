@@ -149,7 +149,8 @@ class Streamer:
         """The model's float logits on one batch, checked to have `num_classes` columns."""
         with torch.no_grad():
             logits = self.model(images).float()
-        check_logits(logits, num_classes, what)
+        check_logits(logits, num_classes, f"the class list {what} is scored on (model_classes, "
+                     "ImageNet-1k's 1000 wnids unless given)")
         return logits
 
     def predict(

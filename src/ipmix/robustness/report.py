@@ -10,13 +10,14 @@ configurations differ only by their seed (and output location) are combined into
 from __future__ import annotations
 
 import io
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from ipmix.robustness.report_imagenet import has_imagenet, imagenet_sections, table5
+from ipmix.robustness.report_imagenet import has_imagenet, imagenet_sections, imagenet_tables
 from ipmix.robustness.results import (  # noqa: F401  (re-exported: the report's file names)
     RESULTS_FILE,
     RESULTS_MARKDOWN,
@@ -94,7 +95,7 @@ def results_markdown(results: Mapping[str, Any], title: str = "Robustness result
     if _has_cifar(results) or not has_imagenet(results):
         lines += [comparison_table({title: results}).strip(), ""]
     if has_imagenet(results):
-        lines += [table5({title: results}).strip(), ""]
+        lines += [imagenet_tables({title: results}).strip(), ""]
     seconds = meta.get("seconds") or {}
     if seconds:
         order = [part for part in SUITE_PARTS if part in seconds]
@@ -282,15 +283,28 @@ def write_plots(results_by_run: Mapping[str, Mapping[str, Any]], out_dir: str | 
 def write_report(
     runs: Sequence[str | Path], out_dir: str | Path, title: str = "Robustness comparison"
 ) -> tuple[Path, list[Path]]:
-    """Read each run's results, write ``report.md`` (table) and the plots into `out_dir`."""
+    """Read each run's results, write ``report.md`` (table) and the plots into `out_dir`.
+
+    A run given twice (under any spelling of its path) is an error; runs of one row that share
+    a seed are reported with a warning (their spread is not a spread over seeds).
+    """
     if not runs:
         raise ValueError("no runs given")
     results_by_run: dict[str, dict[str, Any]] = {}
+    seen: dict[Path, str] = {}
     for run in runs:
         name = str(run)
-        if name in results_by_run:
-            raise ValueError(f"run {name} given twice")
+        file = Path(run).expanduser().resolve()
+        file = file / RESULTS_FILE if file.is_dir() else file
+        if file in seen:
+            raise ValueError(f"run {name} given twice (also as {seen[file]}): it would count as two seeds")
+        seen[file] = name
         results_by_run[name] = load_results(run)
+    for group in group_runs(results_by_run):
+        if group.repeats_seeds:
+            warnings.warn(f"{', '.join(group.runs)} differ only by seed but have {group.seeds} distinct "
+                          f"seed(s) among {len(group.runs)} runs: their ± is not a spread over seeds",
+                          stacklevel=2)
     out = Path(out_dir)
     plots = write_plots(results_by_run, out)
     lines = [f"# {title}", "", "All numbers in percent; rows combining seeds show mean ± std "
@@ -298,7 +312,7 @@ def write_report(
     if any(_has_cifar(r) for r in results_by_run.values()):
         lines.append(comparison_table(results_by_run))
     if any(has_imagenet(r) for r in results_by_run.values()):
-        lines.append(table5(results_by_run))
+        lines.append(imagenet_tables(results_by_run))
     lines += ["Runs: " + ", ".join(f"`{name}`" for name in results_by_run), ""]
     lines += [f"![{path.stem}]({path.name})" for path in plots]
     table_path = atomic_write_bytes(out / "report.md", ("\n".join(lines) + "\n").encode())

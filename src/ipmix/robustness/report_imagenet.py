@@ -4,7 +4,8 @@ Table 5's columns: Clean error, ImageNet-C mCE (normalised by AlexNet), ImageNet
 ImageNet-P mFR, RMS on ImageNet-C / -R / -A, ImageNet-A accuracy, ImageNet-O AUPR. Every
 number says which protocol it follows; an mFR without a baseline to normalise by is the
 unnormalised mean, marked "†". A benchmark that was not given shows "–" and is listed as not
-run.
+run. Runs evaluated on the corrupted copies and perturbation videos of their own folders
+(``--corrupted``, ``--perturbed``) get a table of their own, with no normalisation.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from ipmix.robustness.tables import fmt, get_value, grouped_table
 
 IMAGENET_SECTIONS = ("imagenet_val", "imagenet_c", "imagenet_c_bar", "imagenet_p", "imagenet_r",
                      "imagenet_a", "imagenet_o")
+#: Benchmarks of any folder (ipmix make-c / make-p output).
+FOLDER_SECTIONS = ("corrupted", "perturbed")
 
 #: Table 5's columns, each read from one run's results.
 TABLE5_COLUMNS: tuple[tuple[str, Callable[[Mapping[str, Any]], float | None]], ...] = (
@@ -33,8 +36,34 @@ TABLE5_COLUMNS: tuple[tuple[str, Callable[[Mapping[str, Any]], float | None]], .
 )
 
 
+#: The own-data table: the clean error on the validation folder, then the folder benchmarks.
+FOLDER_COLUMNS: tuple[tuple[str, Callable[[Mapping[str, Any]], float | None]], ...] = (
+    ("Clean error", lambda r: get_value(r, "imagenet_val", "error")),
+    ("Corrupted error", lambda r: get_value(r, "corrupted", "mean_error")),
+    ("RMS corrupted", lambda r: get_value(r, "corrupted", "rms")),
+    ("Flip probability", lambda r: get_value(r, "perturbed", "mean_flip_probability")),
+    ("Top-5 distance", lambda r: get_value(r, "perturbed", "mean_top5_distance")),
+)
+
+
 def has_imagenet(results: Mapping[str, Any]) -> bool:
-    return any(key in results for key in (*IMAGENET_SECTIONS, "shifts"))
+    """Whether `results` hold any benchmark of image folders (ImageNet's, shifts, own folders)."""
+    return any(key in results for key in (*IMAGENET_SECTIONS, *FOLDER_SECTIONS, "shifts"))
+
+
+def imagenet_tables(results_by_run: Mapping[str, Mapping[str, Any]]) -> str:
+    """Table 5 when a run holds one of its benchmarks (or a shift), the own-data table when a
+    run holds a folder benchmark (the clean error then goes there alone)."""
+    runs = list(results_by_run.values())
+    own = any(key in r for r in runs for key in FOLDER_SECTIONS)
+    paper = [key for key in (*IMAGENET_SECTIONS, "shifts") if not (own and key == "imagenet_val")]
+    text = table5(results_by_run) if any(key in r for r in runs for key in paper) else ""
+    if own:
+        table, _ = grouped_table(results_by_run, FOLDER_COLUMNS)
+        text += (("\n" if text else "") + table + "\nOwn folders (ipmix make-c / make-p), not "
+                 "normalised: mean error over the corruption x severity sets, mean flip probability "
+                 "and top-5 distance over the perturbations.\n")
+    return text
 
 
 def table5(results_by_run: Mapping[str, Mapping[str, Any]]) -> str:
@@ -91,6 +120,21 @@ def imagenet_sections(results: Mapping[str, Any]) -> list[str]:
                   + (f"(normalised by {by})" if by else "(not normalised: no baseline given)"),
                   f"Unnormalised means over the 10: FP {fmt(p['mfr_unnormalized'])}, "
                   f"T5D {fmt(p['mt5d_unnormalized'])}", ""]
+    own = results.get("corrupted")
+    if own:
+        lines += ["## Corrupted copies (make-c folder)", "", f"Source: `{own['source']}`", "",
+                  "| Corruption | error per severity folder | mean |", "|---|---|---|"]
+        lines += [f"| {name} | " + ", ".join(f"{level}: {fmt(e)}" for level, e in row.items())
+                  + f" | {fmt(float(np.mean(list(row.values()))))} |" for name, row in own["errors"].items()]
+        lines += ["", f"Mean error over the sets: {fmt(own['mean_error'])}; RMS {fmt(own['rms'])}", ""]
+    videos = results.get("perturbed")
+    if videos:
+        lines += ["## Perturbation videos (make-p folder)", "", f"Source: `{videos['source']}`", "",
+                  f"| Perturbation | flip probability | top-{videos['top_k']} distance |", "|---|---|---|"]
+        lines += [_row(n, [videos["flip_probability"][n], videos["top5_distance"][n]])
+                  for n in videos["flip_probability"]]
+        lines += ["", f"Means: flip probability {fmt(videos['mean_flip_probability'])}, top-"
+                  f"{videos['top_k']} distance {fmt(videos['mean_top5_distance'])}", ""]
     for key, title in (("imagenet_r", "ImageNet-R"), ("imagenet_a", "ImageNet-A")):
         part = results.get(key)
         if part:

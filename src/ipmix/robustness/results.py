@@ -1,7 +1,8 @@
-"""The results file of an evaluated run: names, format and reading it back.
+"""The results file of an evaluated run: names, format, reading it back, merging into it.
 
 Shared by `suite` (which writes results) and `report` (which reads them), so that neither
-imports the other.
+imports the other. A second evaluation of a run adds its parts to the file (`merge_results`):
+results are merged, never replaced.
 """
 
 from __future__ import annotations
@@ -36,3 +37,53 @@ def load_results(run: str | Path) -> dict[str, Any]:
     if not isinstance(results, dict) or "meta" not in results:
         raise ValueError(f"{file} is not an ipmix results file (no 'meta' section)")
     return results
+
+
+class ResultsMergeError(ValueError):
+    """A run's results.json measured another model or test set than the new results."""
+
+
+def _parts(results: dict[str, Any]) -> list[str]:
+    """What a results file measured: its top-level parts, shifts one by one (``shifts/NAME``)."""
+    parts = [key for key in results if key not in ("format", "meta", "shifts")]
+    return parts + [f"shifts/{name}" for name in results.get("shifts", {})]
+
+
+def merge_results(previous: dict[str, Any] | None, new: dict[str, Any], where: Path) -> dict[str, Any]:
+    """`new` results with the parts of `previous` (the file at `where`) it did not measure again.
+
+    A part measured again replaces the earlier one; ``meta.measured`` says when each part was
+    measured. Results of another checkpoint (``meta.checkpoint_sha256``), test subset (``n``)
+    or ImageNet image size are never mixed in nor dropped: that is a `ResultsMergeError`.
+    """
+    meta = new["meta"]
+    measured = dict.fromkeys(_parts(new), meta.get("date"))
+    if previous is None:
+        return {**new, "meta": {**meta, "measured": measured}}
+    old = previous.get("meta", {})
+    size = "image_size"
+    checks = {"checkpoint_sha256": (old.get("checkpoint_sha256"), meta.get("checkpoint_sha256")),
+              "n": (old.get("n"), meta.get("n")),
+              size: (old.get("imagenet", {}).get(size), meta.get("imagenet", {}).get(size))}
+    differ = [f"{key} {a} -> {b}" for key, (a, b) in checks.items()
+              if a != b and (key == "checkpoint_sha256" or None not in (a, b))]
+    if differ:
+        raise ResultsMergeError(
+            f"{where} holds results of another model or test set ({'; '.join(differ)}): the new "
+            "results would replace them; move it away, or write elsewhere (--out DIR)"
+        )
+    merged = {**previous, **{k: v for k, v in new.items() if k != "shifts"}}
+    if "shifts" in previous or "shifts" in new:
+        merged["shifts"] = {**previous.get("shifts", {}), **new.get("shifts", {})}
+    merged_meta = {**old, **meta, "measured": {**old.get("measured", {}), **measured}}
+    merged_meta["suite"] = [p for p in SUITE_PARTS if p in {*old.get("suite", []), *meta.get("suite", [])}]
+    merged_meta["seconds"] = {**old.get("seconds", {}), **meta.get("seconds", {})}
+    if "imagenet" in old and "imagenet" in meta:
+        a, b = old["imagenet"], meta["imagenet"]
+        benchmarks = list(dict.fromkeys([*a.get("benchmarks", []), *b.get("benchmarks", [])]))
+        merged_meta["imagenet"] = {
+            **a, **b, "benchmarks": benchmarks, "seconds": {**a.get("seconds", {}), **b.get("seconds", {})},
+            "not_run": {k: v for k, v in b.get("not_run", {}).items() if k not in benchmarks},
+        }
+    merged["meta"] = merged_meta
+    return merged

@@ -296,17 +296,23 @@ def evaluate_checkpoint(
 ) -> tuple[dict[str, Any], Path]:
     """Evaluate an ipmix checkpoint (or run dir) and write results.json and results.md.
 
-    The files go to `out`, else to the run dir (the checkpoint's folder). For a CIFAR
+    The files go to `out`, else to the run dir (the checkpoint's folder); parts already in its
+    results.json that were not measured again are kept (`merge_results`). For a CIFAR
     checkpoint, the `suite` parts run on the test set (its dataset and class count must match
     the data's; `dataset`, default the checkpoint's, only confirms it); for other checkpoints
     the CIFAR parts are not run unless `suite` names them explicitly (an error). `imagenet`
     holds the keyword arguments of `ipmix.robustness.imagenet_suite.evaluate_imagenet` (the
-    benchmark folders given): those benchmarks run too. `shifts` (name -> image folder of the
-    model's classes) go to whichever of the two fits the checkpoint. Other keyword arguments
-    go to `evaluate`. Returns the results and the folder.
+    benchmark folders given): those benchmarks run too, on the classes the checkpoint records
+    and, unless `imagenet` says otherwise, at the image size it was trained at. `shifts` (name
+    -> image folder of the model's classes) go to whichever of the two fits the checkpoint.
+    Nothing to run is an error. Other keyword arguments go to `evaluate`. Returns the results
+    and the folder.
     """
+    import hashlib
+
     from ipmix.models import load_classifier
     from ipmix.robustness.report import RESULTS_FILE, RESULTS_MARKDOWN, load_results, results_markdown
+    from ipmix.robustness.results import merge_results
     from ipmix.utils.io import atomic_write_bytes, atomic_write_json
 
     model, info = load_classifier(run_or_checkpoint, map_location=torch_device(device))
@@ -323,7 +329,18 @@ def evaluate_checkpoint(
             f"the suite parts {suite!r} run on CIFAR test sets but the checkpoint was trained "
             f"on {dataset}; give its benchmarks instead (e.g. --imagenet-val DIR)"
         )
-    if is_cifar and (parse_suite(suite) or shifts or kwargs.get("cifar_c_bar_dir")):
+    imagenet = dict(imagenet or {})
+    if shifts and not is_cifar:
+        imagenet["shifts"] = shifts
+    benchmarks = set(imagenet) - {"image_size", "model_classes"}
+    runs_cifar = is_cifar and bool(parse_suite(suite) or shifts or kwargs.get("cifar_c_bar_dir"))
+    if not (runs_cifar or benchmarks):
+        raise SuiteError(
+            f"nothing to evaluate {run_or_checkpoint} on: it was trained on {dataset}; name a "
+            "benchmark (e.g. --imagenet-val DIR, --corrupted DIR from make-c, --perturbed DIR "
+            "from make-p, --shift NAME=DIR)" + (", or CIFAR --suite parts" if is_cifar else "")
+        )
+    if runs_cifar:
         arrays = _load_data(data, dataset, n)
         if info["num_classes"] != len(arrays.class_names):
             raise SuiteError(
@@ -336,12 +353,11 @@ def evaluate_checkpoint(
         )
     else:
         results = {"format": RESULTS_FORMAT, "meta": {"dataset": dataset, "suite": []}}
-    imagenet = dict(imagenet or {})
-    if shifts and not is_cifar:
-        imagenet["shifts"] = shifts
-    if set(imagenet) - {"image_size", "model_classes"}:
+    if benchmarks:
         from ipmix.robustness.imagenet_suite import evaluate_imagenet
 
+        imagenet.setdefault("model_classes", _model_classes(info))
+        imagenet.setdefault("image_size", info.get("image_size") or (32 if is_cifar else 224))
         extra = evaluate_imagenet(
             model, device=device, baseline=baseline,
             batch_size=kwargs.get("batch_size", 64), workers=kwargs.get("workers", 0),
@@ -357,6 +373,7 @@ def evaluate_checkpoint(
             "model_kwargs": info.get("model_kwargs", {}),
             "config": info.get("config", {}),
             "epoch": info.get("epoch"),
+            "checkpoint_sha256": hashlib.sha256(Path(info["path"]).read_bytes()).hexdigest()[:16],
             "baseline": str(baseline_run) if baseline_run is not None else None,
         }
     )
@@ -364,7 +381,25 @@ def evaluate_checkpoint(
     folder = Path(out).expanduser() if out is not None else (
         source if source.is_dir() else source.parent
     )
+    previous = load_results(folder) if (folder / RESULTS_FILE).is_file() else None
+    results = merge_results(previous, results, folder / RESULTS_FILE)
     atomic_write_json(folder / RESULTS_FILE, results)
     title = f"Robustness of {folder.name or folder}"
     atomic_write_bytes(folder / RESULTS_MARKDOWN, results_markdown(results, title).encode())
     return results, folder
+
+
+def _model_classes(info: Mapping[str, Any]) -> list[str]:
+    """The class names of a checkpoint's logits: those ipmix's trainer records, else ImageNet-1k's
+    wnids for a 1000-class checkpoint."""
+    if info.get("classes"):
+        return list(info["classes"])
+    if info["num_classes"] == 1000:
+        from ipmix.data.classes import imagenet_wnids
+
+        return list(imagenet_wnids())
+    raise SuiteError(
+        f"{info['path']} has {info['num_classes']} classes but records no class names, so no "
+        "benchmark folder can be matched to them (ipmix's trainer records them; from Python, pass "
+        "model_classes to evaluate_imagenet)"
+    )

@@ -1,7 +1,8 @@
 """Run grouping and table cells shared by the CIFAR and ImageNet reports.
 
 Runs whose configurations differ only by their seed (and output location) form one row,
-``mean ± std`` (sample standard deviation over the seeds), as the paper's tables do.
+``mean ± std`` (sample standard deviation over the seeds), as the paper's tables do. The row
+counts distinct training seeds: two runs with the same seed are ``2 runs, 1 seed``.
 """
 
 from __future__ import annotations
@@ -61,10 +62,19 @@ def _group_key(name: str, results: Mapping[str, Any]) -> str:
 
 @dataclass(frozen=True)
 class RunGroup:
-    """Runs that differ only by seed: one row of the comparison table."""
+    """Runs that differ only by seed: one row of the comparison table, and its distinct seeds."""
 
     label: str
     runs: tuple[str, ...]
+    seeds: int = 1
+
+    @property
+    def repeats_seeds(self) -> bool:
+        return self.seeds < len(self.runs)
+
+
+def _seed(results: Mapping[str, Any]) -> Any:
+    return (results.get("meta", {}).get("config") or {}).get("seed")
 
 
 def group_runs(results_by_run: Mapping[str, Mapping[str, Any]]) -> list[RunGroup]:
@@ -76,9 +86,12 @@ def group_runs(results_by_run: Mapping[str, Mapping[str, Any]]) -> list[RunGroup
     for names in groups.values():
         stems = {_SEED_SUFFIX.sub("", Path(name).name) or Path(name).name for name in names}
         label = stems.pop() if len(stems) == 1 else Path(names[0]).name
+        seeds = len({json.dumps(_seed(results_by_run[name]), default=str) for name in names})
         if len(names) > 1:
-            label = f"{label} ({len(names)} seeds)"
-        out.append(RunGroup(label, tuple(names)))
+            counted = f"{seeds} seeds" if seeds == len(names) else \
+                f"{len(names)} runs, {seeds} seed{'s' * (seeds > 1)}"
+            label = f"{label} ({counted})"
+        out.append(RunGroup(label, tuple(names), seeds))
     return out
 
 

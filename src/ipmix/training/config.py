@@ -33,7 +33,7 @@ import torch
 
 from ipmix.data.splits import DATASETS, is_folder_dataset
 from ipmix.data.transforms import TRAIN_CROPS
-from ipmix.models import is_external, is_known_model
+from ipmix.models import UnknownModelError, check_model_name, is_external
 from ipmix.training.losses import JSD_WEIGHT
 from ipmix.training.registry import (
     PRESETS,
@@ -41,6 +41,7 @@ from ipmix.training.registry import (
     parse_augmentation,
     preset_name,
     resolve_jsd,
+    uses_mixing_set,
 )
 
 #: Appendix A: 100 epochs for the Wide ResNets, 200 for ResNet-18 and ResNeXt-29; Appendix K:
@@ -196,11 +197,15 @@ def _resolve(raw: TrainConfig, device_type: str) -> TrainConfig:
         check_augmentation_options(config.aug, config.aug_options)
     except ValueError as error:
         raise ConfigError(str(error)) from error
+    if config.mixing_set is not None and not uses_mixing_set(config.aug):
+        raise ConfigError(f"--mixing-set feeds the ipmix variants and pixmix; {config.aug!r} mixes no "
+                          "pictures, so the set would be ignored")
     _fill_defaults(config, device_type)
     assert config.model is not None and config.epochs is not None and config.lr is not None
-    if not is_known_model(config.model):
-        raise ConfigError(f"unknown model {config.model!r}; choose one of the CIFAR models, "
-                          "resnet50, torchvision:NAME or timm:NAME")
+    try:
+        check_model_name(config.model)
+    except UnknownModelError as error:
+        raise ConfigError(str(error)) from None
     positive = {"epochs": config.epochs, "batch_size": config.batch_size,
                 "eval_every": config.eval_every, "image_size": config.image_size}
     for name, value in positive.items():

@@ -52,6 +52,11 @@ class TrainingData:
     def classes(self) -> tuple[str, ...]:
         return tuple(self.train.classes)
 
+    @property
+    def last_batch(self) -> int:
+        """Images in the last batch of each epoch on this process."""
+        return len(self.sampler) - (self.steps_per_epoch - 1) * int(self.loader.batch_size or 1)
+
     def describe(self) -> str:
         return (f"train {len(self.train)} images in {len(self.classes)} classes, "
                 f"val {len(self.val)}")

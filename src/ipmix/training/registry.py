@@ -215,6 +215,11 @@ def resolve_jsd(name: str, jsd: bool | None) -> bool:
     return jsd
 
 
+def uses_mixing_set(name: str) -> bool:
+    """Whether the method `name` mixes pictures of a mixing set (the IPMix variants, PixMix)."""
+    return parse_augmentation(name).name in (*IPMIX_VARIANTS, "pixmix")
+
+
 def check_augmentation_options(name: str, options: Mapping[str, Any] | None) -> dict[str, Any]:
     """Checked IPMix keyword options: only the IPMix variants take them, never the settings the
     variant or the trainer sets itself (level switches, mixing set, seed, views)."""
@@ -341,4 +346,5 @@ __all__ = [
     "parse_augmentation",
     "preset_name",
     "resolve_jsd",
+    "uses_mixing_set",
 ]

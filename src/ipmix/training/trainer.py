@@ -33,7 +33,8 @@ from tqdm.auto import tqdm
 
 from ipmix.data.seeding import derive_seed, reseed
 from ipmix.models import build_model, make_checkpoint
-from ipmix.models.external import check_pretrained, is_external
+from ipmix.models.base import check_input_size
+from ipmix.models.external import check_pretrained
 from ipmix.training import distributed
 from ipmix.training.checkpoint import (
     CHECKPOINT_NAME,
@@ -106,6 +107,11 @@ class _Run:
                 ) from error
             self.writer_class = SummaryWriter
         self.writer: Any = None
+        assert config.model is not None and config.image_size is not None
+        # before the run folder exists: a model too small for the images fails here, not later
+        self.trains_on_one_image = check_input_size(
+            build_model(config.model, 2, seed=0, **config.model_kwargs), config.image_size, config.model
+        )
         self._claim()
         try:
             if config.resume:  # before any data is read (the checkpoint's copy is checked again)
@@ -122,7 +128,7 @@ class _Run:
         config, cuda = self.config, self.device.type == "cuda"
         assert config.epochs is not None and config.model is not None and config.lr is not None
         pretrained = None if config.pretrained == "none" else config.pretrained
-        if pretrained is not None and is_external(config.model):
+        if pretrained is not None:
             check_pretrained(config.model, pretrained)  # before a long folder scan
         self.augmentation: Augmentation = build_augmentation(
             config.aug, config.dataset, config.jsd, config.mixing_set, config.epochs, config.seed,
@@ -133,6 +139,13 @@ class _Run:
         self.data: TrainingData = build_training_data(
             config, self.augmentation, self.dist, self.device, self.rank_seed)
         self.num_classes = len(self.data.classes)
+        if not self.trains_on_one_image and self.data.last_batch * (3 if self.augmentation.jsd else 1) == 1:
+            raise ConfigError(  # it would fail after a whole epoch
+                f"the last batch of every epoch holds 1 image ({len(self.data.sampler)} training "
+                f"images per process, batch {config.batch_size}), and model {config.model!r} cannot "
+                f"train on one {config.image_size} px image (batch norm needs more than one value per "
+                "channel): choose another --batch-size or a larger --image-size"
+            )
         self.steps_per_epoch = self.data.steps_per_epoch
         self.total_steps = self.steps_per_epoch * config.epochs
 
@@ -187,6 +200,7 @@ class _Run:
         )
         state.update(
             classes=list(self.data.classes),
+            image_size=self.config.image_size,
             epoch=self.epoch,
             optimizer_state=self.optimizer.state_dict(),
             scheduler_state=self.scheduler.state_dict(),

@@ -22,6 +22,11 @@ def torch_device(name: str | torch.device, what: str = "device") -> torch.device
         raise DeviceUnavailableError(f"unknown {what} {str(name)!r}: {error}") from None
     if device.type == "cpu":
         return device
+    if device.type == "meta":
+        raise DeviceUnavailableError(
+            f"{what} {str(name)!r} holds shapes, not values: nothing can be trained or evaluated "
+            "there; use cpu or cuda"
+        )
     if device.type == "cuda":
         if not torch.cuda.is_available():
             raise DeviceUnavailableError(

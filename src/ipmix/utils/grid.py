@@ -9,11 +9,12 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
+from ipmix.utils.images import to_rgb
 from ipmix.utils.io import atomic_write_bytes
 
 
 def _as_uint8_hwc(image: np.ndarray | Image.Image) -> np.ndarray:
-    array = np.asarray(image.convert("RGB") if isinstance(image, Image.Image) else image)
+    array = np.asarray(to_rgb(image) if isinstance(image, Image.Image) else image)
     if array.dtype != np.uint8:
         array = (np.clip(array, 0, 1) * 255).round().astype(np.uint8)
     if array.ndim == 2:

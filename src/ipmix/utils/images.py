@@ -17,15 +17,25 @@ otherwise; a ``layout=`` argument settles it. A layout fits a shape when its cha
 an allowed channel count and, when inferring, its height and width are at least
 `MIN_INFERRED_SIDE` pixels (so an ``[H, W, 3]`` image is never read as H grey pictures 3 px
 wide). `to_nhwc` returns the ``[N, H, W, C]`` view of an array (numpy or torch, no copy).
+
+Modes. `to_rgb` is the one conversion of decoded PIL images to RGB (the training reader, the
+mixing-set and OOD folders, benchmark makers): Pillow's ``convert("RGB")`` except where it is
+wrong. 16-bit integer images (``I;16``, and ``I`` holding values above 255), which Pillow clips
+at 255 (an all-white picture) instead of scaling, are scaled to 8 bits; float images (``F``)
+are read as [0, 1] when they lie in it, else clipped to [0, 255]; palette images with
+transparency go through RGBA (Pillow warns otherwise).
 """
 
 from __future__ import annotations
 
 import sys
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from PIL import Image
 
 #: Accepted distance of float values outside [0, 1]: half a grey level at 8 bits.
 RANGE_SLACK = 0.5 / 255
@@ -61,8 +71,14 @@ def check_unit_range(images: Any, what: str = "images") -> None:
     """Refuse float `images` (numpy array or torch tensor) outside [0, 1] or holding NaN/inf.
 
     Integer images are not checked (their range is their dtype's). Raises `ImageRangeError`
-    with what was found (min, max, NaN and inf counts) and what is expected.
+    with what was found (min, max, NaN and inf counts) and what is expected; tensors on torch's
+    meta device (shapes without values) are refused whatever their dtype.
     """
+    if is_tensor(images) and images.is_meta:
+        raise ImageRangeError(
+            f"{what}: a tensor on torch's meta device, which holds shapes, not values; give "
+            "images with data (on cpu or cuda)"
+        )
     if not _is_float(images):
         return
     if is_tensor(images):
@@ -218,6 +234,32 @@ def as_nhwc(
     return to_nhwc(images, name), name
 
 
+def _wide_to_rgb(image: Image.Image) -> Image.Image:
+    from PIL import Image
+
+    array = np.asarray(image)
+    if image.mode == "F":
+        finite = np.nan_to_num(array.astype(np.float64), nan=0.0, posinf=255.0, neginf=0.0)
+        scaled = finite * 255 if finite.size and finite.min() >= 0 and finite.max() <= 1 else finite
+        eight = np.clip(np.rint(scaled), 0, 255).astype(np.uint8)
+    else:  # I;16*: 16 bits; I: 16 bits unless every value fits in 8 (32-bit TIFFs of bytes)
+        wide = array.astype(np.float64)
+        sixteen = image.mode.startswith("I;16") or (wide.size and wide.max() > 255)
+        eight = np.clip(np.rint(wide / 257 if sixteen else wide), 0, 255).astype(np.uint8)
+    return Image.fromarray(eight, mode="L").convert("RGB")
+
+
+def to_rgb(image: Image.Image) -> Image.Image:
+    """`image` in mode RGB (see the module docstring for the conversion of each mode)."""
+    if image.mode == "RGB":
+        return image
+    if image.mode.startswith("I") or image.mode == "F":
+        return _wide_to_rgb(image)
+    if image.mode in ("P", "PA") and "transparency" in image.info:
+        return image.convert("RGBA").convert("RGB")
+    return image.convert("RGB")
+
+
 __all__ = [
     "BATCH_LAYOUTS",
     "ImageLayoutError",
@@ -231,4 +273,5 @@ __all__ = [
     "image_layout",
     "is_tensor",
     "to_nhwc",
+    "to_rgb",
 ]

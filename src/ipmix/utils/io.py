@@ -72,6 +72,20 @@ def make_dirs(path: str | Path) -> Path:
     return path
 
 
+def check_outside(output: str | Path, source: str | Path, names: tuple[str, str]) -> None:
+    """Refuse an `output` folder that is `source` or inside it (`names`: the two options).
+
+    Files written inside an input folder become part of it: the next reader of an ImageFolder
+    would find, say, a class ``gaussian_noise``.
+    """
+    out, src = Path(output).expanduser().resolve(), Path(source).expanduser().resolve()
+    if out == src or src in out.parents:
+        raise OutputPathError(
+            f"{names[0]} {output} is inside {names[1]} {source}: what is written there would "
+            f"become part of the input; write it outside {source}"
+        )
+
+
 @contextmanager
 def atomic_open(path: str | Path, sync: bool = True) -> Iterator[IO[bytes]]:
     """A binary file handle whose content replaces `path` only once fully written.
@@ -146,6 +160,7 @@ __all__ = [
     "atomic_open",
     "atomic_write_bytes",
     "atomic_write_json",
+    "check_outside",
     "file_mode",
     "make_dirs",
     "open_image",

@@ -19,10 +19,15 @@ Protocol (hendrycks/robustness ``ImageNet-C/test.py`` and Hendrycks & Dietterich
 
 ImageNet-C-bar: error per corruption and severity and the plain mean over the 10 x 5 sets
 (augmentation-corruption ``test_c_bar.py``, "overall-avg"; the IPMix paper's Table 13).
+
+Corrupted copies of any folder (``--corrupted``: what ``ipmix make-c`` writes, of any preset,
+corruptions and severities): error per corruption and severity folder, their plain mean and
+RMS, with no normalisation (AlexNet's errors are for ImageNet's images and classes).
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -31,7 +36,12 @@ import numpy as np
 from torchvision.models import AlexNet_Weights
 
 from ipmix.robustness import metrics
-from ipmix.robustness.benchmarks.common import rms_percent
+from ipmix.robustness.benchmarks.common import (
+    made_by_ipmix,
+    open_made_folder,
+    rms_percent,
+    subfolders,
+)
 from ipmix.robustness.benchmarks.image_sets import open_folder, same_files, scan
 from ipmix.robustness.cbar_levels import CBAR_LEVELS
 from ipmix.robustness.corruptions import BENCHMARK_CORRUPTIONS, EXTRA_CORRUPTIONS, SEVERITIES
@@ -89,14 +99,22 @@ def _score_corruption(
     model_classes: Sequence[str], size: int, what: str,
 ) -> tuple[list[float], list[dict[str, float | None]], int]:
     """Error (%) and RMS per severity of one corruption, and the image count per severity."""
-    folders = severity_folders(root / name, parameters)
+    return _score_folders(streamer, severity_folders(root / name, parameters), name, model_classes,
+                          size, what)
+
+
+def _score_folders(
+    streamer: Streamer, folders: Sequence[Path], name: str, model_classes: Sequence[str], size: int,
+    what: str,
+) -> tuple[list[float], list[dict[str, float | None]], int]:
+    """Error (%) and RMS of each severity folder of one corruption, and the image count of each."""
     indexes = [scan(folder, what, streamer.progress) for folder in folders]
     for index in indexes[1:]:
         same_files(indexes[0], index, what)
     errors, calibration = [], []
-    for severity, index in enumerate(indexes, start=1):
+    for folder, index in zip(folders, indexes, strict=True):
         opened = open_folder(index, model_classes, size, what, exact_size=True, by="name")
-        out = streamer.predict(opened.dataset, len(model_classes), f"{what} {name} s{severity}")
+        out = streamer.predict(opened.dataset, len(model_classes), f"{what} {name} {folder.name}")
         errors.append(100 * metrics.error_rate(out.predicted, out.labels))
         calibration.append(rms_percent(out.confidence, out.correct))
     return errors, calibration, len(indexes[0])
@@ -117,7 +135,8 @@ def corruption_part(
         raise SuiteError(f"ImageNet-C folder {folder} does not exist")
     lacking = [name for name in BENCHMARK_CORRUPTIONS if not (folder / name).is_dir()]
     if lacking:
-        raise SuiteError(f"ImageNet-C folder {folder} lacks corruption folder(s) {', '.join(lacking)}")
+        raise SuiteError(f"ImageNet-C folder {folder} lacks corruption folder(s) {', '.join(lacking)}"
+                         + made_by_ipmix(folder, "--corrupted"))
     extras = [name for name in EXTRA_CORRUPTIONS if (folder / name).is_dir()]
     errors: dict[str, list[float]] = {}
     calibration: dict[str, list[dict[str, float | None]]] = {}
@@ -164,7 +183,8 @@ def c_bar_part(
         raise SuiteError(f"ImageNet-C-bar folder {folder} does not exist")
     lacking = [name for name in IMAGENET_C_BAR if not (folder / name).is_dir()]
     if lacking:
-        raise SuiteError(f"ImageNet-C-bar folder {folder} lacks corruption folder(s) {', '.join(lacking)}")
+        raise SuiteError(f"ImageNet-C-bar folder {folder} lacks corruption folder(s) {', '.join(lacking)}"
+                         + made_by_ipmix(folder, "--corrupted"))
     errors: dict[str, list[float]] = {}
     calibration: dict[str, list[dict[str, float | None]]] = {}
     for name, parameters in IMAGENET_C_BAR.items():
@@ -176,5 +196,42 @@ def c_bar_part(
         "mean_error": metrics.mean_corruption_error(errors, list(IMAGENET_C_BAR)),
         "rms": _mean_rms(calibration, "rms"),
         "rms_reference": _mean_rms(calibration, "rms_reference"),
+        "source": str(folder),
+    }
+
+
+def _level(name: str) -> float:
+    """Severity folders in order: ``1``..``5`` or C-bar levels (``3.00``), numerically."""
+    try:
+        return float(name)
+    except ValueError:
+        return math.inf
+
+
+def corrupted_part(
+    streamer: Streamer, root: str | Path, model_classes: Sequence[str], size: int
+) -> dict[str, Any]:
+    """Corrupted copies of any folder (module docstring): errors per corruption and severity
+    folder, their plain mean, RMS (mean over the sets)."""
+    what = "corrupted images"
+    folder, names = open_made_folder(root, what, "corruption folders (<corruption>/<severity>/"
+                                     "<class>/<image>, as ipmix make-c writes them)")
+    errors: dict[str, dict[str, float]] = {}
+    calibration: dict[str, list[dict[str, float | None]]] = {}
+    counts: dict[str, int] = {}
+    for name in names:
+        levels = sorted(subfolders(folder / name), key=_level)
+        if not levels:
+            raise SuiteError(f"{folder / name} holds no severity folders (<severity>/<class>/<image>)")
+        found, calibration[name], counts[name] = _score_folders(
+            streamer, [folder / name / level for level in levels], name, model_classes, size, what
+        )
+        errors[name] = dict(zip(levels, found, strict=True))
+    return {
+        "errors": errors,
+        "mean_error": float(np.mean([e for row in errors.values() for e in row.values()])),
+        "rms": _mean_rms(calibration, "rms"),
+        "rms_reference": _mean_rms(calibration, "rms_reference"),
+        "counts": counts,
         "source": str(folder),
     }

@@ -20,11 +20,15 @@ Protocol (``ImageNet-P/test.py``, difficulty 1):
   (only in Hendrycks' spreadsheets), so ipmix normalises by a baseline run's raw values when
   one is given (evaluate torchvision's AlexNet with ipmix for the paper's normalisation) and
   always reports the unnormalised means beside them, labelled as such.
+
+Perturbation videos of any folder (``--perturbed``: what ``ipmix make-p`` writes, of any preset
+and perturbations): FP and T5D of every perturbation folder and their plain means, with no
+normalisation. A model of fewer than 5 classes is ranked over all of them (top-k distance, k =
+its class count).
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -34,6 +38,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 from tqdm.auto import tqdm
 
+from ipmix.robustness.benchmarks.common import made_by_ipmix, open_made_folder, subfolders
 from ipmix.robustness.predict import Streamer, SuiteError, _one_line, top_classes
 
 #: The 10 perturbations of mFR / mT5D on ImageNet-P (Hendrycks & Dietterich, ICLR 2019).
@@ -69,7 +74,7 @@ def list_videos(root: Path, model_classes: Sequence[str], what: str) -> tuple[li
     positions = {name: i for i, name in enumerate(model_classes)}
     files: list[Path] = []
     labels: list[int] = []
-    classes = sorted(e.name for e in os.scandir(root) if e.is_dir() and not e.name.startswith("."))
+    classes = subfolders(root)
     unknown = [name for name in classes if name not in positions]
     if unknown:
         raise SuiteError(f"{root}: {what} class folders the model lacks: {', '.join(unknown[:5])}")
@@ -106,16 +111,18 @@ class VideoSequences(Dataset):
 
 
 def top5_distance(top5: np.ndarray, noise: bool) -> float:
-    """Mean top-5 distance over sequences; `top5` is ``[N, F, 5]`` (best class first)."""
+    """Mean top-5 distance over sequences; `top5` is ``[N, F, 5]`` (best class first), or
+    ``[N, F, k]`` for a model of k < 5 classes (the top-k distance)."""
     top5 = np.asarray(top5)
-    if top5.ndim != 3 or top5.shape[1] < 2 or top5.shape[2] != 5:
+    if top5.ndim != 3 or top5.shape[1] < 2 or not 1 <= top5.shape[2] <= 5:
         raise SuiteError(f"top-5 rankings must be [N, F >= 2, 5], got {top5.shape}")
+    k = top5.shape[2]
     reference = np.repeat(top5[:, :1], top5.shape[1] - 1, axis=1) if noise else top5[:, :-1]
     later = top5[:, 1:]
-    # rank of reference[..., j] in `later`: its position there, or 5 when it left the top 5
-    match = reference[..., :, None] == later[..., None, :]  # [N, F-1, 5 (j), 5 (position)]
-    ranks = np.where(match.any(-1), match.argmax(-1), 5)
-    distance = np.abs(np.arange(5) - ranks).sum(-1)  # [N, F-1]
+    # rank of reference[..., j] in `later`: its position there, or k when it left the top k
+    match = reference[..., :, None] == later[..., None, :]  # [N, F-1, k (j), k (position)]
+    ranks = np.where(match.any(-1), match.argmax(-1), k)
+    distance = np.abs(np.arange(k) - ranks).sum(-1)  # [N, F-1]
     return float(distance.mean(axis=1).mean())
 
 
@@ -153,21 +160,10 @@ def perturbation_part(
         raise SuiteError(f"ImageNet-P folder {folder} does not exist")
     lacking = [name for name in IMAGENET_P_PERTURBATIONS if not (folder / name).is_dir()]
     if lacking:
-        raise SuiteError(f"ImageNet-P folder {folder} lacks perturbation folder(s) {', '.join(lacking)}")
+        raise SuiteError(f"ImageNet-P folder {folder} lacks perturbation folder(s) {', '.join(lacking)}"
+                         + made_by_ipmix(folder, "--perturbed"))
     names = [*IMAGENET_P_PERTURBATIONS, *(n for n in EXTRA_PERTURBATIONS if (folder / n).is_dir())]
-    flips: dict[str, float] = {}
-    distances: dict[str, float] = {}
-    counts: dict[str, int] = {}
-    for name in names:
-        files, labels = list_videos(folder / name, model_classes, "ImageNet-P")
-        rankings = _rankings(
-            streamer, VideoSequences(files, labels, size), len(model_classes), f"ImageNet-P {name}"
-        )
-        noise = "noise" in name  # test.py: noise sequences are compared with their first frame
-        # per sequence, then the mean over sequences (test.py: result += mean / len(videos))
-        flips[name] = 100 * float(np.mean([flip_probability(r[None, :, 0], noise) for r in rankings]))
-        distances[name] = float(np.mean([top5_distance(r[None], noise) for r in rankings]))
-        counts[name] = len(files)
+    flips, distances, counts = _score(streamer, folder, names, model_classes, size, "ImageNet-P")
     main = IMAGENET_P_PERTURBATIONS
     results: dict[str, Any] = {
         "flip_probability": flips,
@@ -186,6 +182,44 @@ def perturbation_part(
         results["mt5d"] = 100 * _normalised(distances, base.get("top5_distance", {}), main, "T5D")
         results["normalized_by"] = (baseline.get("meta") or {}).get("model_name") or "baseline run"
     return results
+
+
+def _score(streamer: Streamer, folder: Path, names: Sequence[str], model_classes: Sequence[str],
+           size: int, what: str) -> tuple[dict[str, float], dict[str, float], dict[str, int]]:
+    """Flip probability (%), top-5 distance and sequence count of each perturbation folder."""
+    flips: dict[str, float] = {}
+    distances: dict[str, float] = {}
+    counts: dict[str, int] = {}
+    for name in names:
+        files, labels = list_videos(folder / name, model_classes, what)
+        rankings = _rankings(
+            streamer, VideoSequences(files, labels, size), len(model_classes), f"{what} {name}"
+        )
+        noise = "noise" in name  # test.py: noise sequences are compared with their first frame
+        # per sequence, then the mean over sequences (test.py: result += mean / len(videos))
+        flips[name] = 100 * float(np.mean([flip_probability(r[None, :, 0], noise) for r in rankings]))
+        distances[name] = float(np.mean([top5_distance(r[None], noise) for r in rankings]))
+        counts[name] = len(files)
+    return flips, distances, counts
+
+
+def perturbed_part(
+    streamer: Streamer, root: str | Path, model_classes: Sequence[str], size: int
+) -> dict[str, Any]:
+    """Perturbation videos of any folder (module docstring): FP and T5D per perturbation folder
+    and their plain means."""
+    folder, names = open_made_folder(root, "perturbation videos", "perturbation folders "
+                                     "(<perturbation>/<class>/<name>.mp4, as ipmix make-p writes them)")
+    flips, distances, counts = _score(streamer, folder, names, model_classes, size, "perturbation videos")
+    return {
+        "flip_probability": flips,
+        "top5_distance": distances,
+        "mean_flip_probability": float(np.mean(list(flips.values()))),
+        "mean_top5_distance": float(np.mean(list(distances.values()))),
+        "top_k": min(5, len(model_classes)),
+        "counts": counts,
+        "source": str(folder),
+    }
 
 
 def _normalised(ours: Mapping[str, float], theirs: Mapping[str, float], names: Sequence[str],
