@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from scipy import stats
 
 from ipmix.augment import cpu_math, fused_ops
+from ipmix.augment.fused_affine import affine
 from ipmix.augment.op_parameters import op_parameters
 from ipmix.augment.ops import ALL_OPS, OP_KERNELS
 
@@ -81,3 +84,32 @@ def test_an_op_inside_a_box_is_the_whole_image_op_there(cifar, name):
         assert np.array_equal(boxed[inside], whole[inside]), (name, box)
         boxed[inside] = 7
         assert (boxed == 7).all(), f"{name} wrote outside its box {box}"
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    name=st.sampled_from(["rotate", "shear_x", "shear_y"]),
+    size=st.sampled_from([(32, 40), (48, 48), (24, 56), (31, 45), (8, 16)]),
+    level=st.floats(0.125, 10, width=32),
+    sign=st.sampled_from([-1, 1]),
+    box=st.tuples(st.floats(0, 1), st.floats(0, 1), st.floats(0, 1), st.floats(0, 1)),
+    seed=st.integers(0, 2**16),
+)
+def test_affine_fast_paths_are_pil_exactly(name, size, level, sign, box, seed):
+    """shear_x's runs and shear_y's transposes (sides that are multiples of 8, large boxes) and
+    the general path (other sides, small boxes): PIL's bytes, inside any box and nowhere else."""
+    height, width = size
+    image = np.random.default_rng(seed).integers(0, 256, (height, width, 3), dtype=np.uint8)
+    expected = OP_KERNELS[name](image, float(level), sign).transpose(2, 0, 1)
+    param = op_parameters(np.array([ALL_OPS.index(name)]), np.array([level], np.float32), np.array([sign]),
+                          height, width)[0]
+    top, left = int(box[0] * (height - 1)), int(box[1] * (width - 1))
+    box_h, box_w = 1 + int(box[2] * (height - top - 1)), 1 + int(box[3] * (width - left - 1))
+    for region in ((0, 0, height, width), (top, left, box_h, box_w)):
+        out = np.full((3, height, width), 7, np.uint8)
+        affine(np.ascontiguousarray(image.transpose(2, 0, 1)), out, param, *region)
+        y, x, h, w = region
+        inside = (slice(None), slice(y, y + h), slice(x, x + w))
+        assert np.array_equal(out[inside], expected[inside]), (name, region)
+        out[inside] = 7
+        assert (out == 7).all()
