@@ -14,7 +14,7 @@ from torch.utils.data import DataLoader
 
 from ipmix import IPMix, IPMixBatch
 from ipmix.augment import batched
-from ipmix.augment.batched import IPMixCollate
+from ipmix.augment.collate import IPMixCollate
 from ipmix.augment.encoding import PictureSource
 from ipmix.augment.fused import apply_plan_fused
 from ipmix.augment.grouped import apply_plan_batch, crop_pictures, cropped_pictures

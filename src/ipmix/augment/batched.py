@@ -11,12 +11,10 @@ from __future__ import annotations
 
 import importlib.util
 import warnings
-from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 import torch
-from PIL import Image
 from torch import nn
 
 from ipmix.augment.encoding import PictureSource, encode_plan, pack_plan
@@ -49,10 +47,13 @@ class IPMixBatch(nn.Module):
             (as the authors' JSD training), computed in one pass.
         seed: seed of the transform's random stream (plans, and through them the mask noise).
         backend: how plans are applied. ``"auto"`` (default): the fused numba kernels
-            (`ipmix.augment.fused`) on CPU tensors, the grouped tensor kernels on other devices;
-            ``"numba"``: the fused kernels (CPU tensors only); ``"torch"``: the tensor kernels
-            everywhere. Both give the same plans from the same seed and the per-image results
-            up to float rounding; only the noise of random masks differs between them.
+            (`ipmix.augment.fused`) on CPU tensors, the Triton kernel on CUDA tensors (the
+            torch backend, with one warning, if it fails on first use), the grouped tensor
+            kernels elsewhere; ``"numba"``: the fused kernels (CPU tensors only); ``"triton"``:
+            the Triton kernel (errors raise); ``"torch"``: the tensor kernels everywhere. All
+            give the same plans from the same seed; numba gives the per-image bytes, Triton
+            numba's up to multiply mixing's powers, torch the per-image results up to float
+            rounding (its mask noise comes from a torch generator).
         threads: CPU threads of the numba backend, which then shares the samples out among
             them (same result, bit for bit). For calls in the training process; the default, 1,
             suits DataLoader workers (one thread each).
@@ -156,8 +157,7 @@ class IPMixBatch(nn.Module):
         self, images: torch.Tensor, mixing_pictures: torch.Tensor | None = None
     ) -> torch.Tensor | tuple[torch.Tensor, ...]:
         data, is_float = _as_uint8_batch(images)
-        count, channels, height, width = data.shape
-        device, views = data.device, self.views
+        count, device, views = data.shape[0], data.device, self.views
         if count == 0:
             return images.clone() if views == 1 else tuple(images.clone() for _ in range(views))
         backend = self._backend_for(device)
@@ -380,47 +380,3 @@ def _as_uint8_batch(images: Any, what: str = "images") -> tuple[torch.Tensor, bo
     if images.dtype != torch.uint8:
         raise ValueError(f"IPMixBatch takes uint8 or float {what}, got {images.dtype}")
     return images, False
-
-
-def _stack_uint8(items: Sequence[Any]) -> torch.Tensor:
-    """Stack PIL images, uint8 HWC arrays or uint8 CHW tensors into a uint8 ``[B, C, H, W]`` batch."""
-    tensors = []
-    for item in items:
-        if isinstance(item, Image.Image):
-            array = np.asarray(item)
-            item = torch.from_numpy(array[:, :, None] if array.ndim == 2 else array.copy()).permute(2, 0, 1)
-        elif isinstance(item, np.ndarray):
-            if item.dtype != np.uint8 or item.ndim != 3:
-                raise ValueError(f"expected uint8 [H, W, C] arrays, got {item.dtype} {item.shape}")
-            item = torch.from_numpy(np.ascontiguousarray(item)).permute(2, 0, 1)
-        elif not (isinstance(item, torch.Tensor) and item.dtype == torch.uint8 and item.ndim == 3):
-            raise ValueError(
-                f"expected PIL images, uint8 HWC arrays or uint8 CHW tensors, got {type(item).__name__}"
-            )
-        tensors.append(item)
-    return torch.stack(tensors).contiguous()
-
-
-class IPMixCollate:
-    """A DataLoader `collate_fn` that augments a whole batch with `IPMixBatch` (CPU training).
-
-    Takes ``(image, label)`` items (PIL, uint8 HWC array or uint8 CHW tensor) and returns float
-    ``[B, C, H, W]`` batches in [0, 1] and int64 labels; with ``clean=True`` or ``augment.views > 1``
-    the images are a tuple ``(clean?, view1, ...)``, the layout `ipmix.data` uses for JSD. Inside
-    DataLoader workers the transform's stream is re-derived per worker (`ProcessGenerator`).
-    """
-
-    def __init__(self, augment: IPMixBatch, clean: bool = False) -> None:
-        self.augment = augment
-        self.clean = clean
-
-    def __call__(self, items: Sequence[tuple[Any, int]]) -> tuple[Any, torch.Tensor]:
-        images = _stack_uint8([item[0] for item in items])
-        labels = torch.as_tensor([int(item[1]) for item in items], dtype=torch.int64)
-        with torch.no_grad():
-            out = self.augment(images)
-        views = list(out) if isinstance(out, tuple) else [out]
-        views = [view.float().div_(255) for view in views]
-        if self.clean:
-            views.insert(0, images.float().div_(255))
-        return (tuple(views) if len(views) > 1 else views[0]), labels
