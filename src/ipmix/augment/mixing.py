@@ -11,7 +11,7 @@ clamps: we clamp).
 - random pixels: keep x1 where an ``H x W x 1`` mask is set, else x2 (same mask for every channel);
 - random elements: the same with an ``H x W x C`` mask (one draw per channel).
 
-The coefficients (a, b) come from `ipmix.augment.plan.mixing_coefficients`, the masks
+The coefficients (a, b) come from `ipmix.augment.plan.coefficients_from_uniforms`, the masks
 from thresholding uniform noise at a per-step threshold drawn by the plan sampler.
 """
 
