@@ -17,7 +17,7 @@ from torchvision import tv_tensors
 
 from ipmix.augment.inputs import ImageTransform, as_image_array, check_numpy_image
 from ipmix.augment.mixing import add, multiply
-from ipmix.augment.ops import OP_KERNELS, autocontrast_no_cutoff
+from ipmix.augment.ops import AUGMIX_KERNELS, AUGMIX_OPS, random_op
 from ipmix.augment.options import as_names, check_op_severity
 from ipmix.augment.plan import mixing_coefficients
 from ipmix.augment.reference import crop_picture
@@ -29,10 +29,7 @@ from ipmix.utils.images import check_unit_range
 CUTOUT_SIZES: dict[str, int] = {"cifar10": 16, "cifar100": 8}
 
 #: PixMix's (= AugMix's) default image ops, and the four its ``--all-ops`` adds.
-PIXMIX_OPS: tuple[str, ...] = (
-    "autocontrast", "equalize", "posterize", "rotate", "solarize",
-    "shear_x", "shear_y", "translate_x", "translate_y",
-)
+PIXMIX_OPS: tuple[str, ...] = AUGMIX_OPS
 PIXMIX_ALL_OPS: tuple[str, ...] = PIXMIX_OPS + ("color", "contrast", "brightness", "sharpness")
 
 
@@ -159,15 +156,13 @@ class PixMix(ImageTransform):
             raise ValueError(f"PixMix: beta must be > 0, got {beta!r}")
         check_op_severity(severity, "PixMix: severity")
         names = as_names(ops) if ops is not None else (PIXMIX_ALL_OPS if all_ops else PIXMIX_OPS)
-        unknown = [name for name in names if name not in OP_KERNELS]
+        unknown = [name for name in names if name not in AUGMIX_KERNELS]
         if unknown or not names:
             raise ValueError(
-                f"PixMix: ops must be a non-empty list of {', '.join(OP_KERNELS)}; got {list(names)}"
+                f"PixMix: ops must be a non-empty list of {', '.join(AUGMIX_KERNELS)}; got {list(names)}"
             )
         self.k, self.beta, self.severity, self.ops = int(k), float(beta), float(severity), names
-        # PixMix's autocontrast has no cutoff (IPMix's authors give theirs a level-set cutoff).
-        kernels = {**OP_KERNELS, "autocontrast": autocontrast_no_cutoff}
-        self._kernels = [kernels[name] for name in names]
+        self._kernels = [AUGMIX_KERNELS[name] for name in names]
         self._mixing_set = MixingSet.from_source(mixing_set) if mixing_set is not None else None
         if self._mixing_set is not None and len(self._mixing_set) == 0:
             raise ValueError("PixMix: the mixing set is empty")
@@ -184,10 +179,7 @@ class PixMix(ImageTransform):
 
     def _augment(self, image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         """A random op at a random level (and direction) on uint8 HWC `image`, as float."""
-        kernel = self._kernels[rng.integers(len(self._kernels))]
-        level = rng.uniform(0.1, self.severity)
-        sign = -1 if rng.random() < 0.5 else 1
-        return kernel(image, level, sign).astype(np.float32) * (1 / 255)
+        return random_op(image, self._kernels, self.severity, rng).astype(np.float32) * (1 / 255)
 
     def mix(self, image: np.ndarray, picture: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         """PixMix of uint8 HWC `image` with float HWC `picture` (same size); float HWC result."""
