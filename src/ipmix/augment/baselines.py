@@ -111,7 +111,38 @@ class CutOut(ImageTransform):
         return f"size={self.size}, fill={self.fill}"
 
 
-class PixMix(ImageTransform):
+class MixingPictures:
+    """A transform's mixing set, loaded on first use (the built-in generated set when none was
+    given), and the per-sample picture crop PixMix and LayerMix mix with."""
+
+    _mixing_set: MixingSet | None
+
+    def _use_mixing_set(self, mixing_set: Any, what: str) -> None:
+        self._mixing_set = MixingSet.from_source(mixing_set) if mixing_set is not None else None
+        if self._mixing_set is not None and len(self._mixing_set) == 0:
+            raise ValueError(f"{what}: the mixing set is empty")
+
+    @property
+    def mixing_set(self) -> MixingSet:
+        """The mixing set (the built-in generated set when none was given)."""
+        if self._mixing_set is None:
+            from ipmix.mixing_sets import default_mixing_set
+
+            self._mixing_set = default_mixing_set()
+        return self._mixing_set
+
+    def draw_picture(self, rng: np.random.Generator, height: int, width: int, channels: int,
+                     scale: float = PICTURE_SCALE) -> np.ndarray:
+        """A random picture, resized to `scale` times the image side and randomly cropped to
+        ``height x width`` (the authors' ``Resize(36), RandomCrop(32)`` on CIFAR): float HWC."""
+        side = resized_picture_size(max(height, width), scale)
+        index = int(rng.integers(len(self.mixing_set)))
+        offset = np.array([rng.integers(0, side - height + 1), rng.integers(0, side - width + 1)])
+        return crop_picture(self.mixing_set.picture(index, side), offset, height, width,
+                            gray=channels == 1)
+
+
+class PixMix(ImageTransform, MixingPictures):
     """PixMix (Hendrycks et al., CVPR 2022) for one image at a time; PIL in, PIL out.
 
     Following the PixMix authors' CIFAR code: start from x or from a random image op applied
@@ -163,19 +194,8 @@ class PixMix(ImageTransform):
             )
         self.k, self.beta, self.severity, self.ops = int(k), float(beta), float(severity), names
         self._kernels = [AUGMIX_KERNELS[name] for name in names]
-        self._mixing_set = MixingSet.from_source(mixing_set) if mixing_set is not None else None
-        if self._mixing_set is not None and len(self._mixing_set) == 0:
-            raise ValueError("PixMix: the mixing set is empty")
+        self._use_mixing_set(mixing_set, "PixMix")
         self.generator = ProcessGenerator(seed)
-
-    @property
-    def mixing_set(self) -> MixingSet:
-        """The mixing set (the built-in generated set when none was given)."""
-        if self._mixing_set is None:
-            from ipmix.mixing_sets import default_mixing_set
-
-            self._mixing_set = default_mixing_set()
-        return self._mixing_set
 
     def _augment(self, image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         """A random op at a random level (and direction) on uint8 HWC `image`, as float."""
@@ -196,15 +216,8 @@ class PixMix(ImageTransform):
 
     def transform(self, inpt: Any, params: dict[str, Any]) -> Any:
         array, restore = as_image_array(inpt, "PixMix")
-        height, width, channels = array.shape
         rng = self.generator.get()
-        side = resized_picture_size(max(height, width), PICTURE_SCALE)
-        index = int(rng.integers(len(self.mixing_set)))
-        offset = np.array([rng.integers(0, side - height + 1), rng.integers(0, side - width + 1)])
-        picture = crop_picture(
-            self.mixing_set.picture(index, side), offset, height, width, gray=channels == 1
-        )
-        return restore(self.mix(array, picture, rng))
+        return restore(self.mix(array, self.draw_picture(rng, *array.shape), rng))
 
     def reseed(self, seed: int | None) -> None:
         """Restart the random stream from `seed`."""
@@ -214,4 +227,4 @@ class PixMix(ImageTransform):
         return f"k={self.k}, beta={self.beta}, severity={self.severity}, ops={len(self.ops)}"
 
 
-__all__ = ["CUTOUT_SIZES", "PIXMIX_ALL_OPS", "PIXMIX_OPS", "CutOut", "PixMix"]
+__all__ = ["CUTOUT_SIZES", "PIXMIX_ALL_OPS", "PIXMIX_OPS", "CutOut", "MixingPictures", "PixMix"]

@@ -40,12 +40,12 @@ import torch
 from torchvision.transforms.v2 import InterpolationMode
 from torchvision.transforms.v2 import functional as F
 
+from ipmix.augment.baselines import MixingPictures
 from ipmix.augment.inputs import ImageTransform, as_image_array, to_float
 from ipmix.augment.mixing import add, masked, multiply
 from ipmix.augment.plan import mixing_coefficients
-from ipmix.augment.reference import crop_picture
 from ipmix.augment.seeding import ProcessGenerator
-from ipmix.mixing_sets.store import PICTURE_SCALE, MixingSet, resized_picture_size
+from ipmix.mixing_sets.store import PICTURE_SCALE
 
 LayerOp = Callable[[torch.Tensor, float, np.random.Generator], torch.Tensor]
 
@@ -127,7 +127,7 @@ def layermix(image: torch.Tensor, picture: torch.Tensor, magnitude: float, ratio
     return op(mixed, magnitude, rng)
 
 
-class LayerMix(ImageTransform):
+class LayerMix(ImageTransform, MixingPictures):
     """LayerMix for one image at a time (module docstring).
 
     Takes what `ipmix.augment.inputs` describes (PIL, tensors ``[C, H, W]``, numpy ``[H, W, C]``)
@@ -153,34 +153,15 @@ class LayerMix(ImageTransform):
             raise ValueError(f"LayerMix: picture_scale must be >= 1, got {picture_scale!r}")
         self.magnitude, self.blending_ratio = float(magnitude), float(blending_ratio)
         self.picture_scale = float(picture_scale)
-        self._mixing_set = MixingSet.from_source(mixing_set) if mixing_set is not None else None
-        if self._mixing_set is not None and len(self._mixing_set) == 0:
-            raise ValueError("LayerMix: the mixing set is empty")
+        self._use_mixing_set(mixing_set, "LayerMix")
         self.generator = ProcessGenerator(seed)
-
-    @property
-    def mixing_set(self) -> MixingSet:
-        """The mixing set (the built-in generated set when none was given)."""
-        if self._mixing_set is None:
-            from ipmix.mixing_sets import default_mixing_set
-
-            self._mixing_set = default_mixing_set()
-        return self._mixing_set
-
-    def _picture(self, height: int, width: int, channels: int, rng: np.random.Generator) -> torch.Tensor:
-        side = resized_picture_size(max(height, width), self.picture_scale)
-        index = int(rng.integers(len(self.mixing_set)))
-        offset = np.array([rng.integers(0, side - height + 1), rng.integers(0, side - width + 1)])
-        picture = crop_picture(self.mixing_set.picture(index, side), offset, height, width,
-                               gray=channels == 1)
-        return torch.from_numpy(np.ascontiguousarray(picture.transpose(2, 0, 1)))
 
     def views(self, inpt: Any, count: int) -> tuple[Any, ...]:
         """`count` LayerMix draws of one image, sharing its mixing picture."""
         array, restore = as_image_array(inpt, "LayerMix")
-        height, width, channels = array.shape
         rng = self.generator.get()
-        picture = self._picture(height, width, channels, rng)
+        picture = torch.from_numpy(self.draw_picture(rng, *array.shape, self.picture_scale)
+                                   .transpose(2, 0, 1).copy())
         image = torch.from_numpy(to_float(array).transpose(2, 0, 1).copy())
         return tuple(
             restore(layermix(image, picture, self.magnitude, self.blending_ratio, rng)

@@ -2,8 +2,9 @@
 
 - ``training_epoch.md``: seconds of one 50,000-image epoch of the `small` model (vanilla,
   per-image IPMix, ``--batched``) on the 2-core dev box;
-- ``method_steps.md``: the epoch time of the methods beyond the paper (AugMax, PRIME,
-  LayerMix) as a multiple of vanilla's, by cost key (method, ``-batched``, ``-jsd``);
+- ``training_epoch_methods.md``: the epoch time of the methods beyond the paper (AugMax,
+  PRIME, LayerMix) as a multiple of vanilla's, by cost key (a row's first word: method,
+  ``-batched``, ``-jsd``);
 - ``models.md``: training and inference images per second of every model (2 threads), which
   scale the `small` numbers to the other models;
 - ``throughput.md``: per-image augmentation speed (AugMix, IPMix) against vanilla preprocessing;
@@ -68,12 +69,12 @@ def load_speed_tables(folder: str | Path | None = None) -> SpeedTables | None:
             name = next((v for k, v in key.items() if k in row[0].lower()), None)
             if name and _number(row[1]) is not None:
                 tables.epoch_seconds[name] = float(_number(row[1]))  # type: ignore[arg-type]
-    path = folder / "method_steps.md"
+    path = folder / "training_epoch_methods.md"
     if path.is_file():
         tables.sources.append(path.name)
         for row in _rows(path.read_text())[1:]:
             if len(row) >= 4 and _number(row[3]) is not None:
-                tables.times_vanilla[row[0]] = float(_number(row[3]))  # type: ignore[arg-type]
+                tables.times_vanilla[row[0].split()[0]] = float(_number(row[3]))  # type: ignore[arg-type]
     path = folder / "models.md"
     if path.is_file():
         tables.sources.append(path.name)

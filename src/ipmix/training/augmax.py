@@ -37,6 +37,10 @@ from ipmix.augment.augmax import mix_chains, sample_augmix_mixing
 from ipmix.models.dubin import norm_route
 from ipmix.training.steps import StepModel
 
+#: The ascent's loss is scaled by this before its gradient is taken, as a GradScaler would, so
+#: that half-precision gradients (autocast on CUDA) keep their sign: the step uses the sign only.
+SIGN_SCALE = 2.0**12
+
 
 def adversarial_mixing(model: StepModel, clean: torch.Tensor, chains: torch.Tensor,
                        labels: torch.Tensor, skip: torch.Tensor, logits_q: torch.Tensor,
@@ -58,7 +62,7 @@ def adversarial_mixing(model: StepModel, clean: torch.Tensor, chains: torch.Tens
                 budget = torch.where(wrong & (budget > 0), budget - 1, budget)
                 if not bool((budget > 0).any()):
                     break
-                loss = F.cross_entropy(logits.float(), labels, reduction="sum")
+                loss = F.cross_entropy(logits.float(), labels, reduction="sum") * SIGN_SCALE
                 grad_skip, grad_q = torch.autograd.grad(loss, [skip, logits_q])
                 skip = (skip + step_size * grad_skip.sign()).clamp(0, 1).detach().requires_grad_(True)
                 logits_q = (logits_q + step_size * grad_q.sign()).detach().requires_grad_(True)
@@ -122,4 +126,4 @@ class AugMaxStep:
                 f"tau={self.tau})")
 
 
-__all__ = ["AugMaxStep", "adversarial_mixing"]
+__all__ = ["SIGN_SCALE", "AugMaxStep", "adversarial_mixing"]
