@@ -5,6 +5,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
+from torch.utils.data import DataLoader
 
 from ipmix.mixing_sets.store import MixingSet
 
@@ -44,3 +46,31 @@ def cifar_test_images() -> np.ndarray:
     coarse = rng.integers(0, 256, (96, 8, 8, 3), dtype=np.uint8)
     smooth = np.repeat(np.repeat(coarse, 4, axis=1), 4, axis=2).astype(np.int16)
     return np.clip(smooth + rng.integers(-20, 21, smooth.shape), 0, 255).astype(np.uint8)
+
+
+class _Repeated:
+    """One image through a transform, eight times (a map-style dataset for DataLoader workers)."""
+
+    def __init__(self, transform, image) -> None:
+        self.transform, self.image = transform, image
+
+    def __len__(self) -> int:
+        return 8
+
+    def __getitem__(self, index: int):
+        out = self.transform(self.image)
+        views = out if isinstance(out, tuple) else (out,)
+        return torch.stack([torch.as_tensor(np.asarray(view)).clone() for view in views])
+
+
+@pytest.fixture
+def through_workers():
+    """``run(transform, image, seed)``: the transform's outputs for one image, eight times,
+    from a DataLoader with two workers after ``torch.manual_seed(seed)``."""
+
+    def run(transform, image, seed: int = 0) -> torch.Tensor:
+        torch.manual_seed(seed)
+        loader = DataLoader(_Repeated(transform, image), batch_size=1, num_workers=2)
+        return torch.cat(list(loader))
+
+    return run

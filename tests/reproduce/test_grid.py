@@ -9,7 +9,7 @@ from ipmix.reproduce.cells import evaluate_commands, grid, train_command
 from ipmix.reproduce.job import plan
 from ipmix.reproduce.runner import RunOptions, train_config
 from ipmix.reproduce.tables import TABLES, UnknownTableError, get_tables
-from ipmix.training import TrainConfig
+from ipmix.training import TrainConfig, resolve_jsd
 
 
 def _names(cells):
@@ -52,7 +52,8 @@ def test_tables_share_cells():
     alone = set(_names(plan(["3"], "cpu")[2]))
     together = plan(["3", "4", "18", "17"], "cpu")[2]
     runnable = {cell.name for cell in together if cell.runnable}
-    assert runnable == alone  # Tables 4, 18 and 17 add no training at this budget
+    # Tables 4, 18 and 17 add no training at this budget but Table 17's AugMax row
+    assert runnable - alone == {"cifar10-small-e15/augmax-norm-dubin-jsd/seed0"}
     ipmix = next(c for c in together if c.name == "cifar10-small-e15/ipmix-batched/seed0")
     assert {e.table for e in ipmix.entries} == {"3", "4", "18", "17"}
     # Table 2's Chain-Mixed is IPMix's default framework: the same run as Table 12's IPMix row
@@ -65,7 +66,8 @@ def test_tables_share_cells():
 def test_what_cannot_run_here_says_why():
     cells = plan(["5", "13", "8"], "paper")[2]
     needs = {cell.name: cell.needs for cell in cells if not cell.runnable}
-    assert needs["not-in-ipmix/AugMax"] == "AugMax is not implemented in ipmix"
+    assert needs["imagenet-resnet50-e180/augmax-norm-dubin-jsd/seed0"] == (
+        "needs ImageNet data: --imagenet DIR (DIR/train, DIR/val)")  # AugMax-DuBIN, its JSD
     assert needs["imagenet-resnet50-e180/ipmix-jsd/seed0"] == (
         "needs ImageNet data: --imagenet DIR (DIR/train, DIR/val)")
     assert any("PixMix's fractals" in text for text in needs.values())
@@ -106,7 +108,7 @@ def test_the_printed_commands_build_the_runners_config(tmp_path):
     from ipmix.cli import build_parser
 
     budget = get_budget("cpu")
-    cells = grid([TABLES["11"], TABLES["8"]], budget)
+    cells = grid([TABLES["11"], TABLES["8"], TABLES["field"]], budget)
     options = RunOptions(out=tmp_path, budget=budget)
     for cell in cells:
         if not cell.runnable:
@@ -115,9 +117,10 @@ def test_the_printed_commands_build_the_runners_config(tmp_path):
         given = {k: v for k, v in vars(args).items() if k not in ("func", "command")}
         printed = TrainConfig(**given).resolved()  # as `ipmix train` builds it
         config = train_config(cell, options).resolved()
-        for key in ("dataset", "model", "aug", "aug_options", "batched", "jsd", "epochs",
-                    "subset", "mixing_set", "seed", "out"):
+        for key in ("dataset", "model", "model_kwargs", "aug", "aug_options", "batched",
+                    "epochs", "subset", "mixing_set", "seed", "out", "jsd_weight"):
             assert getattr(printed, key) == getattr(config, key), (cell.name, key)
+        assert resolve_jsd(printed.aug, printed.jsd) == resolve_jsd(config.aug, config.jsd)
         for line in evaluate_commands(cell, str(tmp_path)):
             evaluated = build_parser("evaluate").parse_args(shlex.split(line)[1:])
             assert evaluated.run == config.out and evaluated.n in (10_000, 2_000)
@@ -130,8 +133,8 @@ LISTED = ("2", "3", "4", "5", "7", "8", "11", "12", "13", "15", "17", "18")
 def test_every_listed_table_runs_at_the_smoke_budget():
     cells = plan(list(LISTED), "smoke", out="/nowhere")[2]
     blocked = {cell.name: cell.needs for cell in cells if not cell.runnable}
-    # only methods ipmix does not have; every training and every metric runs
-    assert set(blocked) == {"not-in-ipmix/AugMax", "not-in-ipmix/Fractal + FVis"}
+    # only PixMix's download; every training and every metric runs
+    assert set(blocked) == {"not-in-ipmix/Fractal + FVis"}
     assert not [why for cell in cells for _, why in cell.entry_needs]
     imagenet = [cell for cell in cells if cell.options.get("dataset") == "imagenet"]
     assert imagenet and all(c.name.startswith("imagenet-toy32-small-e1-train512/") for c in imagenet)

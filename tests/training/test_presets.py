@@ -54,6 +54,32 @@ def test_imagenet_settings_of_every_method():
     assert "s1-b4-all" in built("ipmix").description
 
 
+def test_presets_of_the_methods_beyond_the_paper():
+    """AugMax, PRIME and LayerMix: their authors' CIFAR and ImageNet settings."""
+    import numpy as np
+
+    from ipmix.augment.prime import PRIMEOptions
+    from ipmix.training import TrainConfig
+
+    pictures = np.random.default_rng(0).integers(0, 256, (4, 40, 40, 3), dtype=np.uint8)
+    imagenet = {name: build_augmentation(name, "imagenet", preset="imagenet", mixing_set=pictures)
+                for name in ("augmax", "prime", "layermix")}
+    assert imagenet["augmax"].model_step.steps == 5 and imagenet["augmax"].image_transform.severity == 3
+    assert build_augmentation("augmax", "cifar10").model_step.steps == 10
+    prime = imagenet["prime"].image_transform.options
+    assert (prime.diffeo_cut, prime.color_cut, prime.color_temperature, prime.color_bandwidth) == (
+        500, 500, 0.05, 20)
+    assert build_augmentation("prime", "cifar10").image_transform.options == PRIMEOptions()
+    layermix = imagenet["layermix"].image_transform
+    assert round(224 * layermix.picture_scale) == 256 and layermix.magnitude == 3.0
+    assert "[picture scale 1.143]" in imagenet["layermix"].description
+    assert build_augmentation("prime-c50-t0.02", "cifar10").image_transform.options.diffeo_cut == 50
+    assert build_augmentation("layermix-m4", mixing_set=pictures).image_transform.magnitude == 4.0
+    # PRIME runs per batch by default on CUDA, as its authors run it inside the forward pass
+    assert TrainConfig(out="-", aug="prime", model="small").resolved("cuda").batched is True
+    assert TrainConfig(out="-", aug="prime", model="small").resolved("cpu").batched is False
+
+
 def test_config_strings_override_the_preset():
     aug = build_augmentation("ipmix-k2-s2", "imagefolder", preset="imagenet")
     options = aug.image_transform.options

@@ -12,6 +12,7 @@ from ipmix.data import RandomCropFlip, reseed
 from ipmix.data.datasets import JSDViews
 from ipmix.training import (
     AUGMENTATION_NAMES,
+    JSD_DEFAULTS,
     UnknownAugmentationError,
     build_augmentation,
     resolve_jsd,
@@ -31,7 +32,7 @@ def test_every_name_builds_and_transforms(name, tiny_mixing_set):
     aug = build_augmentation(name, "cifar100", mixing_set=str(tiny_mixing_set), epochs=10)
     assert aug.name == name
     assert aug.soft_labels == (name in LABEL_MIXING)
-    assert aug.jsd == (name == "augmix" or name.startswith("ipmix"))
+    assert aug.jsd == JSD_DEFAULTS.get(name, False)
     pipeline = aug.dataset_transforms()
     assert isinstance(pipeline[0], RandomCropFlip)
     item = _image()
@@ -39,9 +40,10 @@ def test_every_name_builds_and_transforms(name, tiny_mixing_set):
         reseed(transform, 3)
         item = transform(item)
     views = item if isinstance(item, tuple) else (item,)
-    assert len(views) == (3 if aug.jsd else 1)
+    stepped = aug.model_step is not None  # AugMax: the clean image and two groups of chains
+    assert len(views) == (7 if stepped else 3 if aug.jsd else 1)
     assert all(np.asarray(v).shape == (32, 32, 3) for v in views)
-    if aug.jsd:
+    if aug.jsd and not stepped:
         assert isinstance(pipeline[-1], JSDViews)
 
 

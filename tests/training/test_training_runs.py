@@ -66,11 +66,13 @@ class _StopAfter(Exception):
 
 
 @pytest.mark.parametrize(
-    ("aug", "workers"), [("ipmix", 2), ("augmix+random(mixup,cutmix)", 0)]
+    ("aug", "workers", "extra"),
+    [("ipmix", 2, {}), ("augmix+random(mixup,cutmix)", 0, {}),
+     ("augmax", 2, {"model_kwargs": {"width": 4, "norm": "dubin"}}), ("prime", 0, {"batched": True})],
 )
-def test_resume_reaches_the_same_weights(aug, workers, tmp_path, tiny_data, tiny_mixing_set,
+def test_resume_reaches_the_same_weights(aug, workers, extra, tmp_path, tiny_data, tiny_mixing_set,
                                          monkeypatch):
-    common = dict(aug=aug, epochs=3, subset=96, batch_size=32, test_subset=16)
+    common = dict(aug=aug, epochs=3, subset=96, batch_size=32, test_subset=16, **extra)
     reference = train(_config(tmp_path / "a", tiny_data, tiny_mixing_set, workers=0, **common))
 
     original_save = trainer_module._Run.save

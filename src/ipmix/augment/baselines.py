@@ -17,7 +17,7 @@ from torchvision import tv_tensors
 
 from ipmix.augment.inputs import ImageTransform, as_image_array, check_numpy_image
 from ipmix.augment.mixing import add, multiply
-from ipmix.augment.ops import OP_KERNELS, autocontrast_no_cutoff
+from ipmix.augment.ops import AUGMIX_KERNELS, AUGMIX_OPS, random_op
 from ipmix.augment.options import as_names, check_op_severity
 from ipmix.augment.plan import mixing_coefficients
 from ipmix.augment.reference import crop_picture
@@ -29,10 +29,7 @@ from ipmix.utils.images import check_unit_range
 CUTOUT_SIZES: dict[str, int] = {"cifar10": 16, "cifar100": 8}
 
 #: PixMix's (= AugMix's) default image ops, and the four its ``--all-ops`` adds.
-PIXMIX_OPS: tuple[str, ...] = (
-    "autocontrast", "equalize", "posterize", "rotate", "solarize",
-    "shear_x", "shear_y", "translate_x", "translate_y",
-)
+PIXMIX_OPS: tuple[str, ...] = AUGMIX_OPS
 PIXMIX_ALL_OPS: tuple[str, ...] = PIXMIX_OPS + ("color", "contrast", "brightness", "sharpness")
 
 
@@ -114,7 +111,38 @@ class CutOut(ImageTransform):
         return f"size={self.size}, fill={self.fill}"
 
 
-class PixMix(ImageTransform):
+class MixingPictures:
+    """A transform's mixing set, loaded on first use (the built-in generated set when none was
+    given), and the per-sample picture crop PixMix and LayerMix mix with."""
+
+    _mixing_set: MixingSet | None
+
+    def _use_mixing_set(self, mixing_set: Any, what: str) -> None:
+        self._mixing_set = MixingSet.from_source(mixing_set) if mixing_set is not None else None
+        if self._mixing_set is not None and len(self._mixing_set) == 0:
+            raise ValueError(f"{what}: the mixing set is empty")
+
+    @property
+    def mixing_set(self) -> MixingSet:
+        """The mixing set (the built-in generated set when none was given)."""
+        if self._mixing_set is None:
+            from ipmix.mixing_sets import default_mixing_set
+
+            self._mixing_set = default_mixing_set()
+        return self._mixing_set
+
+    def draw_picture(self, rng: np.random.Generator, height: int, width: int, channels: int,
+                     scale: float = PICTURE_SCALE) -> np.ndarray:
+        """A random picture, resized to `scale` times the image side and randomly cropped to
+        ``height x width`` (the authors' ``Resize(36), RandomCrop(32)`` on CIFAR): float HWC."""
+        side = resized_picture_size(max(height, width), scale)
+        index = int(rng.integers(len(self.mixing_set)))
+        offset = np.array([rng.integers(0, side - height + 1), rng.integers(0, side - width + 1)])
+        return crop_picture(self.mixing_set.picture(index, side), offset, height, width,
+                            gray=channels == 1)
+
+
+class PixMix(ImageTransform, MixingPictures):
     """PixMix (Hendrycks et al., CVPR 2022) for one image at a time; PIL in, PIL out.
 
     Following the PixMix authors' CIFAR code: start from x or from a random image op applied
@@ -159,35 +187,19 @@ class PixMix(ImageTransform):
             raise ValueError(f"PixMix: beta must be > 0, got {beta!r}")
         check_op_severity(severity, "PixMix: severity")
         names = as_names(ops) if ops is not None else (PIXMIX_ALL_OPS if all_ops else PIXMIX_OPS)
-        unknown = [name for name in names if name not in OP_KERNELS]
+        unknown = [name for name in names if name not in AUGMIX_KERNELS]
         if unknown or not names:
             raise ValueError(
-                f"PixMix: ops must be a non-empty list of {', '.join(OP_KERNELS)}; got {list(names)}"
+                f"PixMix: ops must be a non-empty list of {', '.join(AUGMIX_KERNELS)}; got {list(names)}"
             )
         self.k, self.beta, self.severity, self.ops = int(k), float(beta), float(severity), names
-        # PixMix's autocontrast has no cutoff (IPMix's authors give theirs a level-set cutoff).
-        kernels = {**OP_KERNELS, "autocontrast": autocontrast_no_cutoff}
-        self._kernels = [kernels[name] for name in names]
-        self._mixing_set = MixingSet.from_source(mixing_set) if mixing_set is not None else None
-        if self._mixing_set is not None and len(self._mixing_set) == 0:
-            raise ValueError("PixMix: the mixing set is empty")
+        self._kernels = [AUGMIX_KERNELS[name] for name in names]
+        self._use_mixing_set(mixing_set, "PixMix")
         self.generator = ProcessGenerator(seed)
-
-    @property
-    def mixing_set(self) -> MixingSet:
-        """The mixing set (the built-in generated set when none was given)."""
-        if self._mixing_set is None:
-            from ipmix.mixing_sets import default_mixing_set
-
-            self._mixing_set = default_mixing_set()
-        return self._mixing_set
 
     def _augment(self, image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         """A random op at a random level (and direction) on uint8 HWC `image`, as float."""
-        kernel = self._kernels[rng.integers(len(self._kernels))]
-        level = rng.uniform(0.1, self.severity)
-        sign = -1 if rng.random() < 0.5 else 1
-        return kernel(image, level, sign).astype(np.float32) * (1 / 255)
+        return random_op(image, self._kernels, self.severity, rng).astype(np.float32) * (1 / 255)
 
     def mix(self, image: np.ndarray, picture: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         """PixMix of uint8 HWC `image` with float HWC `picture` (same size); float HWC result."""
@@ -204,15 +216,8 @@ class PixMix(ImageTransform):
 
     def transform(self, inpt: Any, params: dict[str, Any]) -> Any:
         array, restore = as_image_array(inpt, "PixMix")
-        height, width, channels = array.shape
         rng = self.generator.get()
-        side = resized_picture_size(max(height, width), PICTURE_SCALE)
-        index = int(rng.integers(len(self.mixing_set)))
-        offset = np.array([rng.integers(0, side - height + 1), rng.integers(0, side - width + 1)])
-        picture = crop_picture(
-            self.mixing_set.picture(index, side), offset, height, width, gray=channels == 1
-        )
-        return restore(self.mix(array, picture, rng))
+        return restore(self.mix(array, self.draw_picture(rng, *array.shape), rng))
 
     def reseed(self, seed: int | None) -> None:
         """Restart the random stream from `seed`."""
@@ -222,4 +227,4 @@ class PixMix(ImageTransform):
         return f"k={self.k}, beta={self.beta}, severity={self.severity}, ops={len(self.ops)}"
 
 
-__all__ = ["CUTOUT_SIZES", "PIXMIX_ALL_OPS", "PIXMIX_OPS", "CutOut", "PixMix"]
+__all__ = ["CUTOUT_SIZES", "PIXMIX_ALL_OPS", "PIXMIX_OPS", "CutOut", "MixingPictures", "PixMix"]

@@ -12,12 +12,19 @@ Keys (option) and flags per method:
 - ``augmix`` (torchvision's): ``m`` severity, ``w`` width, ``d`` depth (default: 1-3 per
   chain), ``a`` alpha; flags ``all``, ``base``;
 - ``pixmix``: ``k`` rounds, ``b`` beta, ``s`` op severity; flags ``all``, ``base``;
+- ``augmax``: ``m`` severity, ``w`` width, ``d`` depth (-1: 1-3 per chain), ``n`` ascent steps,
+  ``a`` ascent step size, ``t`` FAT budget (tau);
+- ``prime``: ``w`` width, ``d`` depth, ``c`` largest diffeomorphism cut-off, ``k`` largest
+  colour cut-off, ``t`` colour temperature, ``b`` colour bandwidth, ``s`` filter sigma;
+- ``layermix``: ``m`` magnitude, ``b`` blending ratio;
 - ``cutout``: ``s`` size in pixels;
 - ``mixup``: ``a`` alpha; ``cutmix``: ``a`` alpha, ``p`` probability.
 
 `create_transform("ipmix-k3-t3-a1", mixing_set=...)` builds the per-image transform of a
-string (``batched=True``: `ipmix.IPMixBatch`); mixup and cutmix are batch mixers, built by
-the training registry from `parse_config_string`.
+string (``batched=True``: `ipmix.IPMixBatch`, `ipmix.augment.prime.PRIMEBatch`); mixup and
+cutmix are batch mixers, built by the training registry from `parse_config_string`; AugMax's
+per-image part is its chains (`ipmix.augment.augmax.AugMaxChains`), its model-in-the-loop step
+is the training registry's.
 """
 
 from __future__ import annotations
@@ -50,13 +57,21 @@ SCHEMAS: dict[str, tuple[dict[str, str], dict[str, tuple[str, Any]]]] = {
     **{name: (_IPMIX_KEYS, _IPMIX_FLAGS) for name in IPMIX_VARIANTS},
     "augmix": ({"m": "severity", "w": "mixture_width", "d": "chain_depth", "a": "alpha"}, _OPS_FLAGS),
     "pixmix": ({"k": "k", "b": "beta", "s": "severity"}, _OPS_FLAGS),
+    "augmax": ({"m": "severity", "w": "width", "d": "depth", "n": "steps", "a": "step_size",
+                "t": "tau"}, {}),
+    "prime": ({"w": "width", "d": "depth", "c": "diffeo_cut", "k": "color_cut",
+               "t": "color_temperature", "b": "color_bandwidth", "s": "filter_sigma"}, {}),
+    "layermix": ({"m": "magnitude", "b": "blending_ratio"}, {}),
     "cutout": ({"s": "size"}, {}),
     "mixup": ({"a": "alpha"}, {}),
     "cutmix": ({"a": "alpha", "p": "p"}, {}),
 }
+#: Methods with a per-batch transform on the device (``batched=True``).
+BATCHED: tuple[str, ...] = (*IPMIX_VARIANTS, "prime")
 _SETTING = re.compile(r"([a-z]+)(\d+(?:\.\d*)?|\.\d+)")
 #: Options that take whole numbers.
-_INTEGER_OPTIONS = frozenset({"width", "depth", "mixture_width", "chain_depth", "k", "size"})
+_INTEGER_OPTIONS = frozenset({"width", "depth", "mixture_width", "chain_depth", "k", "size",
+                              "steps", "tau", "diffeo_cut", "color_cut", "color_bandwidth"})
 
 
 class ConfigStringError(ValueError):
@@ -171,12 +186,15 @@ def create_transform(
 
     ipmix variants give `ipmix.IPMix` (``batched=True``: `ipmix.IPMixBatch` with `views`),
     ``augmix`` torchvision's ``AugMix`` (it draws from torch's global generator), ``pixmix``
-    `ipmix.augment.baselines.PixMix`, ``cutout`` `ipmix.augment.baselines.CutOut`.
+    `ipmix.augment.baselines.PixMix`, ``cutout`` `ipmix.augment.baselines.CutOut`, ``augmax``
+    its chains `ipmix.augment.augmax.AugMaxChains` (the ascent settings are the training
+    step's), ``prime`` `ipmix.augment.prime.PRIME` (``batched=True``: ``PRIMEBatch`` with
+    `views`), ``layermix`` `ipmix.augment.layermix.LayerMix`.
     """
     parsed = spec if isinstance(spec, ConfigString) else parse_config_string(spec)
     base = _options_dict(defaults) if isinstance(defaults, IPMixOptions) else dict(defaults or {})
-    if batched and parsed.name not in IPMIX_VARIANTS:
-        raise ConfigStringError(f"batched applies to {', '.join(IPMIX_VARIANTS)}, not {parsed.name!r}")
+    if batched and parsed.name not in BATCHED:
+        raise ConfigStringError(f"batched applies to {', '.join(BATCHED)}, not {parsed.name!r}")
     if parsed.name in IPMIX_VARIANTS:
         options = ipmix_options(parsed.name, base, **parsed.options)
         if batched:
@@ -202,4 +220,17 @@ def create_transform(
         from ipmix.augment.baselines import CutOut
 
         return CutOut(seed=seed, **options)
+    if parsed.name == "augmax":
+        from ipmix.augment.augmax import AugMaxChains
+
+        chains = {key: options[key] for key in ("severity", "width", "depth") if key in options}
+        return AugMaxChains(seed=seed, **chains)
+    if parsed.name == "prime":
+        from ipmix.augment.prime import PRIME, PRIMEBatch
+
+        return PRIMEBatch(seed=seed, views=views, **options) if batched else PRIME(seed=seed, **options)
+    if parsed.name == "layermix":
+        from ipmix.augment.layermix import LayerMix
+
+        return LayerMix(mixing_set, seed=seed, **options)
     raise ConfigStringError(f"{parsed.name!r} is not a per-image transform of ipmix.augment")

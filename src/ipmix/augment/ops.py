@@ -151,6 +151,24 @@ sharpness = _enhance(ImageEnhance.Sharpness)
 
 OP_KERNELS: dict[str, Kernel] = {name: globals()[name] for name in ALL_OPS}
 
+#: AugMix's ops (google-research/augmix ``augmentations.py``), also PixMix's and AugMax's.
+AUGMIX_OPS: tuple[str, ...] = (
+    "autocontrast", "equalize", "posterize", "rotate", "solarize",
+    "shear_x", "shear_y", "translate_x", "translate_y",
+)
+#: AugMix's kernels: its autocontrast has no cutoff (the IPMix authors' has a level-set one).
+AUGMIX_KERNELS: dict[str, Kernel] = {**OP_KERNELS, "autocontrast": autocontrast_no_cutoff}
+
+
+def random_op(image: np.ndarray, kernels: list[Kernel] | tuple[Kernel, ...], severity: float,
+              rng: np.random.Generator) -> np.ndarray:
+    """AugMix's draw on uint8 HWC `image`: one of `kernels` at a level uniform in
+    [0.1, `severity`], its direction flipped with probability 1/2."""
+    kernel = kernels[rng.integers(len(kernels))]
+    level = rng.uniform(0.1, severity)
+    sign = -1 if rng.random() < 0.5 else 1
+    return kernel(image, level, sign)
+
 
 def apply_op(image: Image.Image | np.ndarray, name: str, level: float, sign: int = 1) -> Any:
     """Apply the image op `name` at `level` (AugMix scale, usually in [0.1, severity]).

@@ -20,6 +20,7 @@ COMMANDS = {
     "evaluate": "evaluate",
     "report": "report",
     "reproduce": "reproduce",
+    "figures": "figures",
     "make-cifar-c": "make_cifar_c",
     "make-cifar-p": "make_cifar_c",
     "make-c": "make_c",

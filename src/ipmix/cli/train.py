@@ -127,18 +127,20 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     jsd.add_argument("--no-jsd", dest="jsd", action="store_const", const=False,
                      help="plain cross-entropy on one augmented view (default for pixmix)")
     method.add_argument("--jsd-weight", type=float, metavar="W",
-                        help="weight of the JSD term (default 12, as AugMix and the IPMix code)")
+                        help="weight of the JSD term (default the method's: 12 as AugMix and the "
+                        "IPMix code; AugMax's lambda, 10 on CIFAR, 12 on ImageNet)")
     method.add_argument("--mixing-set", metavar="PATH",
-                        help="folder of mixing pictures for ipmix/pixmix (ImageFolder layouts "
+                        help="folder of mixing pictures for ipmix/pixmix/layermix (ImageFolder layouts "
                         "too; default: the built-in generated set)")
     method.add_argument("--aug-options", type=_json_object, metavar="JSON",
                         help="further ipmix.IPMix options for the ipmix variants, as JSON, e.g. "
                         "'{\"framework\": \"linear\"}' or '{\"box_shapes\": [\"scar\"]}' "
                         "(the paper's ablations)")
     _pair(method, "batched", "batched",
-          "apply IPMix per batch on the training device (ipmix.IPMixBatch); loader workers then "
-          "only decode, crop and flip (default on CUDA for folders)",
-          "apply IPMix per image in the loader workers")
+          "apply IPMix or PRIME per batch on the training device (ipmix.IPMixBatch, PRIMEBatch); "
+          "loader workers then only decode, crop and flip (default on CUDA: IPMix for folders, "
+          "PRIME always)",
+          "apply IPMix or PRIME per image in the loader workers")
 
     model = parser.add_argument_group("model and optimisation")
     model.add_argument("--recipe", choices=tuple(RECIPES),
@@ -154,7 +156,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                        "IMAGENET1K_V1 for resnet50). Read from the library's cache, never "
                        "downloaded")
     model.add_argument("--model-kwargs", type=_json_object, metavar="JSON",
-                       help="architecture options as JSON, e.g. '{\"dropout\": 0.0}'")
+                       help="architecture options as JSON, e.g. '{\"dropout\": 0.0}', or "
+                       "'{\"norm\": \"dubin\"}' for AugMax's DuBIN normalisation")
     model.add_argument("--epochs", type=_positive,
                        help="epochs (default per model, paper Appendix A/K: "
                        + ", ".join(f"{k} {v}" for k, v in DEFAULT_EPOCHS.items())

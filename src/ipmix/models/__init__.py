@@ -24,6 +24,7 @@ import torch
 from torch import nn
 
 from ipmix.models.base import DEFAULT_MEAN, DEFAULT_STD, ImageClassifier, Normalize
+from ipmix.models.dubin import DUBIN_LAYOUTS, NORMS, to_dubin
 from ipmix.models.external import (
     ALIASES,
     ExternalModelError,
@@ -91,12 +92,14 @@ def check_model_name(name: str, where: str = "") -> None:
 
 def model_options(name: str) -> tuple[str, ...]:
     """Keyword options `build_model(name, ...)` accepts besides `num_classes` (for
-    torchvision/timm models: ``mean``, ``std``; their builders check the rest)."""
+    torchvision/timm models: ``mean``, ``std``, ``norm``; their builders check the rest).
+    ``norm`` (``bn`` or ``dubin``, `ipmix.models.dubin`) is there for models with a DuBIN layout."""
     if is_external(name):
-        return ("mean", "std")
+        return ("mean", "std", "norm")
     cls, fixed = _REGISTRY[name]
     params = inspect.signature(cls.__init__).parameters
-    return tuple(p for p in params if p not in {"self", "num_classes"} and p not in fixed)
+    own = tuple(p for p in params if p not in {"self", "num_classes"} and p not in fixed)
+    return own + (("norm",) if cls.__name__ in DUBIN_LAYOUTS else ())
 
 
 def build_model(
@@ -112,11 +115,26 @@ def build_model(
     RNG state untouched. `pretrained` (torchvision/timm models): ``"default"``, a weights tag
     or a local file, see `ipmix.models.external`; for every model, an ipmix checkpoint of the
     same model (fine-tuning a finished run: its weights, with a new head when the class count
-    differs).
+    differs). ``norm="dubin"`` converts the model to AugMax's DuBIN layout
+    (`ipmix.models.dubin.to_dubin`, after loading a library's pretrained weights).
     """
     checkpoint = ipmix_checkpoint(pretrained)
     if checkpoint is not None:
         return _fine_tuned(name, num_classes, checkpoint, str(pretrained), seed, kwargs)
+    norm = kwargs.pop("norm", "bn")
+    if norm not in NORMS:
+        raise UnknownModelError(f"norm must be one of {', '.join(NORMS)}, got {norm!r}")
+    model = _build(name, num_classes, seed, pretrained, **kwargs)
+    if norm == "dubin":
+        try:
+            to_dubin(model)
+        except ValueError as error:
+            raise UnknownModelError(f"model {name!r}: {error}") from error
+    return model
+
+
+def _build(name: str, num_classes: int, seed: int | None, pretrained: str | None,
+           **kwargs: Any) -> ImageClassifier:
     if is_external(name):
         try:
             if seed is None:

@@ -123,9 +123,10 @@ BUDGETS: dict[str, Budget] = {
     ),
     "cpu": Budget(
         name="cpu",
-        description="small model, all 50,000 CIFAR-10 training images, 15 epochs, IPMix per "
-        "batch, no JSD (+JSD rows for AugMix and IPMix), 1 seed (3 for vanilla, AugMix, "
-        "IPMix); clean, C, calibration on 10,000 test images, P, PGD, OOD on 2,000",
+        description="small model, all 50,000 CIFAR-10 training images, 15 epochs, IPMix (and "
+        "PRIME) per batch, no JSD (+JSD rows for AugMix and IPMix, and PRIME in the field "
+        "table; AugMax always), 1 seed (3 for vanilla, AugMix, IPMix); clean, C, calibration "
+        "on 10,000 test images, P, PGD, OOD on 2,000",
         model="small", epochs=15, subset=None, batched=True, jsd=False, jsd_rows=True,
         extra_rows=True, seeds=1, core_seeds=3, main_n=10_000, side_n=2_000,
         datasets=("cifar10",), workers=2, threads=1,

@@ -13,6 +13,7 @@ IPMix, mixing set; seed). Names never change for a configuration: runs made earl
 
 from __future__ import annotations
 
+import json
 import re
 import shlex
 from collections.abc import Iterable
@@ -24,9 +25,13 @@ from ipmix.reproduce.budgets import CBAR_PART, CORE_AUGS, Budget, Evaluation
 from ipmix.reproduce.imagenet import ImageNetData, benchmark_evaluation, benchmark_of
 from ipmix.reproduce.tables import Entry, Method, TableSpec
 
-#: The training-run options a cell fixes (the rest are TrainConfig defaults or per machine).
+#: The training-run options a cell fixes (the rest are TrainConfig defaults or per machine);
+#: ``model_kwargs`` too where a method sets some (AugMax's DuBIN), so that other cells keep the
+#: identity they had before it existed.
 TRAIN_KEYS = ("dataset", "model", "aug", "aug_options", "batched", "jsd", "epochs", "subset",
               "mixing_set", "seed", "recipe", "image_size")
+#: Methods that mix with a mixing set (the budget's generated one).
+MIXING_SET_AUGS = ("pixmix", "layermix")
 
 
 @dataclass(frozen=True)
@@ -62,7 +67,7 @@ class Cell:
 def _method_tag(method: Method, jsd: bool, batched: bool, mixing_set: str | None) -> str:
     assert method.aug is not None
     tag = re.sub(r"[(),]+", "-", method.aug).strip("-")
-    for key, value in method.options:
+    for key, value in method.options + method.model_kwargs:
         text = "+".join(map(str, value)) if isinstance(value, list | tuple) else str(value)
         tag += f"-{key.replace('_', '-')}-{text}"
     if mixing_set:
@@ -75,11 +80,13 @@ def _method_tag(method: Method, jsd: bool, batched: bool, mixing_set: str | None
 
 
 def _resolve_jsd(method: Method, budget: Budget) -> bool:
-    from ipmix.training.registry import JSD_DEFAULTS, resolve_jsd
+    from ipmix.training.registry import JSD_DEFAULTS, JSD_REQUIRED, resolve_jsd
 
     assert method.aug is not None
     if method.jsd is not None:
         return method.jsd
+    if method.aug in JSD_REQUIRED:
+        return True
     if budget.jsd is None or method.aug not in JSD_DEFAULTS:
         return resolve_jsd(method.aug, None)
     return budget.jsd
@@ -131,15 +138,15 @@ def resolve(entry: Entry, budget: Budget, seed: int, imagenet: ImageNetData | No
     if method.aug is None:
         return Cell(name=f"not-in-ipmix/{method.label}", train=(), evaluations=(), method=method,
                     seed=seed, needs=method.unavailable, entries=(entry,))
-    from ipmix.training.registry import AUGMENTATION_NAMES
+    from ipmix.training.registry import AUGMENTATION_NAMES, BATCHED
 
     if method.aug not in AUGMENTATION_NAMES:
         raise ValueError(f"Table {entry.table}: unknown augmentation {method.aug!r}")
     jsd = _resolve_jsd(method, budget)
-    batched = budget.batched and method.aug.startswith("ipmix")
+    batched = budget.batched and method.aug in BATCHED
     epochs = _epochs(entry, budget, model)
     mixing_set = method.mixing_set
-    if mixing_set is None and (method.aug == "pixmix" or method.aug.startswith("ipmix")):
+    if mixing_set is None and (method.aug in MIXING_SET_AUGS or method.aug.startswith("ipmix")):
         mixing_set = budget.mixing_set
     on_imagenet = dataset == "imagenet"
     imagenet = imagenet or ImageNetData()
@@ -157,6 +164,9 @@ def resolve(entry: Entry, budget: Budget, seed: int, imagenet: ImageNetData | No
         options["image_size"], data_tag = TOY_SIZE, TOY_FOLDER
     setting = f"{data_tag}-{model}-e{epochs}" + (f"-train{budget.subset}" if budget.subset else "")
     name = f"{setting}/{_method_tag(method, jsd, batched, mixing_set)}/seed{seed}"
+    keys = TRAIN_KEYS
+    if method.model_kwargs:
+        options["model_kwargs"], keys = dict(method.model_kwargs), (*TRAIN_KEYS, "model_kwargs")
     needs = _needs_training(options) or (imagenet.training_needs() if on_imagenet else "")
     evaluations, entry_needs = [], []
     for evaluation in entry_evaluations(entry, budget, dataset):
@@ -165,7 +175,7 @@ def resolve(entry: Entry, budget: Budget, seed: int, imagenet: ImageNetData | No
             entry_needs.append((entry, lacking))
         else:
             evaluations.append(evaluation)
-    return Cell(name=name, train=tuple((key, options[key]) for key in TRAIN_KEYS),
+    return Cell(name=name, train=tuple((key, options[key]) for key in keys),
                 evaluations=tuple(evaluations), method=method, seed=seed, needs=needs,
                 entries=(entry,), entry_needs=tuple(entry_needs))
 
@@ -228,13 +238,14 @@ def train_command(cell: Cell, out: str, budget: Budget, imagenet: ImageNetData |
     if options["dataset"] == "imagenet":
         root = imagenet.root if imagenet is not None else None
         args += ["--data", str(root) if root is not None else "IMAGENET_DIR"]
-    if options["aug_options"]:
-        import json
+    from ipmix.training.registry import JSD_DEFAULTS
 
-        args += ["--aug-options", json.dumps(options["aug_options"], sort_keys=True)]
+    for key in ("aug_options", "model_kwargs"):
+        if options.get(key):
+            args += [f"--{key.replace('_', '-')}", json.dumps(options[key], sort_keys=True)]
     if options["batched"]:
         args.append("--batched")
-    if options["aug"] in ("augmix", "pixmix") or options["aug"].startswith("ipmix"):
+    if options["aug"] in JSD_DEFAULTS:
         args.append("--jsd" if options["jsd"] else "--no-jsd")
     if options["subset"]:
         args += ["--subset", str(options["subset"])]

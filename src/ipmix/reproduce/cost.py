@@ -2,13 +2,17 @@
 
 - ``training_epoch.md``: seconds of one 50,000-image epoch of the `small` model (vanilla,
   per-image IPMix, ``--batched``) on the 2-core dev box;
+- ``training_epoch_methods.md``: the epoch time of the methods beyond the paper (AugMax,
+  PRIME, LayerMix) as a multiple of vanilla's, by cost key (a row's first word: method,
+  ``-batched``, ``-jsd``);
 - ``models.md``: training and inference images per second of every model (2 threads), which
   scale the `small` numbers to the other models;
 - ``throughput.md``: per-image augmentation speed (AugMix, IPMix) against vanilla preprocessing;
 - ``suite.md``: seconds per suite part for the `small` model at the largest measured N.
 
 The estimate is CPU seconds on that box; methods without a measured speed are costed as
-vanilla and listed as such. JSD triples the images of a training step.
+vanilla and listed as such. JSD triples the images of a training step (a measured multiple
+includes it).
 """
 
 from __future__ import annotations
@@ -43,6 +47,7 @@ class SpeedTables:
     """The numbers the estimate uses (seconds, images per second)."""
 
     epoch_seconds: dict[str, float] = field(default_factory=dict)  # small, 50k images
+    times_vanilla: dict[str, float] = field(default_factory=dict)  # cost key -> x vanilla
     train_img_s: dict[str, float] = field(default_factory=dict)
     infer_img_s: dict[str, float] = field(default_factory=dict)
     per_image_img_s: dict[str, float] = field(default_factory=dict)
@@ -64,6 +69,12 @@ def load_speed_tables(folder: str | Path | None = None) -> SpeedTables | None:
             name = next((v for k, v in key.items() if k in row[0].lower()), None)
             if name and _number(row[1]) is not None:
                 tables.epoch_seconds[name] = float(_number(row[1]))  # type: ignore[arg-type]
+    path = folder / "training_epoch_methods.md"
+    if path.is_file():
+        tables.sources.append(path.name)
+        for row in _rows(path.read_text())[1:]:
+            if len(row) >= 4 and _number(row[3]) is not None:
+                tables.times_vanilla[row[0].split()[0]] = float(_number(row[3]))  # type: ignore[arg-type]
     path = folder / "models.md"
     if path.is_file():
         tables.sources.append(path.name)
@@ -124,13 +135,15 @@ def estimate_cell(cell: Cell, tables: SpeedTables) -> Estimate:
     side = options.get("image_size") or (224 if options["dataset"] == "imagenet" else 32)
     scale *= (side / 32) ** 2  # the measured speeds are of 32 px images
     step = small_epoch * scale * images / 50_000
-    if options["jsd"]:
-        step *= 3
     extra = 0.0
-    if options["batched"]:
+    cost_key = aug + ("-batched" if options["batched"] else "") + ("-jsd" if options["jsd"] else "")
+    if cost_key in tables.times_vanilla:  # a measured multiple of vanilla, JSD included
+        step *= tables.times_vanilla[cost_key]
+    elif options["batched"]:
         ratio = tables.epoch_seconds.get("ipmix-batched", small_epoch) / small_epoch
-        step *= ratio
+        step *= ratio * (3 if options["jsd"] else 1)
     elif aug.startswith("ipmix") or aug.startswith("augmix"):
+        step *= 3 if options["jsd"] else 1
         key = "ipmix" if aug.startswith("ipmix") else "augmix"
         base = tables.per_image_img_s.get("none")
         if key in tables.per_image_img_s and base:
@@ -138,8 +151,10 @@ def estimate_cell(cell: Cell, tables: SpeedTables) -> Estimate:
             extra = views * images * (1 / tables.per_image_img_s[key] - 1 / base)
         else:
             assumed.append(f"{aug} augmentation cost")
-    elif aug != "none":
-        assumed.append(f"{aug} costed as vanilla")
+    else:
+        step *= 3 if options["jsd"] else 1
+        if aug != "none":
+            assumed.append(f"{aug} costed as vanilla")
     train = options["epochs"] * (step + extra)
     evaluate = 0.0
     infer_scale = 1.0

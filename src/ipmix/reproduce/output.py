@@ -75,11 +75,21 @@ def deviations(spec: TableSpec, budget: Budget) -> list[str]:
     if budget.subset:
         found.append(f"training images: the first {budget.subset:,} instead of all")
     if budget.jsd is False:
-        found.append("JSD loss off for AugMix and IPMix (the authors' code uses it); the "
-                     "'+ JSD' rows show it where the table lists methods")
+        from ipmix.training.registry import JSD_DEFAULTS, JSD_REQUIRED
+
+        off = [e.method.label for e in entries if JSD_DEFAULTS.get(e.method.aug or "")
+               and e.method.aug not in JSD_REQUIRED and not e.method.jsd]
+        if off:
+            found.append(f"JSD loss off for {', '.join(dict.fromkeys(off))} (their authors' code "
+                         "uses it); the '+ JSD' rows show it where the table lists methods")
     if budget.batched:
-        found.append("IPMix applied per batch (`--batched`, ipmix.IPMixBatch: the same "
-                     "distribution of augmentations as per image, drawn per sample)")
+        from ipmix.training.registry import BATCHED
+
+        per_batch = dict.fromkeys("PRIME" if e.method.aug == "prime" else "IPMix" for e in entries
+                                  if e.method.aug in BATCHED)
+        if per_batch:
+            found.append(f"{' and '.join(per_batch)} applied per batch (`--batched`: the same "
+                         "distribution of augmentations as per image, drawn per sample)")
     cifar = any(e.dataset != "imagenet" for e in entries)
     if cifar and (budget.main_n is not None or budget.side_n is not None):
         found.append(f"test images: clean, CIFAR-C and calibration on {budget.main_n or 'all':,}, "
@@ -190,7 +200,7 @@ def run_commits(rows: list[Row], cells: Sequence[Cell], ledger: Ledger) -> list[
 def table_markdown(spec: TableSpec, rows: list[Row], budget: Budget, command: str,
                    commits: Sequence[str]) -> str:
     info = machine_info()
-    lines = [f"# Table {spec.id}: {spec.title} (budget `{budget.name}`)", "",
+    lines = [f"# {spec.label}: {spec.title} (budget `{budget.name}`)", "",
              f"Made by `{command}` on {describe_machine(info)}; ipmix {info['commit']}; "
              f"{utc_now()}. Runs trained with ipmix {', '.join(commits) or '–'}.",
              "", f"Budget `{budget.name}`: {budget.description}.", ""]
@@ -210,6 +220,11 @@ def table_markdown(spec: TableSpec, rows: list[Row], budget: Budget, command: st
     notes = list(spec.notes)
     notes += sorted({f"† {r.paper.row}, {r.paper.column}: {r.paper.note}" for r in rows
                      if r.paper is not None and r.paper.note})
+    sources: dict[str, list[str]] = {}
+    for r in rows:
+        if r.paper is not None and r.paper.source and r.paper.row not in sources.get(r.paper.source, []):
+            sources.setdefault(r.paper.source, []).append(r.paper.row)
+    notes += [f"Published values of {', '.join(labels)}: {source}" for source, labels in sources.items()]
     notes += sorted({f"{r.entry.row} / {r.entry.column}: {r.ours.note}" for r in rows
                      if r.ours.status in ("needs", "failed") and r.ours.note})
     if notes:
@@ -260,16 +275,17 @@ def panels(spec: TableSpec, rows: list[Row]) -> list[Any]:
 
 def write_table(spec: TableSpec, cells: Sequence[Cell], out: Path, budget: Budget,
                 tables_out: Path, command: str, ledger: Ledger) -> list[Path]:
-    """Write ``table<N>.md``, ``table<N>.json`` and ``table<N>.png``; returns the files."""
+    """Write ``table<N>.md``, ``.json`` and ``.png`` (``<id>.*`` for tables beyond the paper);
+    returns the files."""
     from ipmix.reproduce.plots import plot_panels
 
     rows = collect(spec, cells, out, budget, ledger)
-    base = Path(tables_out) / f"table{spec.id}"
+    base = Path(tables_out) / spec.file_stem
     written = [
         atomic_write_bytes(base.with_suffix(".md"),
                            table_markdown(spec, rows, budget, command,
                                           run_commits(rows, cells, ledger)).encode()),
         atomic_write_json(base.with_suffix(".json"), table_json(spec, rows, budget, command)),
     ]
-    plot = plot_panels(f"Table {spec.id}: {spec.title}", panels(spec, rows), base.with_suffix(".png"))
+    plot = plot_panels(f"{spec.label}: {spec.title}", panels(spec, rows), base.with_suffix(".png"))
     return written + ([plot] if plot else [])

@@ -1,8 +1,10 @@
-"""The paper's numbers as data: `paper_numbers.csv`, one value per (table, section, row, column).
+"""The papers' numbers as data, one value per (table, section, row, column).
 
-The file is a hand transcription of the IPMix paper's tables (package data, read here). Each
-value keeps the labels the paper prints, the printed standard deviation where there is one, and
-a note where the paper prints it somewhere else than the column it measures (its errata).
+`paper_numbers.csv` is a hand transcription of the IPMix paper's tables; `published_numbers.csv`
+holds, for ipmix's tables beyond the paper (the ``field`` comparison), what each method's own
+publication reports, with its source. Each value keeps the labels the table prints, the printed
+standard deviation where there is one, and a note where the paper prints it somewhere else than
+the column it measures (its errata) or in another form (accuracy for error).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from functools import lru_cache
 from importlib import resources
 
 PAPER_FILE = "paper_numbers.csv"
+PUBLISHED_FILE = "published_numbers.csv"
 
 
 @dataclass(frozen=True)
@@ -27,6 +30,7 @@ class PaperValue:
     value: float
     std: float | None
     note: str
+    source: str = ""  # the publication, for values not from the IPMix paper's own table
 
     @property
     def text(self) -> str:
@@ -41,16 +45,17 @@ class PaperValueNotFound(KeyError):
 
 @lru_cache(maxsize=1)
 def paper_values() -> tuple[PaperValue, ...]:
-    """Every transcribed value, in file order."""
-    text = resources.files("ipmix.reproduce").joinpath(PAPER_FILE).read_text(encoding="utf-8")
-    lines = [line for line in text.splitlines() if line and not line.startswith("#")]
+    """Every transcribed value, in file order (the IPMix paper's, then the published ones)."""
     values = []
-    for row in csv.DictReader(io.StringIO("\n".join(lines))):
-        values.append(PaperValue(
-            table=row["table"], section=row["section"], row=row["row"], column=row["column"],
-            value=float(row["value"]), std=float(row["std"]) if row["std"] else None,
-            note=row["note"],
-        ))
+    for name in (PAPER_FILE, PUBLISHED_FILE):
+        text = resources.files("ipmix.reproduce").joinpath(name).read_text(encoding="utf-8")
+        lines = [line for line in text.splitlines() if line and not line.startswith("#")]
+        for row in csv.DictReader(io.StringIO("\n".join(lines))):
+            values.append(PaperValue(
+                table=row["table"], section=row["section"], row=row["row"], column=row["column"],
+                value=float(row["value"]), std=float(row["std"]) if row["std"] else None,
+                note=row["note"], source=row.get("source") or "",
+            ))
     return tuple(values)
 
 

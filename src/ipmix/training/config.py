@@ -34,10 +34,11 @@ import torch
 from ipmix.data.splits import DATASETS, is_folder_dataset
 from ipmix.data.transforms import TRAIN_CROPS
 from ipmix.models import UnknownModelError, check_model_name, is_external
-from ipmix.training.losses import JSD_WEIGHT
 from ipmix.training.registry import (
+    BATCHED,
     PRESETS,
     check_augmentation_options,
+    jsd_weight,
     parse_augmentation,
     preset_name,
     resolve_jsd,
@@ -95,7 +96,7 @@ class TrainConfig:
     aug_options: dict[str, Any] = field(default_factory=dict)  # further IPMix options (ablations)
     batched: bool | None = None  # IPMix per batch on the device (ipmix.IPMixBatch)
     jsd: bool | None = None  # None: the method's default (on for augmix/ipmix, off for pixmix)
-    jsd_weight: float = JSD_WEIGHT
+    jsd_weight: float | None = None  # None: the method's (12, AugMax's 10 on CIFAR)
     epochs: int | None = None  # None: the recipe's / DEFAULT_EPOCHS[model]
     batch_size: int | None = None  # per process
     lr: float | None = None
@@ -173,9 +174,11 @@ def _fill_defaults(config: TrainConfig, device_type: str) -> None:
         config.train_crop = "random-resized" if folder else "pad"
     if config.preset is None:
         config.preset = preset_name(config.dataset, config.image_size)
-    if config.batched is None:
+    if config.jsd_weight is None:
+        config.jsd_weight = jsd_weight(config.aug, config.preset)
+    if config.batched is None:  # IPMix on folders and PRIME (batched in its authors' code) on CUDA
         base = parse_augmentation(config.aug).name
-        config.batched = folder and device_type == "cuda" and base.startswith("ipmix")
+        config.batched = device_type == "cuda" and base in BATCHED and (folder or base == "prime")
     if config.amp_dtype is None:
         bf16 = device_type == "cuda" and torch.cuda.is_available() and torch.cuda.is_bf16_supported()
         config.amp_dtype = "bfloat16" if folder and bf16 else "float16"
@@ -230,8 +233,8 @@ def _resolve(raw: TrainConfig, device_type: str) -> TrainConfig:
     for name, allowed in choices.items():
         if getattr(config, name) not in allowed:
             raise ConfigError(f"{name} must be one of {', '.join(allowed)}, got {getattr(config, name)!r}")
-    if config.batched and not parse_augmentation(config.aug).name.startswith("ipmix"):
-        raise ConfigError(f"--batched applies to the ipmix variants, not {config.aug!r}")
+    if config.batched and parse_augmentation(config.aug).name not in BATCHED:
+        raise ConfigError(f"--batched applies to {', '.join(BATCHED)}, not {config.aug!r}")
     if config.decode == "cuda":
         base = parse_augmentation(config.aug).name
         if device_type != "cuda" or not is_folder_dataset(config.dataset):

@@ -22,6 +22,12 @@ them:
 
 torchvision's AutoAugment (CIFAR-10 policy on CIFAR, ImageNet policy above 32 px),
 RandAugment (2 ops, magnitude 9) and TrivialAugmentWide run with their defaults.
+
+The methods beyond the paper, each as its authors' code: AugMax (VITA-Group/AugMax: severity 3,
+width 3, depth 1-3; 10 ascent steps of 0.1 on CIFAR, 5 on ImageNet, tau 1; JSD weight 10 on
+CIFAR, 12 on ImageNet; its model-in-the-loop step is `ipmix.training.augmax`), PRIME
+(amodas/PRIME-augmentations' ``cifar10_cfg`` / ``imagenet_cfg``, `ipmix.augment.prime`) and
+LayerMix (ahmadmughees/LayerMix: magnitude 3, blending ratio 3, `ipmix.augment.layermix`).
 """
 
 from __future__ import annotations
@@ -34,6 +40,7 @@ import torch
 from torchvision.transforms import v2
 
 from ipmix.augment.config_strings import (
+    BATCHED,
     IPMIX_VARIANTS,
     SCHEMAS,
     ConfigString,
@@ -43,10 +50,14 @@ from ipmix.augment.config_strings import (
     parse_config_string,
 )
 from ipmix.augment.options import IPMixOptions
+from ipmix.augment.prime import PRIMEOptions
 from ipmix.data.datasets import JSDViews
 from ipmix.data.seeding import TorchRandom
 from ipmix.data.splits import DATASETS
 from ipmix.data.transforms import RandomCropFlip
+from ipmix.mixing_sets.store import PICTURE_SCALE
+from ipmix.training.augmax import AugMaxStep
+from ipmix.training.losses import JSD_WEIGHT
 from ipmix.training.mixers import LabelMixer, MixerByEpoch, MixerChain, MixerChoice
 
 #: Every registered name, in the order of the paper's tables.
@@ -68,6 +79,9 @@ AUGMENTATION_NAMES: tuple[str, ...] = (
     "augmix+cutmix+mixup",
     "augmix+random(mixup,cutmix)",
     "augmix+epoch(mixup,cutmix)",
+    "augmax",
+    "prime",
+    "layermix",
 )
 
 #: Methods that can train with the JSD loss, and whether it is on by default.
@@ -78,9 +92,20 @@ JSD_DEFAULTS: dict[str, bool] = {
     "ipmix-no-patch": True,
     "ipmix-no-pixel": True,
     "ipmix-no-image": True,
+    "augmax": True,  # its loss is the JSD of the clean, AugMax and AugMix views: never off
+    "prime": True,  # the authors' CIFAR configs; their ImageNet config turns it off (PRIME†)
+    "layermix": False,  # the authors' ``--jsd`` flag, off in their recipes
+}
+#: Methods whose loss is the JSD loss (``--no-jsd`` is refused).
+JSD_REQUIRED: tuple[str, ...] = ("augmax",)
+#: Methods whose authors weigh the JSD term otherwise than AugMix's 12, per preset.
+JSD_WEIGHTS: dict[str, dict[str, float]] = {
+    "augmax": {"cifar10": 10.0, "cifar100": 10.0, "imagenet": 12.0},  # their README's Lambda
 }
 
 _AUGMIX_CIFAR = {"severity": 3, "mixture_width": 3, "chain_depth": -1, "alpha": 1.0, "all_ops": False}
+_AUGMAX_CIFAR = {"severity": 3.0, "width": 3, "depth": -1, "steps": 10, "step_size": 0.1, "tau": 1}
+_LAYERMIX = {"magnitude": 3.0, "blending_ratio": 3.0}
 
 #: preset -> method -> options: the settings of every method, in one place (module docstring).
 PRESETS: dict[str, dict[str, Any]] = {
@@ -92,6 +117,9 @@ PRESETS: dict[str, dict[str, Any]] = {
         "pixmix": {"k": 4, "beta": 3.0, "severity": 3.0, "all_ops": True},
         "ipmix": IPMixOptions.preset("cifar"),
         "autoaugment": v2.AutoAugmentPolicy.CIFAR10,
+        "augmax": _AUGMAX_CIFAR,
+        "prime": PRIMEOptions.preset("cifar").as_dict(),
+        "layermix": {**_LAYERMIX, "picture_scale": PICTURE_SCALE},  # Resize(36), RandomCrop(32)
     },
     "imagenet": {
         "mixup": {"alpha": 0.2},
@@ -101,6 +129,9 @@ PRESETS: dict[str, dict[str, Any]] = {
         "pixmix": {"k": 4, "beta": 4.0, "severity": 1.0, "all_ops": False},
         "ipmix": IPMixOptions.preset("imagenet"),
         "autoaugment": v2.AutoAugmentPolicy.IMAGENET,
+        "augmax": {**_AUGMAX_CIFAR, "steps": 5},  # their ImageNet commands keep --steps 5
+        "prime": PRIMEOptions.preset("imagenet").as_dict(),
+        "layermix": {**_LAYERMIX, "picture_scale": 256 / 224},  # Resize(256), RandomCrop(224)
     },
 }
 PRESETS["cifar100"] = {**PRESETS["cifar10"], "cutout": {"size": 8}}  # Appendix A.1: 8 px
@@ -146,7 +177,10 @@ class Augmentation:
             (None: hard labels).
         jsd: train with the clean view and two augmented views and the JSD loss.
         batch_transform: ``images -> images`` (or the JSD views) on the device, per batch
-            (`ipmix.IPMixBatch` with ``--batched``); None: none.
+            (`ipmix.IPMixBatch`, `ipmix.augment.prime.PRIMEBatch` with ``--batched``); None: none.
+        model_step: the method's training step when it needs the model
+            (`ipmix.training.steps.ModelStep`: AugMax); it takes what `image_transform` makes
+            and returns the logits of its views.
     """
 
     name: str
@@ -155,6 +189,7 @@ class Augmentation:
     jsd: bool
     batch_transform: Any = None
     description: str = ""  # every setting, as config strings (printed in the run's config)
+    model_step: Any = None
 
     @property
     def soft_labels(self) -> bool:
@@ -167,7 +202,7 @@ class Augmentation:
         transforms: list[Any] = [RandomCropFlip() if crop is None else crop]
         if self.batch_transform is not None:  # the method runs on the device, per batch
             return transforms
-        if self.jsd:
+        if self.jsd and self.model_step is None:  # a model step makes its views itself
             if self.image_transform is None:
                 raise UnknownAugmentationError(f"{self.name!r} has no augmentation to take views of")
             transforms.append(JSDViews(self.image_transform))
@@ -199,7 +234,11 @@ def _describe(name: str, options: dict[str, Any]) -> str:
         text = format_config_string(name, keys)
         return f"{text} [mode {ipmix.mode}, patch sizes {sizes}, pictures x{ipmix.picture_scale:.4g}]"
     if name in SCHEMAS:
-        return format_config_string(name, options)
+        keys = SCHEMAS[name][0].values()
+        text = format_config_string(name, {k: v for k, v in options.items() if k in keys})
+        others = [f"{k.replace('_', ' ')} {v:.4g}" for k, v in options.items()
+                  if k not in keys and isinstance(v, float)]
+        return text + (f" [{', '.join(others)}]" if others else "")
     return name
 
 
@@ -212,12 +251,23 @@ def resolve_jsd(name: str, jsd: bool | None) -> bool:
         raise UnknownAugmentationError(
             f"--jsd is not available with {name!r}; it applies to {', '.join(JSD_DEFAULTS)}"
         )
+    if not jsd and name in JSD_REQUIRED:
+        raise UnknownAugmentationError(
+            f"--no-jsd is not available with {name!r}: its loss is the JSD of its views"
+        )
     return jsd
 
 
 def uses_mixing_set(name: str) -> bool:
-    """Whether the method `name` mixes pictures of a mixing set (the IPMix variants, PixMix)."""
-    return parse_augmentation(name).name in (*IPMIX_VARIANTS, "pixmix")
+    """Whether the method `name` mixes pictures of a mixing set (the IPMix variants, PixMix,
+    LayerMix)."""
+    return parse_augmentation(name).name in (*IPMIX_VARIANTS, "pixmix", "layermix")
+
+
+def jsd_weight(name: str, preset: str) -> float:
+    """The JSD term's weight `name`'s authors use with `preset` (AugMix's 12 unless
+    `JSD_WEIGHTS` says otherwise)."""
+    return JSD_WEIGHTS.get(parse_augmentation(name).name, {}).get(preset, JSD_WEIGHT)
 
 
 def check_augmentation_options(name: str, options: Mapping[str, Any] | None) -> dict[str, Any]:
@@ -257,11 +307,12 @@ def build_augmentation(
 
     `preset` (a key of `PRESETS`; default: `preset_name(dataset)`) gives the settings, which
     the config string's settings override. `mixing_set` (a `MixingSet`, a folder, an array;
-    None = the built-in generated set) feeds IPMix and PixMix. `epochs` places the switch of
-    ``augmix+epoch(mixup,cutmix)``. `seed` only sets the initial streams: training reseeds
-    them per sample and per step. `batched` (IPMix variants only) applies IPMix per batch on
-    the device with `ipmix.IPMixBatch`. `image_size`: above 32 px, the built-in set is
-    rendered at that size (instead of upscaling its 36 px pictures). `options` are further
+    None = the built-in generated set) feeds IPMix, PixMix and LayerMix. `epochs` places the
+    switch of ``augmix+epoch(mixup,cutmix)``. `seed` only sets the initial streams: training
+    reseeds them per sample and per step. `batched` (IPMix variants and PRIME) applies the
+    method per batch on the device (`ipmix.IPMixBatch`, `ipmix.augment.prime.PRIMEBatch`).
+    `image_size`: above 32 px, the built-in set is rendered at that size (instead of upscaling
+    its 36 px pictures). `options` are further
     `ipmix.IPMix` keyword options of the IPMix variants (`framework`, `mixing_ops`,
     `box_shapes`, ...: the paper's ablations), applied over the config string's settings.
     """
@@ -284,8 +335,8 @@ def build_augmentation(
     if epochs < 1:
         raise ValueError(f"epochs must be >= 1, got {epochs}")
     settings = PRESETS[preset]
-    if batched and base not in IPMIX_VARIANTS:
-        raise UnknownAugmentationError(f"--batched applies to {', '.join(IPMIX_VARIANTS)}, not {base!r}")
+    if batched and base not in BATCHED:
+        raise UnknownAugmentationError(f"--batched applies to {', '.join(BATCHED)}, not {base!r}")
     if base in IPMIX_VARIANTS:
         transform = create_transform(parsed, settings["ipmix"], mixing_set, seed, batched=batched,
                                      views=2 if use_jsd else 1)
@@ -303,13 +354,23 @@ def build_augmentation(
     mixer: BatchMixer | None = None
     options = _settings(base, settings, parsed.options) if base in settings and base in SCHEMAS \
         else dict(parsed.options)
+    description = _describe(base, options) if base in SCHEMAS else base
+    if base == "prime" and batched:
+        transform = create_transform(base, options, seed=seed, batched=True, views=2 if use_jsd else 1)
+        return Augmentation(base, None, None, use_jsd, batch_transform=transform,
+                            description=description)
+    if base == "augmax":
+        step = AugMaxStep(options["width"], options["steps"], options["step_size"], options["tau"],
+                          seed=seed)
+        return Augmentation(base, create_transform(base, options, seed=seed), None, use_jsd,
+                            description=description, model_step=step)
     if base in ("mixup", "cutmix"):
         mixer = _mixer(base, settings, parsed.options)
-    elif base in ("cutout", "augmix", "pixmix"):
+    elif base in ("cutout", "augmix", "pixmix", "prime", "layermix"):
         image = create_transform(base, options, mixing_set, seed)
         if base == "augmix":
             image = TorchRandom(image)
-        if base == "pixmix":
+        if base in ("pixmix", "layermix"):
             len(image.mixing_set)  # load the set once here, so that workers inherit it
     elif base == "autoaugment":
         image = TorchRandom(v2.AutoAugment(settings["autoaugment"]))
@@ -328,13 +389,15 @@ def build_augmentation(
             mixer = MixerChoice([mixup, cutmix])
         else:
             mixer = MixerByEpoch(mixup, cutmix, switch_epoch=epochs // 2)
-    description = _describe(base, options) if base in SCHEMAS else base
     return Augmentation(base, image, mixer, use_jsd, description=description)
 
 
 __all__ = [
     "AUGMENTATION_NAMES",
+    "BATCHED",
     "JSD_DEFAULTS",
+    "JSD_REQUIRED",
+    "JSD_WEIGHTS",
     "PRESETS",
     "Augmentation",
     "LabelMixer",
@@ -343,6 +406,7 @@ __all__ = [
     "MixerChoice",
     "UnknownAugmentationError",
     "build_augmentation",
+    "jsd_weight",
     "parse_augmentation",
     "preset_name",
     "resolve_jsd",

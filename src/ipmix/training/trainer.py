@@ -60,6 +60,7 @@ from ipmix.training.pipeline import TrainingData, build_training_data
 from ipmix.training.registry import Augmentation, build_augmentation
 from ipmix.training.rundir import RunLock, prepare_run_dir, release_run_dir
 from ipmix.training.signals import TrainingInterrupted, stop_on_signals, stop_signal_name
+from ipmix.training.steps import StepModel
 from ipmix.utils.io import atomic_write_bytes, atomic_write_json
 
 __all__ = ["DEFAULT_EPOCHS", "ConfigError", "TrainConfig", "TrainingDiverged",
@@ -173,6 +174,7 @@ class _Run:
             lambda step: cosine_factor(step, self.total_steps, config.lr, config.min_lr),
         )
         self.scaler = torch.amp.GradScaler(self.device.type, enabled=self.amp_dtype == torch.float16)
+        self.step_model = StepModel(model, self._forward, lambda: autocast(self.device, self.amp_dtype))
         self.epoch = 0
         self.log: list[dict[str, Any]] = []
 
@@ -274,22 +276,19 @@ class _Run:
                 bar.close()
                 return None
             images = self._images(batch)
-            batch_transform = self.augmentation.batch_transform
-            if batch_transform is not None:
-                reseed(batch_transform, derive_seed(self.rank_seed, "ipmix", epoch, step))
-                with torch.no_grad():
-                    augmented = batch_transform(images)
-                images = torch.cat([images, *augmented]) if self.augmentation.jsd else augmented
-                if self.channels_last:
-                    images = images.contiguous(memory_format=torch.channels_last)
             labels = labels.to(self.device, non_blocking=True)
             targets: torch.Tensor = labels
-            if mixer is not None:
-                reseed(mixer, derive_seed(self.rank_seed, "mix", epoch, step))
-                soft = nn.functional.one_hot(labels, self.num_classes).float()
-                images, targets = mixer(images, soft, epoch)
-            with autocast(self.device, self.amp_dtype):
-                logits = self.ddp(images)
+            model_step = self.augmentation.model_step
+            if model_step is not None:  # the method runs the model itself (AugMax)
+                reseed(model_step, derive_seed(self.rank_seed, "step", epoch, step))
+                logits = model_step(images, labels, self.step_model)
+            else:
+                images = self._batch_transform(images, epoch, step)
+                if mixer is not None:
+                    reseed(mixer, derive_seed(self.rank_seed, "mix", epoch, step))
+                    soft = nn.functional.one_hot(labels, self.num_classes).float()
+                    images, targets = mixer(images, soft, epoch)
+                logits = self._forward(images)
             if self.augmentation.jsd:
                 views = logits.float().chunk(3)
                 loss = jsd_loss(views, targets, config.jsd_weight)
@@ -332,6 +331,24 @@ class _Run:
             "seconds": seconds,
             "images_per_s": count / seconds,
         }
+
+    def _forward(self, images: torch.Tensor) -> torch.Tensor:
+        """The training forward pass (through DDP, under the run's autocast)."""
+        with autocast(self.device, self.amp_dtype):
+            return self.ddp(images)
+
+    def _batch_transform(self, images: torch.Tensor, epoch: int, step: int) -> torch.Tensor:
+        """The method's per-batch transform on the device (``--batched``), JSD views stacked."""
+        batch_transform = self.augmentation.batch_transform
+        if batch_transform is None:
+            return images
+        reseed(batch_transform, derive_seed(self.rank_seed, "ipmix", epoch, step))
+        with torch.no_grad():
+            augmented = batch_transform(images)
+        images = torch.cat([images, *augmented]) if self.augmentation.jsd else augmented
+        if self.channels_last:
+            images = images.contiguous(memory_format=torch.channels_last)
+        return images
 
     def _images(self, batch: Any) -> torch.Tensor:
         """A loader batch as float [0, 1] images on the device (decoded there with --decode cuda)."""
