@@ -83,27 +83,38 @@ def _powers(values, y):
 
 
 @numba.njit(cache=True, nogil=True)
-def _mix_box(canvas, op_bytes, from_op, pictures, index, crop_top, crop_left, box, kind, a, b,
-             threshold, seed, sample, chain, step, scratch, powers):
+def _mix_box(canvas, canvas_bytes, fresh, op_bytes, from_op, pictures, index, crop_top, crop_left, box, kind,
+             a, b, threshold, seed, sample, chain, step, scratch, powers):
     """`ipmix.apply_plan`'s `_mix_box` on a ``[C, H, W]`` float32 image, in place.
 
-    `scratch` holds two float32 rows of at least the image's width, `powers` 256 floats:
-    multiply mixing with a uint8 source takes ``max(2 x2, 1e-37) ** b`` from a table of the
-    256 values x2 can have (the same floats, a power per value rather than per element).
-    Powers are `ipmix.augment.cpu_math.power`'s, as on the reference path.
+    `scratch` holds two float32 rows of at least the image's width, `powers` two tables of 256
+    floats: multiply mixing with a uint8 source takes ``max(2 x2, 1e-37) ** b`` from a table of
+    the 256 values x2 can have (the same floats, a power per value rather than per element),
+    and so does ``(2 x1) ** a`` while the canvas is `fresh` (still `canvas_bytes` / 255: the
+    chain's first mixing step). Powers are `ipmix.augment.cpu_math.power`'s, as on the
+    reference path.
     """
     channels, height, width = canvas.shape
     top, left, box_h, box_w = box[0], box[1], box[2], box[3]
     src, first_powers = scratch[0, :box_w], scratch[1, :box_w]
     byte_source = from_op or not (channels == 1 and pictures.shape[1] == 3)
+    source_powers, canvas_powers = powers[0], powers[1]
     if kind == MULTIPLY and byte_source:
         for v in range(256):
-            powers[v] = max(np.float32(v) * _INV255 * _TWO, _TINY)
-        _powers(powers, b)
+            source_powers[v] = max(np.float32(v) * _INV255 * _TWO, _TINY)
+        _powers(source_powers, b)
+    if kind == MULTIPLY and fresh:
+        for v in range(256):
+            canvas_powers[v] = np.float32(v) * _INV255 * _TWO  # the canvas's own floats, doubled
+        _powers(canvas_powers, a)
     for ch in range(channels):
         for y in range(top, top + box_h):
             row = canvas[ch, y, left : left + box_w]
-            if kind == MULTIPLY:
+            if kind == MULTIPLY and fresh:
+                values = canvas_bytes[ch, y, left : left + box_w]
+                for x in range(box_w):
+                    first_powers[x] = canvas_powers[values[x]]
+            elif kind == MULTIPLY:
                 for x in range(box_w):
                     first_powers[x] = row[x] * _TWO
                 _powers(first_powers, a)
@@ -111,7 +122,7 @@ def _mix_box(canvas, op_bytes, from_op, pictures, index, crop_top, crop_left, bo
                 values = _source_bytes(op_bytes, from_op, pictures, index, crop_top, crop_left, ch, y, left,
                                        box_w)
                 for x in range(box_w):
-                    v = first_powers[x] * powers[values[x]]
+                    v = first_powers[x] * source_powers[values[x]]
                     row[x] = min(max(v, _ZERO), _TWO) / _TWO
                 continue
             _source_row(op_bytes, from_op, pictures, index, crop_top, crop_left, ch, y, left, src)
@@ -209,7 +220,7 @@ def _apply_stage(start, stop, first, images, sample_image, pictures, picture, pi
     counts = np.empty(256, np.int64)
     table = np.empty(256, np.uint8)
     scratch = np.empty((2, width), np.float32)
-    powers = np.empty(256, np.float32)
+    powers = np.empty((2, 256), np.float32)
     whole = np.array([0, 0, height, width], np.int64)
     for i in range(start, stop):
         image = images[sample_image[i]]
@@ -218,6 +229,7 @@ def _apply_stage(start, stop, first, images, sample_image, pictures, picture, pi
             chain_bytes = image  # the chain's uint8 image (valid while `is_float` is False)
             in_a = False  # whether `chain_bytes` is `bytes_a` (ops write to the other buffer)
             is_float = False
+            fresh = False  # whether the float image is still `chain_bytes` / 255
             for step in range(depth[i, chain]):
                 this_op, this_params = op[i, chain, step], params[i, chain, step]
                 if step_level[i, chain, step] == IMAGE_LEVEL:
@@ -230,14 +242,16 @@ def _apply_stage(start, stop, first, images, sample_image, pictures, picture, pi
                     continue
                 if not is_float:
                     _to_float(chain_bytes, current)
-                    is_float = True
+                    is_float = fresh = True
                 step_box = box[i, chain, step]
                 from_op = source[i, chain, step] == FROM_IMAGE_OP
                 if from_op:
                     apply_op(image, op_bytes, this_op, this_params, counts, table, step_box)
-                _mix_box(current, op_bytes, from_op, pictures, index, picture_top, picture_left, step_box,
-                         mixing_op[i, chain, step], mix_a[i, chain, step], mix_b[i, chain, step],
-                         threshold[i, chain, step], seed, i, chain, step, scratch, powers)
+                _mix_box(current, chain_bytes, fresh, op_bytes, from_op, pictures, index, picture_top,
+                         picture_left, step_box, mixing_op[i, chain, step], mix_a[i, chain, step],
+                         mix_b[i, chain, step], threshold[i, chain, step], seed, i, chain, step, scratch,
+                         powers)
+                fresh = False
             weight = chain_weights[i, chain]
             if chain < k - 1:
                 _add_chain(mix, chain == 0, weight, is_float, current, chain_bytes)
