@@ -344,8 +344,9 @@ def apply_rows(
     if threads > 1:
         _use_workqueue_threads()
         numba.set_num_threads(threads)
-        # A few ranges per thread even out the samples' unequal costs.
-        bounds = np.linspace(start, stop, min(count, 4 * threads) + 1).astype(np.int64)
+        # Many small ranges, taken by whichever thread is free (a chunk size of 1), even out the
+        # samples' unequal costs.
+        bounds = np.linspace(start, stop, min(count, 16 * threads) + 1).astype(np.int64)
     for number, stage in enumerate(stages, start=1):
         stage_bytes = as_bytes or number < len(stages)  # mixed-input: stage 2 mixes stage 1's bytes
         out = np.empty((0, *shape[1:]) if stage_bytes else shape, dtype=np.float32)
@@ -357,7 +358,8 @@ def apply_rows(
             np.uint64(mask_seed), stage_bytes, out, out_bytes,
         )
         if threads > 1:
-            _apply_stage_parallel(bounds, *arguments)
+            with numba.parallel_chunksize(1):
+                _apply_stage_parallel(bounds, *arguments)
         else:
             _apply_stage(start, stop, start, *arguments)
         images, sample_image = out_bytes, np.arange(-start, count)
