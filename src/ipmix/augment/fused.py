@@ -20,6 +20,7 @@ one-channel images, one-channel pictures repeated for three-channel images).
 from __future__ import annotations
 
 import os
+from concurrent.futures import ThreadPoolExecutor
 
 import numba
 import numpy as np
@@ -260,26 +261,23 @@ def _apply_stage(start, stop, first, images, sample_image, pictures, picture, pi
                                 skip_weight[i], as_bytes, out, out_bytes, i - first)
 
 
-@numba.njit(cache=True, nogil=True, parallel=True)
-def _apply_stage_parallel(bounds, images, sample_image, pictures, picture, picture_offset, chain_weights,
-                          skip_weight, depth, step_level, op, params, source, box, mixing_op, mix_a, mix_b,
-                          threshold, seed, as_bytes, out, out_bytes):
-    """`_apply_stage` on the row ranges ``bounds[j]:bounds[j + 1]``, in parallel (numba threads)."""
-    for j in numba.prange(len(bounds) - 1):
-        _apply_stage(bounds[j], bounds[j + 1], bounds[0], images, sample_image, pictures, picture,
-                     picture_offset, chain_weights, skip_weight, depth, step_level, op, params, source, box,
-                     mixing_op, mix_a, mix_b, threshold, seed, as_bytes, out, out_bytes)
+#: Worker threads of this process for ``threads > 1``, by (process id, count): a forked child
+#: (a DataLoader worker) makes its own.
+_POOLS: dict[tuple[int, int], ThreadPoolExecutor] = {}
 
 
-def _use_workqueue_threads() -> None:
-    """Choose numba's own thread pool unless the user chose a threading layer.
+def _pool(threads: int) -> ThreadPoolExecutor:
+    """The pool of `threads` threads that run `_apply_stage` (compiled without the GIL).
 
-    Threads are for calls in the training process, next to torch. numba's OpenMP layer shares
-    (or duplicates) torch's OpenMP runtime and its idle workers spin: in one process with
-    torch it made torch's CPU ops many times slower. The workqueue layer's threads sleep.
+    Plain threads rather than numba's parallel loops: they start and join in microseconds (numba's
+    workqueue pool cost a quarter of a 3 ms call), take ranges as they come free, and need no
+    threading layer, so nothing competes with torch's OpenMP threads.
     """
-    if "NUMBA_THREADING_LAYER" not in os.environ:
-        numba.config.THREADING_LAYER = "workqueue"
+    key = (os.getpid(), threads)
+    pool = _POOLS.get(key)
+    if pool is None:
+        pool = _POOLS[key] = ThreadPoolExecutor(threads, thread_name_prefix="ipmix-fused")
+    return pool
 
 
 def apply_plan_fused(
@@ -296,8 +294,7 @@ def apply_plan_fused(
     picture from `pictures` (a CPU bank; None when no step mixes with a picture). The plan's
     mask seed drives the noise of random pixel/element masks. The result is float32 in [0, 1],
     or with `as_bytes` uint8 (``uint8(v * 255 + 0.5)``). With ``threads > 1`` the samples are
-    shared out over that many numba threads (at most `numba.config.NUMBA_NUM_THREADS`); the
-    result is the same, bit for bit.
+    shared out over that many threads (`_pool`); the result is the same, bit for bit.
     """
     count = plan.batch_size
     if pictures is None:
@@ -340,13 +337,9 @@ def apply_rows(
     sample_image = np.asarray(sample_image, dtype=np.int64)
     images = np.ascontiguousarray(images, dtype=np.uint8)
     shape = (count, *images.shape[1:])
-    threads = min(threads, numba.config.NUMBA_NUM_THREADS, count)
-    if threads > 1:
-        _use_workqueue_threads()
-        numba.set_num_threads(threads)
-        # Many small ranges, taken by whichever thread is free (a chunk size of 1), even out the
-        # samples' unequal costs.
-        bounds = np.linspace(start, stop, min(count, 16 * threads) + 1).astype(np.int64)
+    threads = min(threads, count)
+    # Two ranges per thread, taken by whichever thread is free, even out the samples' unequal costs.
+    bounds = np.linspace(start, stop, min(count, 2 * threads) + 1).astype(np.int64).tolist()
     for number, stage in enumerate(stages, start=1):
         stage_bytes = as_bytes or number < len(stages)  # mixed-input: stage 2 mixes stage 1's bytes
         out = np.empty((0, *shape[1:]) if stage_bytes else shape, dtype=np.float32)
@@ -358,8 +351,11 @@ def apply_rows(
             np.uint64(mask_seed), stage_bytes, out, out_bytes,
         )
         if threads > 1:
-            with numba.parallel_chunksize(1):
-                _apply_stage_parallel(bounds, *arguments)
+            pool = _pool(threads)
+            ranges = [pool.submit(_apply_stage, a, b, start, *arguments)
+                      for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
+            for done in ranges:
+                done.result()
         else:
             _apply_stage(start, stop, start, *arguments)
         images, sample_image = out_bytes, np.arange(-start, count)
