@@ -338,8 +338,9 @@ def apply_rows(
     images = np.ascontiguousarray(images, dtype=np.uint8)
     shape = (count, *images.shape[1:])
     threads = min(threads, count)
-    # Two ranges per thread, taken by whichever thread is free, even out the samples' unequal costs.
-    bounds = np.linspace(start, stop, min(count, 2 * threads) + 1).astype(np.int64).tolist()
+    bounds = []  # with threads: two ranges per thread, taken as threads come free (unequal samples)
+    if threads > 1:
+        bounds = np.linspace(start, stop, min(count, 2 * threads) + 1).astype(np.int64).tolist()
     for number, stage in enumerate(stages, start=1):
         stage_bytes = as_bytes or number < len(stages)  # mixed-input: stage 2 mixes stage 1's bytes
         out = np.empty((0, *shape[1:]) if stage_bytes else shape, dtype=np.float32)

@@ -117,15 +117,16 @@ def as_planar_image(image: Any, what: str = "IPMix") -> tuple[np.ndarray, bool, 
 
 @numba.njit(cache=True, nogil=True)
 def planar(hwc: np.ndarray) -> np.ndarray:
-    """``[H, W, C]`` (C = 1 or 3) to a new contiguous ``[C, H, W]`` array."""
+    """``[H, W, C]`` (C = 1 or 3; a crop is fine) to a new contiguous ``[C, H, W]`` array."""
     height, width, channels = hwc.shape
     out = np.empty((channels, height, width), hwc.dtype)
-    source, target = np.ascontiguousarray(hwc).reshape(-1), out.reshape(channels, -1)
-    if channels == 3:  # unrolled: one pass that vectorises
-        for j in range(height * width):
-            target[0, j], target[1, j], target[2, j] = source[3 * j], source[3 * j + 1], source[3 * j + 2]
-    else:
-        target[0] = source
+    for y in range(height):
+        row = np.ascontiguousarray(hwc[y]).reshape(-1)  # a view unless the crop strides columns
+        if channels == 3:  # unrolled: a loop that vectorises
+            for x in range(width):
+                out[0, y, x], out[1, y, x], out[2, y, x] = row[3 * x], row[3 * x + 1], row[3 * x + 2]
+        else:
+            out[0, y] = row
     return out
 
 
