@@ -60,7 +60,7 @@ def reference_check(images: np.ndarray, seed: int = 0) -> list[str]:
     """
     from PIL import Image
 
-    from ipmix.robustness import kernels
+    from ipmix.corruptions.kernels import common
 
     lines = ["## Reference check", ""]
     rng = np.random.default_rng(seed)
@@ -84,7 +84,7 @@ def reference_check(images: np.ndarray, seed: int = 0) -> list[str]:
                         subprocess.run([convert, str(src), "-motion-blur", blur, str(dst)], check=True)
                         mode = "RGB" if picture.ndim == 3 else "L"
                         ref = np.asarray(Image.open(dst).convert(mode)).astype(np.int64)
-                        ours = kernels.magick_motion_blur_uint8(picture[None], radius, sigma, [angle])[0]
+                        ours = common.magick_motion_blur_uint8(picture[None], radius, sigma, [angle])[0]
                         total += ref.size
                         equal += int((ref == ours).sum())
                         worst = max(worst, int(np.abs(ref - ours).max()))
@@ -101,11 +101,11 @@ def reference_check(images: np.ndarray, seed: int = 0) -> list[str]:
         lines.append("- scikit-image not importable: HSV and Gaussian filter not compared.")
     else:
         x = images / 255.0
-        hsv = np.abs(kernels.rgb_to_hsv(x) - color.rgb2hsv(x)).max()
-        rgb = np.abs(kernels.hsv_to_rgb(color.rgb2hsv(x)) - color.hsv2rgb(color.rgb2hsv(x))).max()
+        hsv = np.abs(common.rgb_to_hsv(x) - color.rgb2hsv(x)).max()
+        rgb = np.abs(common.hsv_to_rgb(color.rgb2hsv(x)) - color.hsv2rgb(color.rgb2hsv(x))).max()
         blur = max(
             np.abs(
-                kernels.gaussian_filter_hw(x[i : i + 1], sigma)[0]
+                common.gaussian_filter_hw(x[i : i + 1], sigma)[0]
                 - filters.gaussian(x[i], sigma=sigma, channel_axis=-1)
             ).max()
             for i in range(len(x))
@@ -143,15 +143,15 @@ def main(argv: list[str] | None = None) -> int:
     if args.part == "224":
         return main_224(args)
 
-    from ipmix.data.cifar import data_root, load_cifar
-    from ipmix.robustness.benchmark_files import (
+    from ipmix.corruptions.imagenet_c import ALL_CORRUPTIONS, BENCHMARK_CORRUPTIONS
+    from ipmix.corruptions.perturbations import PERTURBATIONS
+    from ipmix.corruptions.writers.cifar import (
         load_cifar_c,
         load_cifar_p,
         make_cifar_c,
         make_cifar_p,
     )
-    from ipmix.robustness.corruptions import ALL_CORRUPTIONS, BENCHMARK_CORRUPTIONS
-    from ipmix.robustness.perturbations import PERTURBATIONS
+    from ipmix.data.cifar import data_root, load_cifar
 
     groups = {"all": ALL_CORRUPTIONS, "benchmark": BENCHMARK_CORRUPTIONS}
     names = list(groups.get(args.corruptions, args.corruptions.split(",")))

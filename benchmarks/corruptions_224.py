@@ -46,7 +46,7 @@ def _timed(function, *args, **kwargs):
 
 
 def imagenet_c_rows(photos: np.ndarray, frost_dir: str) -> list[dict]:
-    from ipmix.robustness.corruptions import ALL_CORRUPTIONS, corrupt
+    from ipmix.corruptions.imagenet_c import ALL_CORRUPTIONS, corrupt
 
     rows = []
     for name in ALL_CORRUPTIONS:
@@ -75,8 +75,8 @@ def imagenet_c_rows(photos: np.ndarray, frost_dir: str) -> list[dict]:
 
 
 def cbar_rows(photos: np.ndarray, small: np.ndarray, severities: tuple[int, ...]) -> list[dict]:
-    from ipmix.robustness.cbar import corrupt_bar
-    from ipmix.robustness.cbar_levels import CBAR_LEVELS, IMAGENET_CBAR
+    from ipmix.corruptions.cbar import corrupt_bar
+    from ipmix.corruptions.cbar.levels import CBAR_LEVELS, IMAGENET_CBAR
 
     rows = []
     jobs = [(name, "imagenet", photos) for name in IMAGENET_CBAR]
@@ -103,8 +103,8 @@ def cbar_rows(photos: np.ndarray, small: np.ndarray, severities: tuple[int, ...]
 
 
 def imagenet_p_rows(pictures: list) -> list[dict]:
-    from ipmix.robustness.perturbation_presets import IMAGENET_P
-    from ipmix.robustness.perturbations import perturb_sequence
+    from ipmix.corruptions.perturbations import perturb_sequence
+    from ipmix.corruptions.perturbations.presets import IMAGENET_P
 
     rows = []
     for name in IMAGENET_P.table:

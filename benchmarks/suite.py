@@ -24,11 +24,11 @@ from pathlib import Path
 
 import torch
 
+from ipmix.corruptions.imagenet_c import ALL_CORRUPTIONS
+from ipmix.corruptions.perturbations import PERTURBATIONS
+from ipmix.corruptions.writers.cifar import make_cifar_c, make_cifar_p
 from ipmix.data.cifar import load_cifar
 from ipmix.models import build_model, load_classifier
-from ipmix.robustness.benchmark_files import make_cifar_c, make_cifar_p
-from ipmix.robustness.corruptions import ALL_CORRUPTIONS
-from ipmix.robustness.perturbations import PERTURBATIONS
 from ipmix.robustness.report import comparison_table
 from ipmix.robustness.suite import evaluate, parse_suite
 from ipmix.utils.io import atomic_write_bytes

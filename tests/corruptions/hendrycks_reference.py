@@ -12,7 +12,7 @@ compared on the same seed. Sources:
 Departures, all forced: ``skimage.filters.gaussian(multichannel=True)`` is spelled
 ``channel_axis=-1``; ``np.fromstring`` is ``np.frombuffer``; the Wand / ImageMagick motion blur
 (motion_blur, snow) is not installed for the tests and is ipmix's re-implementation
-(``kernels.magick_motion_blur_uint8``), so there those two check everything but that kernel
+(``common.magick_motion_blur_uint8``), so there those two check everything but that kernel
 (``use_wand`` switches to the real one, as ``benchmarks/corruptions.py`` does); glass
 blur's per-pixel ``randint(-d, d, size=2)`` draws are taken from one block drawn up front in the
 layout ipmix uses (``[2, H - 2d, W - 2d]``: dx then dy per target pixel), the walk itself is
@@ -32,7 +32,7 @@ from scipy.ndimage import map_coordinates
 from scipy.ndimage import zoom as scizoom
 from skimage.filters import gaussian
 
-from ipmix.robustness import kernels
+from ipmix.corruptions.kernels import common
 
 SIZE = 224
 
@@ -52,7 +52,7 @@ def disk(radius, alias_blur=0.1, dtype=np.float32):
 
 def _stand_in_motion_blur(png: bytes, radius, sigma, angle) -> np.ndarray:
     picture = np.asarray(PILImage.open(BytesIO(png)))
-    blurred = kernels.magick_motion_blur_uint8(picture[None], radius, sigma, np.array([angle]))[0]
+    blurred = common.magick_motion_blur_uint8(picture[None], radius, sigma, np.array([angle]))[0]
     return blurred[..., ::-1] if blurred.ndim == 3 else blurred
 
 

@@ -8,8 +8,10 @@ import numpy as np
 import pytest
 
 from ipmix.cli import main as cli_main
-from ipmix.robustness import benchmark_files
-from ipmix.robustness.benchmark_files import (
+from ipmix.corruptions.imagenet_c import CorruptionError, FrostTexturesNotFoundError, corrupt
+from ipmix.corruptions.perturbations import PerturbationError, perturb_sequence
+from ipmix.corruptions.writers import cifar
+from ipmix.corruptions.writers.cifar import (
     BenchmarkFileError,
     BenchmarkFileNotFoundError,
     load_cifar_c,
@@ -18,8 +20,6 @@ from ipmix.robustness.benchmark_files import (
     make_cifar_c,
     make_cifar_p,
 )
-from ipmix.robustness.corruptions import CorruptionError, FrostTexturesNotFoundError, corrupt
-from ipmix.robustness.perturbations import PerturbationError, perturb_sequence
 
 NAMES = ["gaussian_noise", "contrast"]
 
@@ -51,9 +51,9 @@ def test_make_and_load_cifar_c_official_layout(tmp_path) -> None:
     np.testing.assert_array_equal(loaded_labels, labels)
     # severity s is block s - 1, made with that part's own generator
     for severity in (1, 5):
-        rng = benchmark_files._stream(3, "gaussian_noise", severity, 0)
+        rng = cifar._stream(3, "gaussian_noise", severity, 0)
         np.testing.assert_array_equal(stack[severity - 1], corrupt(images, "gaussian_noise", severity, rng))
-    assert not (tmp_path / benchmark_files.PARTS_DIR).exists()
+    assert not (tmp_path / cifar.PARTS_DIR).exists()
 
 
 def test_make_cifar_c_is_cached(tmp_path, monkeypatch) -> None:
@@ -64,7 +64,7 @@ def test_make_cifar_c_is_cached(tmp_path, monkeypatch) -> None:
     def refuse(*args, **kwargs):
         raise AssertionError("a finished corruption was computed again")
 
-    monkeypatch.setattr(benchmark_files, "corrupt", refuse)
+    monkeypatch.setattr(cifar, "corrupt", refuse)
     make_cifar_c(images, labels, tmp_path, corruptions=NAMES, progress=False)
     assert (tmp_path / "contrast.npy").stat().st_mtime_ns == before
 
@@ -80,13 +80,13 @@ def test_make_cifar_c_resumes_to_the_same_result(tmp_path, monkeypatch) -> None:
             raise KeyboardInterrupt
         return corrupt(*args, **kwargs)
 
-    monkeypatch.setattr(benchmark_files, "corrupt", crash_after_three)
+    monkeypatch.setattr(cifar, "corrupt", crash_after_three)
     with pytest.raises(KeyboardInterrupt):
         make_cifar_c(images, labels, tmp_path / "resumed", corruptions=NAMES, progress=False)
-    parts = sorted(p.name for p in (tmp_path / "resumed" / benchmark_files.PARTS_DIR).iterdir())
+    parts = sorted(p.name for p in (tmp_path / "resumed" / cifar.PARTS_DIR).iterdir())
     assert parts == ["gaussian_noise-s1.npy", "gaussian_noise-s2.npy", "gaussian_noise-s3.npy"]
     assert not (tmp_path / "resumed" / "gaussian_noise.npy").exists()
-    monkeypatch.setattr(benchmark_files, "corrupt", corrupt)
+    monkeypatch.setattr(cifar, "corrupt", corrupt)
     make_cifar_c(images, labels, tmp_path / "resumed", corruptions=NAMES, progress=False)
     for name in NAMES:
         np.testing.assert_array_equal(
@@ -187,7 +187,7 @@ def test_make_and_load_cifar_p(tmp_path) -> None:
     np.testing.assert_array_equal(sequences[1], perturb_sequence(images[1], "translate", None))
     noise = load_cifar_p(tmp_path, "gaussian_noise")
     assert noise.shape == (2, 31, 32, 32, 3)
-    rng = benchmark_files._stream(4, "gaussian_noise", 0, 0)
+    rng = cifar._stream(4, "gaussian_noise", 0, 0)
     expected = [perturb_sequence(image, "gaussian_noise", rng) for image in images]
     np.testing.assert_array_equal(noise, np.stack(expected))
     assert load_cifar_p_labels(tmp_path) is None  # official layout: no labels
@@ -279,17 +279,17 @@ def test_make_cifar_c_never_overwrites_other_labels(tmp_path) -> None:
     save(other / "labels.npy", np.zeros(50000, np.uint8))
     with pytest.raises(BenchmarkFileError, match="holds other labels"):
         make_cifar_c(images, labels, other, corruptions=["contrast"], progress=False)
-    assert not (other / "contrast.npy").exists() and not (other / benchmark_files.META_FILE).exists()
+    assert not (other / "contrast.npy").exists() and not (other / cifar.META_FILE).exists()
 
 
 def test_a_refused_folder_gets_no_labels_file(tmp_path) -> None:
     """`evaluate --cifar-c DIR --generate` on a folder made from other inputs (here a make-c
     folder) is refused before labels.npy is written into it."""
     images, labels = tiny_images()
-    (tmp_path / benchmark_files.META_FILE).write_text('{"kind": "folder-c", "seed": 0}')
+    (tmp_path / cifar.META_FILE).write_text('{"kind": "folder-c", "seed": 0}')
     with pytest.raises(BenchmarkFileError, match="generated from other inputs or settings "
                        r"\(differing: chunk, count, inputs_sha256, kind;"):
         make_cifar_c(images, labels, tmp_path, corruptions=["contrast"], progress=False)
     with pytest.raises(BenchmarkFileError, match="other inputs"):
         make_cifar_p(images, tmp_path, perturbations=["tilt"], labels=labels, progress=False)
-    assert sorted(p.name for p in tmp_path.iterdir()) == [benchmark_files.META_FILE]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [cifar.META_FILE]

@@ -7,10 +7,10 @@ import hendrycks_reference as photos_ref
 import numpy as np
 import pytest
 
-from ipmix.robustness.cbar import cbar_level, cbar_names, corrupt_bar
-from ipmix.robustness.cbar_levels import ALL_CBAR, CBAR_LEVELS, CIFAR_CBAR, IMAGENET_CBAR
-from ipmix.robustness.cbar_warps import line_aa
-from ipmix.robustness.corruption_presets import CorruptionError
+from ipmix.corruptions.cbar import cbar_level, cbar_names, corrupt_bar
+from ipmix.corruptions.cbar.levels import ALL_CBAR, CBAR_LEVELS, CIFAR_CBAR, IMAGENET_CBAR
+from ipmix.corruptions.cbar.warps import line_aa
+from ipmix.corruptions.imagenet_c.presets import CorruptionError
 
 
 @pytest.fixture(scope="module")

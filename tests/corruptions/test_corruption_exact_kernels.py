@@ -7,13 +7,8 @@ import pytest
 from PIL import Image
 from scipy import ndimage
 
-from ipmix.robustness import (
-    corruption_draws,
-    corruption_fused,
-    corruption_ndimage,
-    corruption_noise,
-    corruption_pil,
-)
+from ipmix.corruptions.kernels import draws, fused, noise, pil
+from ipmix.corruptions.kernels import ndimage as ported
 
 
 @pytest.mark.parametrize("shape", [(2, 40, 30, 3), (3, 17, 9), (1, 5, 7, 2)])
@@ -26,7 +21,7 @@ def test_gaussian_filter_equals_scipy(shape, mode, truncate) -> None:
         sigmas = [0.0] * x.ndim
         sigmas[1] = sigmas[2] = sigma
         expected = ndimage.gaussian_filter(x, sigmas, mode=mode, truncate=truncate)
-        ours = corruption_ndimage.gaussian_filter_hw(x, sigma, mode, truncate)
+        ours = ported.gaussian_filter_hw(x, sigma, mode, truncate)
         np.testing.assert_array_equal(ours, expected)
 
 
@@ -38,7 +33,7 @@ def test_clipped_zoom_equals_scipy_zoom(dtype) -> None:
         for factor in (1.0, 1.01, 1.06, 1.13, 1.75, 2.25, 4.5):
             crop = int(np.ceil(size / factor))
             top = (size - crop) // 2
-            ours = corruption_ndimage.clipped_zoom(images, factor)
+            ours = ported.clipped_zoom(images, factor)
             for i in range(2):
                 centre = images[i, top : top + crop, top : top + crop]
                 zoomed = ndimage.zoom(centre, (factor, factor, 1), order=1)
@@ -56,7 +51,7 @@ def test_cubic_zoom_equals_scipy_zoom_without_prefilter() -> None:
     for plane in planes:
         for scale in scales:
             expected = ndimage.zoom(plane, scale, order=3, prefilter=False)
-            np.testing.assert_array_equal(corruption_ndimage.zoom_cubic_uint8(plane, scale), expected)
+            np.testing.assert_array_equal(ported.zoom_cubic_uint8(plane, scale), expected)
 
 
 def test_displacement_equals_map_coordinates_reflect() -> None:
@@ -69,13 +64,13 @@ def test_displacement_equals_map_coordinates_reflect() -> None:
         yy, xx, cc = np.meshgrid(np.arange(h), np.arange(w), np.arange(3), indexing="ij")
         coords = np.stack([yy + dy[..., None], xx + dx[..., None], cc]).reshape(3, -1)
         expected = ndimage.map_coordinates(image, coords, order=1, mode="reflect").reshape(image.shape)
-        np.testing.assert_array_equal(corruption_ndimage.displace_linear(image, dy, dx), expected)
+        np.testing.assert_array_equal(ported.displace_linear(image, dy, dx), expected)
 
 
 def test_affine_equals_pillow_on_any_window() -> None:
     rng = np.random.default_rng(3)
     image = rng.integers(0, 256, (37, 45, 3), dtype=np.uint8)
-    source = corruption_pil.AffineSource(image)
+    source = pil.AffineSource(image)
     bilinear = [(0.97, 0.26, -4.1, -0.26, 0.97, 7.3), (1.3, 0, -9.5, 0, 1.3, -6.25), (0.8, 0.3, 3, 0, 1, -2)]
     nearest = [(1, 0, -5, 0, 1, 0), (1, 0, 7, 0, 1, -3), (0.7, 0, 2.2, 0, 1.4, -1.3)]  # shifts, scaling
     bilinear_mode, nearest_mode = Image.Resampling.BILINEAR, Image.Resampling.NEAREST
@@ -95,7 +90,7 @@ def test_column_convolution_equals_numpy(taps) -> None:
     rng = np.random.default_rng(4)
     values = rng.random((40, 7)) * rng.choice([1e-3, 1.0, 300.0], size=(40, 7))
     expected = np.apply_along_axis(lambda column: np.convolve(column, taps, mode="same"), 0, values)
-    ours = corruption_fused.convolve_columns(values, np.array(taps))
+    ours = fused.convolve_columns(values, np.array(taps))
     inner = slice(len(taps) // 2, 40 - (len(taps) - len(taps) // 2 - 1))
     np.testing.assert_array_equal(ours[inner], expected[inner])
     # the end rows go through BLAS ddot in numpy (fused multiply-adds on this platform's build)
@@ -108,17 +103,17 @@ def test_poisson_draws_equal_numpy_and_leave_the_generator_as_numpy(top) -> None
     rates[::9] = 0.0
     rates[::13] = 10.0
     ours_rng, numpy_rng = np.random.default_rng(6), np.random.default_rng(6)
-    np.testing.assert_array_equal(corruption_draws.poisson(ours_rng, rates), numpy_rng.poisson(rates))
+    np.testing.assert_array_equal(draws.poisson(ours_rng, rates), numpy_rng.poisson(rates))
     assert ours_rng.random() == numpy_rng.random()
     levels = np.random.default_rng(7).integers(0, 256, (20, 30), dtype=np.uint8)
     table = np.arange(256) / 255.0 * top
     expected = numpy_rng.poisson(levels / 255.0 * top)
-    np.testing.assert_array_equal(corruption_draws.poisson(ours_rng, table, levels), expected)
+    np.testing.assert_array_equal(draws.poisson(ours_rng, table, levels), expected)
 
 
 def test_poisson_leaves_other_bit_generators_to_numpy() -> None:
     rates = np.linspace(0, 30, 50)
-    ours = corruption_draws.poisson(np.random.Generator(np.random.Philox(1)), rates)
+    ours = draws.poisson(np.random.Generator(np.random.Philox(1)), rates)
     np.testing.assert_array_equal(ours, np.random.Generator(np.random.Philox(1)).poisson(rates))
 
 
@@ -126,16 +121,16 @@ def test_standard_normal_equals_numpy_and_leaves_the_generator_as_numpy() -> Non
     for seed, count in ((0, 1), (1, 9), (2, 50000)):  # 50,000 draws reach the rare tail paths
         ours_rng, numpy_rng = np.random.default_rng(seed), np.random.default_rng(seed)
         expected = numpy_rng.standard_normal(count)
-        np.testing.assert_array_equal(corruption_draws.standard_normal(ours_rng, count), expected)
+        np.testing.assert_array_equal(draws.standard_normal(ours_rng, count), expected)
         assert ours_rng.random() == numpy_rng.random()
 
 
 def test_stream_reads_numpys_outputs_from_any_skip_and_closes_where_numpy_would() -> None:
     for skip, count in ((0, 3), (5, 1000), (1001, 513)):  # across refills of the 512-value buffer
         ours_rng, numpy_rng = np.random.default_rng(skip), np.random.default_rng(skip)
-        stream = corruption_draws.Stream.open(ours_rng, skip=skip)
+        stream = draws.Stream.open(ours_rng, skip=skip)
         out = np.empty(count)
-        stream.close(corruption_draws.standard_normal_into(stream.state, stream.buffer, stream.pos, out))
+        stream.close(draws.standard_normal_into(stream.state, stream.buffer, stream.pos, out))
         numpy_rng.random(skip)
         np.testing.assert_array_equal(out, numpy_rng.standard_normal(count))
         assert ours_rng.random() == numpy_rng.random()
@@ -147,19 +142,19 @@ def test_noise_kernels_equal_numpy_arithmetic_for_pcg64_and_other_generators() -
     for make in (np.random.PCG64, np.random.Philox):
         z = np.random.Generator(make(4)).standard_normal((3, *clean.shape))
         rng = np.random.Generator(make(4))
-        gaussian = corruption_noise.add_gaussian_noise(clean, 0.3, rng)
+        gaussian = noise.add_gaussian_noise(clean, 0.3, rng)
         np.testing.assert_array_equal(gaussian, np.clip(x + 0.3 * z[0], 0, 1))
-        speckle = corruption_noise.add_speckle_noise(clean, 0.4, rng, uint8_out=True)
+        speckle = noise.add_speckle_noise(clean, 0.4, rng, uint8_out=True)
         np.testing.assert_array_equal(speckle, np.uint8(np.clip(x + x * (0.4 * z[1]), 0, 1) * 255))
         # torch's float32 arithmetic: no float64 step may round differently
         frame = np.float32(clean) / np.float32(255) + (np.float32(0.03) * z[2]).astype(np.float32)
         expected = np.uint8(np.clip(frame, np.float32(0), np.float32(1)) * np.float32(255))
-        frames = corruption_noise.noise_frames(clean, "gaussian", 0.03, 1, rng)
+        frames = noise.noise_frames(clean, "gaussian", 0.03, 1, rng)
         np.testing.assert_array_equal(frames[0], expected)
 
 
 def test_impulse_noise_reads_both_blocks_of_uniforms_as_numpy_draws_them() -> None:
-    from ipmix.robustness.corruptions import corrupt
+    from ipmix.corruptions.imagenet_c import corrupt
 
     images = np.random.default_rng(8).integers(0, 256, (2, 30, 30, 3), dtype=np.uint8)  # > 1 buffer
     for make in (np.random.PCG64, np.random.Philox):

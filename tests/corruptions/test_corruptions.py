@@ -11,8 +11,7 @@ from hypothesis import strategies as st
 from PIL import Image
 from scipy import ndimage
 
-from ipmix.robustness import corruption_noise, kernels
-from ipmix.robustness.corruptions import (
+from ipmix.corruptions.imagenet_c import (
     ALL_CORRUPTIONS,
     BENCHMARK_CORRUPTIONS,
     EXTRA_CORRUPTIONS,
@@ -24,6 +23,7 @@ from ipmix.robustness.corruptions import (
     glass_shuffle,
     plasma_fractal,
 )
+from ipmix.corruptions.kernels import common, noise
 
 # Corruptions whose strength (PSNR to the clean image) falls at every severity step with the
 # reference parameters. The others are not monotone by construction of those parameters:
@@ -228,7 +228,7 @@ def scipy_clipped_zoom(image: np.ndarray, factor: float) -> np.ndarray:
 @pytest.mark.parametrize("factor", [1.0, 1.03, 1.11, 1.25, 1.75, 2.25])
 def test_clipped_zoom_matches_scipy(factor: float) -> None:
     images = np.random.default_rng(0).random((2, 32, 32, 3))
-    ours = kernels.clipped_zoom(images, factor)
+    ours = common.clipped_zoom(images, factor)
     for i in range(2):
         np.testing.assert_allclose(ours[i], scipy_clipped_zoom(images[i], factor), atol=1e-12)
 
@@ -237,32 +237,32 @@ def test_clipped_zoom_matches_scipy(factor: float) -> None:
 @given(st.lists(st.floats(0, 1), min_size=3, max_size=3))
 def test_hsv_matches_colorsys(rgb: list[float]) -> None:
     pixel = np.array(rgb, dtype=np.float64)[None, None, None]
-    hsv = kernels.rgb_to_hsv(pixel)[0, 0, 0]
+    hsv = common.rgb_to_hsv(pixel)[0, 0, 0]
     expected = colorsys.rgb_to_hsv(*rgb)
     hue_gap = abs(hsv[0] - expected[0])
     assert min(hue_gap, 1 - hue_gap) < 1e-12  # hue is circular: 1.0 and 0.0 are the same hue
     np.testing.assert_allclose(hsv[1:], expected[1:], atol=1e-12)
-    np.testing.assert_allclose(kernels.hsv_to_rgb(hsv[None, None, None])[0, 0, 0], rgb, atol=1e-12)
+    np.testing.assert_allclose(common.hsv_to_rgb(hsv[None, None, None])[0, 0, 0], rgb, atol=1e-12)
 
 
 def test_motion_blur_kernel_is_one_sided_gaussian() -> None:
     """An impulse blurred at angle 0 spreads to the left with ImageMagick's weights."""
     image = np.zeros((1, 9, 32), dtype=np.float64)
     image[0, 4, 20] = 1.0
-    out = kernels.magick_motion_blur(image, 3, 1.5, np.array([0.0]))
+    out = common.magick_motion_blur(image, 3, 1.5, np.array([0.0]))
     weights = np.exp(-(np.arange(7) ** 2) / (2 * 1.5**2))
     weights /= weights.sum()
     np.testing.assert_allclose(out[0, 4, 14:21], weights[::-1], atol=1e-12)
     assert out[0, 4].sum() == pytest.approx(1.0) and out[0, [3, 5]].sum() == 0.0
     # angle 90: the same profile along the rows, above the impulse
-    out = kernels.magick_motion_blur(image.transpose(0, 2, 1), 3, 1.5, np.array([90.0]))
+    out = common.magick_motion_blur(image.transpose(0, 2, 1), 3, 1.5, np.array([90.0]))
     np.testing.assert_allclose(out[0, 14:21, 4], weights[::-1], atol=1e-12)
 
 
 def test_motion_blur_keeps_constant_images() -> None:
     """Edge pixels are repeated outside the image, so a flat image stays flat."""
     image = np.full((2, 16, 16, 3), 77.0)
-    out = kernels.magick_motion_blur(image, 9, 2.5, np.array([-30.0, 44.0]))
+    out = common.magick_motion_blur(image, 9, 2.5, np.array([-30.0, 44.0]))
     np.testing.assert_allclose(out, 77.0)
 
 
@@ -270,9 +270,9 @@ def test_noise_kernels_statistics() -> None:
     """Additive noise with the stated sigma; Poisson noise with mean x and variance x / lam."""
     rng = np.random.default_rng(0)
     x = np.full((20000,), 0.5)
-    noisy = corruption_noise.add_gaussian_noise(x, 0.08, rng)
+    noisy = noise.add_gaussian_noise(x, 0.08, rng)
     assert abs(noisy.mean() - 0.5) < 0.003 and abs(noisy.std() - 0.08) < 0.003
-    shot = corruption_noise.add_shot_noise(x, 100, rng)
+    shot = noise.add_shot_noise(x, 100, rng)
     assert abs(shot.mean() - 0.5) < 0.003 and abs(shot.var() - 0.5 / 100) < 0.0004
 
 
@@ -280,16 +280,16 @@ def test_motion_blur_uint8_keeps_flat_images_exactly() -> None:
     """The Q16 rounding then 8-bit truncation must not lose a level to float error."""
     levels = np.arange(256, dtype=np.uint8)
     image = np.broadcast_to(levels[:, None, None, None], (256, 12, 12, 3)).copy()
-    out = kernels.magick_motion_blur_uint8(image, 9, 2.5, np.full(256, 33.0))
+    out = common.magick_motion_blur_uint8(image, 9, 2.5, np.full(256, 33.0))
     np.testing.assert_array_equal(out, image)
 
 
 def test_water_without_liquid_is_black_as_in_the_reference() -> None:
     """The reference divides 0 by 0 for an empty mask and stores the NaN image as zeros."""
     image = np.full((32, 32, 3), 0.5, dtype=np.float32)
-    assert kernels.water_mask(np.zeros((32, 32)), 0.6) is None
-    np.testing.assert_array_equal(kernels.add_water(image, np.zeros((32, 32)), 0.6), 0.0)
+    assert common.water_mask(np.zeros((32, 32)), 0.6) is None
+    np.testing.assert_array_equal(common.add_water(image, np.zeros((32, 32)), 0.6), 0.0)
     liquid = np.zeros((32, 32))
     liquid[10:16, 10:16] = 0.9
-    wet = kernels.add_water(image, liquid, 0.6)
+    wet = common.add_water(image, liquid, 0.6)
     assert wet.dtype == np.float32 and (wet >= image).all() and (wet > image).any()

@@ -12,8 +12,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from ipmix.robustness.corruption_presets import IMAGENET, PRESETS, TINY_IMAGENET, get_preset
-from ipmix.robustness.corruptions import (
+from ipmix.corruptions.imagenet_c import (
     ALL_CORRUPTIONS,
     FROST_FILES,
     CorruptionError,
@@ -22,6 +21,7 @@ from ipmix.robustness.corruptions import (
     glass_shuffle,
     glass_shuffle_sequential,
 )
+from ipmix.corruptions.imagenet_c.presets import IMAGENET, PRESETS, TINY_IMAGENET, get_preset
 
 # Differences allowed against the transcription: (largest level difference, share of values).
 # The mud of spatter (severities 4-5) blurs its mask with float64 intermediates where skimage

@@ -13,15 +13,13 @@ import pytest
 from PIL import Image
 
 from ipmix.cli import main as cli_main
-from ipmix.data.cifar import DataNotFoundError
-from ipmix.data.folders import FolderDataError
-from ipmix.robustness import benchmark_files
-from ipmix.robustness.benchmark_files import BenchmarkFileError, load_cifar_c, make_cifar_c
-from ipmix.robustness.cbar import corrupt_bar
-from ipmix.robustness.cbar_levels import CIFAR_CBAR
-from ipmix.robustness.corruption_presets import CIFAR, IMAGENET, CorruptionError
-from ipmix.robustness.corruptions import corrupt
-from ipmix.robustness.folder_c import (
+from ipmix.corruptions.cbar import corrupt_bar
+from ipmix.corruptions.cbar.levels import CIFAR_CBAR
+from ipmix.corruptions.imagenet_c import corrupt
+from ipmix.corruptions.imagenet_c.presets import CIFAR, IMAGENET, CorruptionError
+from ipmix.corruptions.writers import cifar
+from ipmix.corruptions.writers.cifar import BenchmarkFileError, load_cifar_c, make_cifar_c
+from ipmix.corruptions.writers.folder_c import (
     JPEG_QUALITY,
     image_stream,
     input_fingerprint,
@@ -31,7 +29,9 @@ from ipmix.robustness.folder_c import (
     output_name,
     prepare_image,
 )
-from ipmix.robustness.folder_p import make_p_folder
+from ipmix.corruptions.writers.folder_p import make_p_folder
+from ipmix.data.cifar import DataNotFoundError
+from ipmix.data.folders import FolderDataError
 
 
 @pytest.fixture(autouse=True)
@@ -206,7 +206,7 @@ def test_make_cifar_c_writes_cbar_in_the_reference_layout(tmp_path) -> None:
     assert stack.shape == (5, 3, 32, 32, 3)
     np.testing.assert_array_equal(loaded, labels)
     for severity in (1, 5):
-        rng = benchmark_files._stream(2, "ripple", severity, 0)
+        rng = cifar._stream(2, "ripple", severity, 0)
         np.testing.assert_array_equal(stack[severity - 1], corrupt_bar(images, "ripple", severity, rng))
     assert len(CIFAR_CBAR) == 10
 

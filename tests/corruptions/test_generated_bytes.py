@@ -19,12 +19,12 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from ipmix.robustness.benchmark_files import make_cifar_c, make_cifar_p
-from ipmix.robustness.cbar_levels import CBAR_LEVELS, CIFAR_CBAR
-from ipmix.robustness.corruptions import ALL_CORRUPTIONS, FROST_FILES
-from ipmix.robustness.folder_c import make_c_folder
-from ipmix.robustness.folder_p import make_p_folder
-from ipmix.robustness.perturbations import PERTURBATIONS
+from ipmix.corruptions.cbar.levels import CBAR_LEVELS, CIFAR_CBAR
+from ipmix.corruptions.imagenet_c import ALL_CORRUPTIONS, FROST_FILES
+from ipmix.corruptions.perturbations import PERTURBATIONS
+from ipmix.corruptions.writers.cifar import make_cifar_c, make_cifar_p
+from ipmix.corruptions.writers.folder_c import make_c_folder
+from ipmix.corruptions.writers.folder_p import make_p_folder
 
 pytestmark = pytest.mark.slow
 

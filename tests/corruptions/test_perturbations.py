@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from ipmix.robustness.perturbations import (
+from ipmix.corruptions.perturbations import (
     FRAME_COUNTS,
     NOISE_PERTURBATIONS,
     PERTURBATIONS,

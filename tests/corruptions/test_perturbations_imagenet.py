@@ -16,11 +16,7 @@ from PIL import Image
 from torchvision.transforms import functional as tvf
 
 from ipmix.cli import main as cli_main
-from ipmix.robustness.benchmark_files import BenchmarkFileError
-from ipmix.robustness.folder_c import image_stream, prepare_image
-from ipmix.robustness.folder_p import make_p_folder
-from ipmix.robustness.perturbation_presets import IMAGENET_P, PerturbationPreset
-from ipmix.robustness.perturbations import (
+from ipmix.corruptions.perturbations import (
     IMAGENET_HARDER_NOISE,
     IMAGENET_PERTURBATIONS,
     IMAGENET_VALIDATION_PERTURBATIONS,
@@ -28,7 +24,11 @@ from ipmix.robustness.perturbations import (
     frame_count,
     perturb_sequence,
 )
-from ipmix.robustness.video import VideoError, encode_video
+from ipmix.corruptions.perturbations.presets import IMAGENET_P, PerturbationPreset
+from ipmix.corruptions.writers.cifar import BenchmarkFileError
+from ipmix.corruptions.writers.folder_c import image_stream, prepare_image
+from ipmix.corruptions.writers.folder_p import make_p_folder
+from ipmix.corruptions.writers.video import VideoError, encode_video
 
 
 @pytest.fixture(scope="module")

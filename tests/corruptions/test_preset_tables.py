@@ -8,9 +8,9 @@ from types import MappingProxyType
 
 import pytest
 
-from ipmix.robustness.corruption_presets import CIFAR, IMAGENET, PRESETS, CorruptionPreset
-from ipmix.robustness.perturbation_presets import CIFAR_P, IMAGENET_P, P_PRESETS, PerturbationPreset
-from ipmix.robustness.preset_tables import preset_identity
+from ipmix.corruptions.imagenet_c.presets import CIFAR, IMAGENET, PRESETS, CorruptionPreset
+from ipmix.corruptions.perturbations.presets import CIFAR_P, IMAGENET_P, P_PRESETS, PerturbationPreset
+from ipmix.corruptions.tables import preset_identity
 
 # parameters_sha256 of the perturbation presets and their order, taken from the tables as they
 # were written before the builder of perturbation_presets.py (commit a7f87bb): the rewrite keeps

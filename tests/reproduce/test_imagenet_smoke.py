@@ -9,8 +9,8 @@ import pytest
 from PIL import Image
 
 from ipmix.cli import main
+from ipmix.corruptions.imagenet_c.weather_digital import FROST_FILES
 from ipmix.reproduce.tables import TABLES
-from ipmix.robustness.corruption_weather_digital import FROST_FILES
 
 
 @pytest.fixture(scope="module")

@@ -8,9 +8,9 @@ import pytest
 import torch
 from torch import nn
 
+from ipmix.corruptions.imagenet_c import ALL_CORRUPTIONS, BENCHMARK_CORRUPTIONS
+from ipmix.corruptions.perturbations import PERTURBATIONS
 from ipmix.data.cifar import CifarArrays
-from ipmix.robustness.corruptions import ALL_CORRUPTIONS, BENCHMARK_CORRUPTIONS
-from ipmix.robustness.perturbations import PERTURBATIONS
 from ipmix.robustness.suite import SuiteError, evaluate
 
 N = 4
@@ -92,7 +92,7 @@ def test_official_cifar_p_files_are_checked(tmp_path):
 
 
 def test_cifar_c_bar(tmp_path):
-    from ipmix.robustness.cbar_levels import CIFAR_CBAR
+    from ipmix.corruptions.cbar.levels import CIFAR_CBAR
 
     _official_c(tmp_path / "bar", names=CIFAR_CBAR)
     results = evaluate(MeanModel(), suite="clean", data=_test_set(), cifar_c_bar_dir=tmp_path / "bar",

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 from fake_benchmarks import WNIDS, LogitTable, write_image
 
+from ipmix.corruptions.imagenet_c import BENCHMARK_CORRUPTIONS
 from ipmix.robustness.benchmarks.imagenet_c import ALEXNET_ERRORS, IMAGENET_C_BAR, alexnet_clean_error
-from ipmix.robustness.corruptions import BENCHMARK_CORRUPTIONS
 from ipmix.robustness.imagenet_suite import evaluate_imagenet
 from ipmix.robustness.predict import SuiteError
 

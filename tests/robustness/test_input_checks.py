@@ -12,9 +12,9 @@ from hypothesis import strategies as st
 from PIL import Image
 from torch import nn
 
+from ipmix.corruptions.imagenet_c import CorruptionError, corrupt
 from ipmix.data.cifar import CifarArrays
 from ipmix.robustness import ood
-from ipmix.robustness.corruptions import CorruptionError, corrupt
 from ipmix.robustness.suite import evaluate, predict_probabilities
 from ipmix.utils.images import ImageRangeError
 from ipmix.utils.io import UnreadableFileError

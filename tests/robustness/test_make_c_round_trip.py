@@ -8,13 +8,13 @@ import torch
 from PIL import Image
 from torch import nn
 
-from ipmix.data.classes import imagenet_wnids
-from ipmix.robustness.corruptions import (
+from ipmix.corruptions.imagenet_c import (
     BENCHMARK_CORRUPTIONS,
     FrostTexturesNotFoundError,
     find_frost_dir,
 )
-from ipmix.robustness.folder_c import make_c_folder
+from ipmix.corruptions.writers.folder_c import make_c_folder
+from ipmix.data.classes import imagenet_wnids
 from ipmix.robustness.imagenet_suite import evaluate_imagenet
 
 SIZE = 64  # the tinyimagenet preset: quick, and the reader's checks are size-independent

@@ -10,9 +10,9 @@ import torch
 from fake_benchmarks import WNIDS, write_image, write_video
 
 from ipmix.cli import main
+from ipmix.corruptions.imagenet_c import BENCHMARK_CORRUPTIONS
 from ipmix.models import build_model, make_checkpoint
 from ipmix.robustness.benchmarks.imagenet_p import IMAGENET_P_PERTURBATIONS
-from ipmix.robustness.corruptions import BENCHMARK_CORRUPTIONS
 
 FOUR = list(WNIDS[:4])  # a wnid-named 4-class run
 torch.set_num_threads(1)

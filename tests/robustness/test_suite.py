@@ -7,9 +7,9 @@ import pytest
 import torch
 from torch import nn
 
+from ipmix.corruptions.imagenet_c import ALL_CORRUPTIONS, BENCHMARK_CORRUPTIONS
 from ipmix.data.cifar import CifarArrays
 from ipmix.robustness import suite as suite_module
-from ipmix.robustness.corruptions import ALL_CORRUPTIONS, BENCHMARK_CORRUPTIONS
 from ipmix.robustness.suite import SuiteError, evaluate, parse_suite
 
 N = 10
@@ -136,7 +136,7 @@ def test_cifar_c_label_mismatch_and_too_few_images(tmp_path):
 
 
 def test_official_cifar_p_files_give_known_flip_rates(tmp_path):
-    from ipmix.robustness.perturbations import PERTURBATIONS
+    from ipmix.corruptions.perturbations import PERTURBATIONS
 
     clean = _clean()
     folder = tmp_path / "p"

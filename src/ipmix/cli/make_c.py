@@ -50,9 +50,9 @@ def severity_list(value: str) -> list[int]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ipmix.robustness.cbar import cbar_names
-    from ipmix.robustness.corruptions import ALL_CORRUPTIONS, BENCHMARK_CORRUPTIONS, EXTRA_CORRUPTIONS
-    from ipmix.robustness.folder_c import make_c_folder
+    from ipmix.corruptions.cbar import cbar_names
+    from ipmix.corruptions.imagenet_c import ALL_CORRUPTIONS, BENCHMARK_CORRUPTIONS, EXTRA_CORRUPTIONS
+    from ipmix.corruptions.writers.folder_c import make_c_folder
 
     cbar = cbar_names(args.preset)
     groups = {

@@ -100,13 +100,13 @@ def _test_images(args: argparse.Namespace):
 
 
 def run_c(args: argparse.Namespace) -> int:
-    from ipmix.robustness.benchmark_files import make_cifar_c
-    from ipmix.robustness.cbar_levels import CIFAR_CBAR
-    from ipmix.robustness.corruptions import (
+    from ipmix.corruptions.cbar.levels import CIFAR_CBAR
+    from ipmix.corruptions.imagenet_c import (
         ALL_CORRUPTIONS,
         BENCHMARK_CORRUPTIONS,
         EXTRA_CORRUPTIONS,
     )
+    from ipmix.corruptions.writers.cifar import make_cifar_c
 
     groups = {
         "benchmark": BENCHMARK_CORRUPTIONS,
@@ -139,8 +139,8 @@ def run_c(args: argparse.Namespace) -> int:
 
 
 def run_p(args: argparse.Namespace) -> int:
-    from ipmix.robustness.benchmark_files import make_cifar_p
-    from ipmix.robustness.perturbations import PERTURBATIONS
+    from ipmix.corruptions.perturbations import PERTURBATIONS
+    from ipmix.corruptions.writers.cifar import make_cifar_p
 
     names = _name_list(args.perturbations, {"all": PERTURBATIONS}, PERTURBATIONS)
     test = _test_images(args)

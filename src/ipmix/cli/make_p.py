@@ -38,14 +38,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ipmix.robustness.folder_p import make_p_folder
-    from ipmix.robustness.perturbations import (
+    from ipmix.corruptions.perturbations import (
         IMAGENET_HARDER_NOISE,
         IMAGENET_PERTURBATIONS,
         IMAGENET_VALIDATION_PERTURBATIONS,
         PERTURBATIONS,
         get_p_preset,
     )
+    from ipmix.corruptions.writers.folder_p import make_p_folder
 
     known = tuple(get_p_preset(args.preset).table)
     if args.preset == "imagenet":

@@ -83,7 +83,7 @@ def load_record(path: str | Path) -> Record:
 def _corruption_sets(record: Record, names: tuple[str, ...] | None = None) -> list[str]:
     """The labels of the 5 severities of every corruption in `names` (default: CIFAR-C's 15),
     or [] when the record lacks one."""
-    from ipmix.robustness.corruptions import BENCHMARK_CORRUPTIONS
+    from ipmix.corruptions.imagenet_c import BENCHMARK_CORRUPTIONS
 
     sets = [f"{name} s{s}" for name in names or BENCHMARK_CORRUPTIONS for s in range(1, 6)]
     return sets if all(label in record.predictions for label in sets) else []
@@ -107,7 +107,7 @@ def _mce(record: Record, names: tuple[str, ...] | None = None
 
 
 def _cifar_cbar() -> tuple[str, ...]:
-    from ipmix.robustness.cbar_levels import CIFAR_CBAR
+    from ipmix.corruptions.cbar.levels import CIFAR_CBAR
 
     return CIFAR_CBAR
 
@@ -117,8 +117,8 @@ def _pgd(record: Record) -> Callable[[np.ndarray], np.ndarray] | None:
 
 
 def _mfr(record: Record) -> Callable[[np.ndarray], np.ndarray] | None:
+    from ipmix.corruptions.perturbations import PERTURBATIONS
     from ipmix.robustness.metrics import is_noise_perturbation
-    from ipmix.robustness.perturbations import PERTURBATIONS
 
     if not all(name in record.predictions for name in PERTURBATIONS):
         return None

@@ -202,9 +202,9 @@ def _ensure_cbar(options: RunOptions, dataset: str, n: int | None) -> str:
     """CIFAR-C-bar: the official folder given, else generated once (`ipmix make-cifar-c`)."""
     if options.cifar_c_bar:
         return options.cifar_c_bar
+    from ipmix.corruptions.cbar.levels import CIFAR_CBAR
+    from ipmix.corruptions.writers.cifar import make_cifar_c
     from ipmix.data.cifar import load_cifar
-    from ipmix.robustness.benchmark_files import make_cifar_c
-    from ipmix.robustness.cbar_levels import CIFAR_CBAR
 
     path = cbar_path(options.out, dataset, n)
     test = load_cifar(dataset, options.data, "test").subset(n)

@@ -33,8 +33,8 @@ from ipmix.reproduce.imagenet import BENCHMARK_OPTIONS, ImageNetData
 from ipmix.utils.io import atomic_write_bytes, atomic_write_json
 
 if TYPE_CHECKING:
-    from ipmix.robustness.corruption_presets import CorruptionPreset
-    from ipmix.robustness.perturbation_presets import PerturbationPreset
+    from ipmix.corruptions.imagenet_c.presets import CorruptionPreset
+    from ipmix.corruptions.perturbations.presets import PerturbationPreset
 
 TOY_SIZE = 32
 TOY_FOLDER = f"imagenet-toy{TOY_SIZE}"
@@ -75,8 +75,8 @@ def toy_presets() -> tuple[CorruptionPreset, PerturbationPreset]:
     """The corruption preset of the toy's ImageNet-C-bar and the perturbation preset of its
     ImageNet-P (32 px versions of the ImageNet ones; see the module docstring). Unregistered:
     the folders made with them record their names and parameter hashes."""
-    from ipmix.robustness.corruption_presets import get_preset
-    from ipmix.robustness.perturbation_presets import IMAGENET_P, PerturbationPreset
+    from ipmix.corruptions.imagenet_c.presets import get_preset
+    from ipmix.corruptions.perturbations.presets import IMAGENET_P, PerturbationPreset
 
     # any preset name but "cifar" selects ImageNet-C-bar's corruptions and levels (cbar.py)
     c_bar = replace(get_preset("cifar"), name=f"imagenet-c-bar-toy{TOY_SIZE}",
@@ -90,15 +90,15 @@ def toy_presets() -> tuple[CorruptionPreset, PerturbationPreset]:
 
 def build_toy_imagenet(out: str | Path, data: str | Path | None, progress: bool = True) -> Path:
     """Build the toy under ``OUT/benchmarks`` once (a finished one has ``toy.json``)."""
+    from ipmix.corruptions.cbar import cbar_names
+    from ipmix.corruptions.imagenet_c import BENCHMARK_CORRUPTIONS
+    from ipmix.corruptions.imagenet_c.weather_digital import find_frost_dir
+    from ipmix.corruptions.perturbations import IMAGENET_PERTURBATIONS
+    from ipmix.corruptions.writers.folder_c import make_c_folder
+    from ipmix.corruptions.writers.folder_p import make_p_folder
     from ipmix.data.cifar import load_cifar
     from ipmix.data.classes import imagenet_wnids
     from ipmix.robustness.benchmarks.imagenet_subsets import subset_wnids
-    from ipmix.robustness.cbar import cbar_names
-    from ipmix.robustness.corruption_weather_digital import find_frost_dir
-    from ipmix.robustness.corruptions import BENCHMARK_CORRUPTIONS
-    from ipmix.robustness.folder_c import make_c_folder
-    from ipmix.robustness.folder_p import make_p_folder
-    from ipmix.robustness.perturbations import IMAGENET_PERTURBATIONS
 
     root = toy_root(out)
     if (root / MARKER).is_file():

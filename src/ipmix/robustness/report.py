@@ -39,9 +39,9 @@ from ipmix.utils.io import atomic_write_bytes
 def _benchmark_order(names: Sequence[str], kind: str) -> list[str]:
     """`names` in the benchmark's order (results.json stores them sorted); unknown ones last."""
     if kind == "corruption":
-        from ipmix.robustness.corruptions import ALL_CORRUPTIONS as canonical
+        from ipmix.corruptions.imagenet_c import ALL_CORRUPTIONS as canonical
     else:
-        from ipmix.robustness.perturbations import PERTURBATIONS as canonical
+        from ipmix.corruptions.perturbations import PERTURBATIONS as canonical
     known = [name for name in canonical if name in names]
     return known + sorted(name for name in names if name not in canonical)
 

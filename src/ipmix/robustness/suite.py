@@ -253,7 +253,7 @@ def _corruption_calibration(
     calibration: dict[str, Any], rms_per_corruption: Mapping[str, Mapping[str, float | None]]
 ) -> None:
     """RMS on CIFAR-C: per corruption (5 severities pooled), then the mean over the 15."""
-    from ipmix.robustness.corruptions import BENCHMARK_CORRUPTIONS
+    from ipmix.corruptions.imagenet_c import BENCHMARK_CORRUPTIONS
 
     complete = all(name in rms_per_corruption for name in BENCHMARK_CORRUPTIONS)
     for key, suffix in (("rms", ""), ("rms_reference", "_reference")):
@@ -272,7 +272,7 @@ def _reference_rms(confidence: np.ndarray, correct: np.ndarray) -> float | None:
 
 
 def _normalized_against(corruption: Mapping[str, Any], baseline: Mapping[str, Any]) -> float:
-    from ipmix.robustness.corruptions import BENCHMARK_CORRUPTIONS
+    from ipmix.corruptions.imagenet_c import BENCHMARK_CORRUPTIONS
 
     try:
         base_errors = baseline["corruption"]["errors"]

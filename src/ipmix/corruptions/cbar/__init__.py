@@ -17,11 +17,10 @@ from collections.abc import Callable
 
 import numpy as np
 
-from ipmix.robustness import cbar_noise as noise
-from ipmix.robustness import cbar_warps as warps
-from ipmix.robustness.cbar_levels import ALL_CBAR, CBAR_LEVELS
-from ipmix.robustness.corruption_presets import CorruptionError
-from ipmix.robustness.corruptions import check_images, check_severity
+from ipmix.corruptions.cbar import noise, warps
+from ipmix.corruptions.cbar.levels import ALL_CBAR, CBAR_LEVELS
+from ipmix.corruptions.imagenet_c import check_images, check_severity
+from ipmix.corruptions.imagenet_c.presets import CorruptionError
 
 _FUNCTIONS: dict[str, Callable[[np.ndarray, float, np.random.Generator], np.ndarray]] = {
     "single_frequency_greyscale": noise.single_frequency_greyscale,

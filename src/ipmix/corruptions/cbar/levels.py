@@ -1,6 +1,6 @@
 """The published names and levels of the C-bar benchmarks (Mintun, Kirillov & Xie, NeurIPS 2021).
 
-Data only, shared by the generators (`ipmix.robustness.cbar`) and the readers
+Data only, shared by the generators (`ipmix.corruptions.cbar`) and the readers
 (`ipmix.robustness.benchmarks`): facebookresearch/augmentation-corruption
 ``imagenet_c_bar/imagenet_c_bar.csv`` and ``cifar10_c_bar.csv``, in their order. Severity s
 (1..5) is the s-th level; ImageNet-C-bar's severity folders are named by the level, ``{:.2f}``.

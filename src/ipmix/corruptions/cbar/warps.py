@@ -16,8 +16,8 @@ import numba
 import numpy as np
 from scipy.ndimage import gaussian_filter, rotate
 
-from ipmix.robustness import corruption_ndimage
-from ipmix.robustness.cbar_noise import LUMA, float_parameter, pixel_grid
+from ipmix.corruptions.cbar.noise import LUMA, float_parameter, pixel_grid
+from ipmix.corruptions.kernels import ndimage
 
 
 def bilinear_sample(image: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
@@ -208,7 +208,7 @@ def transverse_chromatic_abberation(image: np.ndarray, level: float, rng: np.ran
     scales = np.array([1.0, 1.0 + scale / 2, 1.0 + scale])[rng.permutation(3)]
     out = image.copy()
     for c in range(3):  # scipy.ndimage.zoom(image[:, :, c], scale, prefilter=False), bit for bit
-        zoomed = corruption_ndimage.zoom_cubic_uint8(image[:, :, c], scales[c])
+        zoomed = ndimage.zoom_cubic_uint8(image[:, :, c], scales[c])
         edge = (zoomed.shape[0] - size) // 2
         out[:, :, c] = zoomed[edge : edge + size, edge : edge + size]
     return out.astype(np.uint8)

@@ -17,11 +17,10 @@ from pathlib import Path
 
 import numpy as np
 
-from ipmix.robustness import corruption_noise_blur as nb
-from ipmix.robustness import corruption_weather_digital as wd
-from ipmix.robustness import kernels
-from ipmix.robustness.corruption_noise_blur import glass_shuffle, glass_shuffle_sequential
-from ipmix.robustness.corruption_presets import (
+from ipmix.corruptions.imagenet_c import noise_blur as nb
+from ipmix.corruptions.imagenet_c import weather_digital as wd
+from ipmix.corruptions.imagenet_c.noise_blur import glass_shuffle, glass_shuffle_sequential
+from ipmix.corruptions.imagenet_c.presets import (
     PRESETS,
     CorruptionContext,
     CorruptionError,
@@ -29,13 +28,14 @@ from ipmix.robustness.corruption_presets import (
     PresetError,
     get_preset,
 )
-from ipmix.robustness.corruption_weather_digital import (
+from ipmix.corruptions.imagenet_c.weather_digital import (
     FROST_FILES,
     FrostTexturesNotFoundError,
     find_frost_dir,
     frost_for,
     plasma_fractal,
 )
+from ipmix.corruptions.kernels import common
 from ipmix.utils.images import BATCH_LAYOUTS, ImageLayoutError, as_nhwc, from_nhwc
 
 __all__ = [
@@ -167,5 +167,5 @@ def corrupt(
     context = CorruptionContext(preset=preset, frost_dir=frost_dir)
     out = _CORRUPTIONS[name](np.ascontiguousarray(images), preset.params(name, severity), rng, context)
     if out.dtype != np.uint8:  # values in [0, 255], truncated as the reference's np.uint8(...)
-        out = kernels.clip_truncate(out, 255.0)
+        out = common.clip_truncate(out, 255.0)
     return np.ascontiguousarray(out if read_as == "NHWC" else from_nhwc(out, read_as))

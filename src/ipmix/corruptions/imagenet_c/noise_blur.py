@@ -13,18 +13,18 @@ import cv2
 import numba
 import numpy as np
 
-from ipmix.robustness import corruption_draws, corruption_noise, kernels
-from ipmix.robustness.corruption_presets import CorruptionContext, CorruptionError
+from ipmix.corruptions.imagenet_c.presets import CorruptionContext, CorruptionError
+from ipmix.corruptions.kernels import common, draws, noise
 
 # -------------------------------------------------------------------------------- noise
 
 
 def gaussian_noise(x: np.ndarray, c: float, rng: np.random.Generator, ctx: CorruptionContext):
-    return corruption_noise.add_gaussian_noise(x, c, rng, uint8_out=True)
+    return noise.add_gaussian_noise(x, c, rng, uint8_out=True)
 
 
 def shot_noise(x: np.ndarray, c: float, rng: np.random.Generator, ctx: CorruptionContext):
-    return corruption_noise.add_shot_noise(x, c, rng, uint8_out=True)
+    return noise.add_shot_noise(x, c, rng, uint8_out=True)
 
 
 def impulse_noise(x: np.ndarray, c: float, rng: np.random.Generator, ctx: CorruptionContext):
@@ -33,12 +33,12 @@ def impulse_noise(x: np.ndarray, c: float, rng: np.random.Generator, ctx: Corrup
     flipped), then another (< 0.5: to 1, else to 0). From a PCG64 generator the two blocks of
     uniforms are read side by side (a second stream starts where the first one ends)."""
     out = np.empty(x.shape, dtype=np.uint8)
-    first = corruption_draws.Stream.open(rng)
+    first = draws.Stream.open(rng)
     if first is None:
         flipped, salted = rng.random(x.size), rng.random(x.size)
         _salt_and_pepper(x.reshape(-1), flipped, salted, c, out.reshape(-1))
         return out
-    second = corruption_draws.Stream.open(rng, skip=x.size)
+    second = draws.Stream.open(rng, skip=x.size)
     streams = (first.state, second.state, first.buffer, second.buffer)
     second.close(_drawn_salt_and_pepper(x.reshape(-1), c, out.reshape(-1), *streams))
     return out
@@ -61,26 +61,26 @@ def _drawn_salt_and_pepper(x, amount, out, first, second, flips, salts) -> int:
     flipped, salted = np.empty(block), np.empty(block)
     pos = block
     for start in range(0, n, block):
-        corruption_draws.refill(first, flips)
-        corruption_draws.refill(second, salts)
+        draws.refill(first, flips)
+        draws.refill(second, salts)
         pos = min(block, n - start)
         for j in range(pos):
-            flipped[j] = corruption_draws.to_double(flips[j])
-            salted[j] = corruption_draws.to_double(salts[j])
+            flipped[j] = draws.to_double(flips[j])
+            salted[j] = draws.to_double(salts[j])
         stop = start + pos
         _salt_and_pepper(x[start:stop], flipped[:pos], salted[:pos], amount, out[start:stop])
     return pos
 
 
 def speckle_noise(x: np.ndarray, c: float, rng: np.random.Generator, ctx: CorruptionContext):
-    return corruption_noise.add_speckle_noise(x, c, rng, uint8_out=True)
+    return noise.add_speckle_noise(x, c, rng, uint8_out=True)
 
 
 # -------------------------------------------------------------------------------- blur
 
 
 def gaussian_blur(x: np.ndarray, c: float, rng: np.random.Generator, ctx: CorruptionContext):
-    return np.clip(kernels.gaussian_filter_hw(x / 255.0, c), 0.0, 1.0) * 255.0
+    return np.clip(common.gaussian_filter_hw(x / 255.0, c), 0.0, 1.0) * 255.0
 
 
 def _check_glass_offsets(images: np.ndarray, dx: np.ndarray, dy: np.ndarray, delta: int) -> None:
@@ -148,7 +148,7 @@ def glass_blur(x: np.ndarray, c: tuple, rng: np.random.Generator, ctx: Corruptio
     """Blur, locally shuffle pixels (`iterations` passes), blur again."""
     sigma, delta, iterations = c
     n, h, w = x.shape[:3]
-    out = kernels.to_uint8(kernels.gaussian_filter_hw(x / 255.0, sigma))
+    out = common.to_uint8(common.gaussian_filter_hw(x / 255.0, sigma))
     for _ in range(iterations):
         # randint(-delta, delta) per pixel: values in [-delta, delta - 1]; [0] is dx, [1] dy
         offsets = rng.integers(-delta, delta, size=(2, n, h - 2 * delta, w - 2 * delta))
@@ -156,7 +156,7 @@ def glass_blur(x: np.ndarray, c: tuple, rng: np.random.Generator, ctx: Corruptio
             out = glass_shuffle(out, offsets[0], offsets[1])
         else:
             out = glass_shuffle_sequential(out, offsets[0], offsets[1], delta)
-    return np.clip(kernels.gaussian_filter_hw(out / 255.0, sigma), 0.0, 1.0) * 255.0
+    return np.clip(common.gaussian_filter_hw(out / 255.0, sigma), 0.0, 1.0) * 255.0
 
 
 def disk_kernel(radius: float, alias_blur: float) -> np.ndarray:
@@ -182,7 +182,7 @@ def defocus_blur(x: np.ndarray, c: tuple, rng: np.random.Generator, ctx: Corrupt
 def motion_blur(x: np.ndarray, c: tuple, rng: np.random.Generator, ctx: CorruptionContext):
     radius, sigma = c
     angles = rng.uniform(-45.0, 45.0, size=x.shape[0])
-    return kernels.magick_motion_blur_uint8(x, radius, sigma, angles)
+    return common.magick_motion_blur_uint8(x, radius, sigma, angles)
 
 
 def zoom_blur(x: np.ndarray, c: tuple, rng: np.random.Generator, ctx: CorruptionContext):
@@ -191,5 +191,5 @@ def zoom_blur(x: np.ndarray, c: tuple, rng: np.random.Generator, ctx: Corruption
     x = (x / 255.0).astype(np.float32)
     out = np.zeros_like(x)
     for factor in factors:
-        out += kernels.clipped_zoom(x, factor)
+        out += common.clipped_zoom(x, factor)
     return np.clip((x + out) / (len(factors) + 1), 0.0, 1.0) * 255.0

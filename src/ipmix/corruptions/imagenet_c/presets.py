@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
 
-from ipmix.robustness.preset_tables import TablePreset
+from ipmix.corruptions.tables import TablePreset
 
 
 class CorruptionError(ValueError):

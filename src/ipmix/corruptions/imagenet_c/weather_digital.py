@@ -19,8 +19,8 @@ import numba
 import numpy as np
 from PIL import Image
 
-from ipmix.robustness import corruption_fused, corruption_ndimage, kernels
-from ipmix.robustness.corruption_presets import CorruptionContext, CorruptionError
+from ipmix.corruptions.imagenet_c.presets import CorruptionContext, CorruptionError
+from ipmix.corruptions.kernels import common, fused, ndimage
 
 FROST_FILES: tuple[str, ...] = ("frost1.png", "frost2.png", "frost3.png", "frost4.jpg", "frost5.jpg")
 """The frost textures the scripts draw from (``randint(5)``: their sixth file is never used)."""
@@ -101,19 +101,19 @@ def frost(x: np.ndarray, c: tuple, rng: np.random.Generator, ctx: CorruptionCont
             raise CorruptionError(f"frost textures of {size} px are too small for {w} x {h} images")
         crops[i] = texture, int(rng.integers(0, shape[0] - h)), int(rng.integers(0, shape[1] - w))
     typed = _typed_textures(folder, ctx.preset.frost_scale)
-    return corruption_fused.frost(x, typed, crops, float(weight), float(frost_weight))
+    return fused.frost(x, typed, crops, float(weight), float(frost_weight))
 
 
 def snow(x: np.ndarray, c: tuple, rng: np.random.Generator, ctx: CorruptionContext):
     loc, scale, zoom, threshold, radius, sigma, blend = c
     n, h, w = x.shape[:3]
     layer = rng.normal(loc, scale, size=(n, h, w))
-    layer = kernels.clipped_zoom(layer[..., None], zoom)[..., 0]
+    layer = common.clipped_zoom(layer[..., None], zoom)[..., 0]
     layer[layer < threshold] = 0
     layer = (np.clip(layer, 0.0, 1.0) * 255.0).astype(np.uint8)  # the 8-bit grey PNG
     angles = rng.uniform(-135.0, -45.0, size=n)
-    layer = kernels.magick_motion_blur_uint8(layer, radius, sigma, angles)
-    return corruption_fused.snow(x, layer, blend)
+    layer = common.magick_motion_blur_uint8(layer, radius, sigma, angles)
+    return fused.snow(x, layer, blend)
 
 
 def plasma_fractal(count: int, mapsize: int, wibble_decay: float, rng: np.random.Generator) -> np.ndarray:
@@ -131,7 +131,7 @@ def plasma_fractal(count: int, mapsize: int, wibble_decay: float, rng: np.random
         wibbles.append(wibble)
         step //= 2
         wibble /= wibble_decay
-    corruption_fused.diamond_square(maps, np.concatenate(draws), np.array(wibbles))
+    fused.diamond_square(maps, np.concatenate(draws), np.array(wibbles))
     maps -= maps.min(axis=(1, 2), keepdims=True)
     return maps / maps.max(axis=(1, 2), keepdims=True)
 
@@ -141,7 +141,7 @@ def fog(x: np.ndarray, c: tuple, rng: np.random.Generator, ctx: CorruptionContex
     n, h, w = x.shape[:3]
     mapsize = 1 << (max(h, w) - 1).bit_length()  # 32 for CIFAR, 256 for ImageNet, as the scripts
     plasma = np.ascontiguousarray(plasma_fractal(n, mapsize, decay, rng)[:, :h, :w])
-    return corruption_fused.fog(x, plasma, float(strength))
+    return fused.fog(x, plasma, float(strength))
 
 
 def spatter(x: np.ndarray, c: tuple, rng: np.random.Generator, ctx: CorruptionContext):
@@ -149,16 +149,16 @@ def spatter(x: np.ndarray, c: tuple, rng: np.random.Generator, ctx: CorruptionCo
     loc, scale, sigma, threshold, intensity, mud = c
     n, h, w = x.shape[:3]
     x = x.astype(np.float32) / 255.0
-    liquid = kernels.gaussian_filter_hw(rng.normal(loc, scale, size=(n, h, w)), sigma)
+    liquid = common.gaussian_filter_hw(rng.normal(loc, scale, size=(n, h, w)), sigma)
     liquid[liquid < threshold] = 0
     if not mud:
-        return np.stack([kernels.add_water(x[i], liquid[i], intensity, uint8_out=True) for i in range(n)])
+        return np.stack([common.add_water(x[i], liquid[i], intensity, uint8_out=True) for i in range(n)])
     # float32 throughout, as the reference (its blur keeps float32 inputs float32)
-    mask = kernels.gaussian_filter_hw((liquid > threshold).astype(np.float32), intensity)
+    mask = common.gaussian_filter_hw((liquid > threshold).astype(np.float32), intensity)
     mask = mask.astype(np.float32)
     mask[mask < 0.8] = 0
     mask = mask[..., None]
-    mud = kernels.MUD_COLOUR.astype(np.float32) * mask
+    mud = common.MUD_COLOUR.astype(np.float32) * mask
     return np.clip(x * (1 - mask) + mud, 0.0, 1.0) * 255.0
 
 
@@ -166,16 +166,16 @@ def spatter(x: np.ndarray, c: tuple, rng: np.random.Generator, ctx: CorruptionCo
 
 
 def contrast(x: np.ndarray, c: float, rng: np.random.Generator, ctx: CorruptionContext):
-    return corruption_fused.contrast(x, float(c))
+    return fused.contrast(x, float(c))
 
 
 def brightness(x: np.ndarray, c: float, rng: np.random.Generator, ctx: CorruptionContext):
-    return kernels.adjust_hsv(x, np.array([c]))[0]
+    return common.adjust_hsv(x, np.array([c]))[0]
 
 
 def saturate(x: np.ndarray, c: tuple, rng: np.random.Generator, ctx: CorruptionContext):
     factor, offset = c
-    return kernels.adjust_hsv(x, np.zeros(1), factor, offset)[0]
+    return common.adjust_hsv(x, np.zeros(1), factor, offset)[0]
 
 
 def jpeg_compression(x: np.ndarray, c: int, rng: np.random.Generator, ctx: CorruptionContext):
@@ -214,8 +214,8 @@ def elastic_transform(x: np.ndarray, c: tuple, rng: np.random.Generator, ctx: Co
         warped[i] = cv2.warpAffine(x[i], matrix, (w, h), borderMode=cv2.BORDER_REFLECT_101)
     # smooth random displacement field (dx moves along columns, dy along rows)
     fields = rng.uniform(-1.0, 1.0, size=(2, n, h, w))
-    dx = (kernels.gaussian_filter_hw(fields[0], sigma, "reflect", 3.0) * alpha).astype(np.float32)
-    dy = (kernels.gaussian_filter_hw(fields[1], sigma, "reflect", 3.0) * alpha).astype(np.float32)
+    dx = (common.gaussian_filter_hw(fields[0], sigma, "reflect", 3.0) * alpha).astype(np.float32)
+    dy = (common.gaussian_filter_hw(fields[1], sigma, "reflect", 3.0) * alpha).astype(np.float32)
     # map_coordinates(order=1, mode='reflect') at (row + dy, column + dx, channel)
-    out = np.stack([corruption_ndimage.displace_linear(warped[i], dy[i], dx[i]) for i in range(n)])
+    out = np.stack([ndimage.displace_linear(warped[i], dy[i], dx[i]) for i in range(n)])
     return np.clip(out, 0.0, 1.0) * 255.0

@@ -18,7 +18,7 @@ import cv2
 import numba
 import numpy as np
 
-from ipmix.robustness import corruption_ndimage
+from ipmix.corruptions.kernels import ndimage
 
 
 def to_uint8(images01: np.ndarray) -> np.ndarray:
@@ -61,7 +61,7 @@ def gaussian_filter_hw(
     skimage's defaults (``mode='nearest'``, ``truncate=4``) are scipy's filter with the channel
     axis (and here the image axis) left alone; `corruption_ndimage` computes it bit for bit.
     """
-    return corruption_ndimage.gaussian_filter_hw(images, sigma, mode, truncate)
+    return ndimage.gaussian_filter_hw(images, sigma, mode, truncate)
 
 
 @numba.njit(cache=True, nogil=True)
@@ -258,8 +258,8 @@ def _quantise_q16(values, out) -> None:
 def clipped_zoom(images: np.ndarray, factor: float) -> np.ndarray:
     """Zoom the centre of square ``[N, H, H, C]`` images by `factor` (>= 1), cropped back to
     the input size, as the reference's ``clipped_zoom`` (scipy ``zoom(order=1)``, bit for bit:
-    `corruption_ndimage.clipped_zoom`). The dtype is kept."""
-    return corruption_ndimage.clipped_zoom(images, factor)
+    `ndimage.clipped_zoom`). The dtype is kept."""
+    return ndimage.clipped_zoom(images, factor)
 
 
 _SPATTER_EDGE_KERNEL = np.array([[-2, -1, 0], [-1, 1, 1], [0, 1, 2]], dtype=np.float64)

@@ -15,7 +15,7 @@ import numpy as np
 from numba.core import types
 from numba.extending import overload
 
-from ipmix.robustness import corruption_draws
+from ipmix.corruptions.kernels import draws
 
 
 def _noise_inputs(images: np.ndarray, uint8_out: bool) -> tuple[np.ndarray, float, np.ndarray]:
@@ -96,7 +96,7 @@ def _normal_noise(images, sigma, kind, rng, uint8_out) -> np.ndarray:
 
 def _draw_normal_noise(flat, sigma, kind, scale, out, rng) -> None:
     """`_noise_frames` from the generator's own stream (PCG64), else from numpy's draws."""
-    stream = corruption_draws.Stream.open(rng)
+    stream = draws.Stream.open(rng)
     if stream is None:
         given = rng.standard_normal(out.shape)
         for frame in range(out.shape[0]):
@@ -118,7 +118,7 @@ def _noise_frames(x, sigma, kind, scale, out, stream, buffer, pos):
     for f in range(frames):
         for start in range(0, n, _CHUNK):
             stop = min(start + _CHUNK, n)
-            pos = corruption_draws.standard_normal_into(stream, buffer, pos, z[: stop - start])
+            pos = draws.standard_normal_into(stream, buffer, pos, z[: stop - start])
             _apply_noise(x[start:stop], z[: stop - start], sigma, kind, scale, out[f, start:stop])
     return pos
 
@@ -147,9 +147,9 @@ def add_shot_noise(images: np.ndarray, photons: float, rng: np.random.Generator,
     `uint8_out` as `add_gaussian_noise`."""
     flat, scale, out = _noise_inputs(images, uint8_out)
     if flat.dtype == np.uint8:  # one rate per grey level: numpy's per-rate constants computed once
-        counts = corruption_draws.poisson(rng, np.arange(256) / 255.0 * photons, flat)
+        counts = draws.poisson(rng, np.arange(256) / 255.0 * photons, flat)
     else:
-        counts = corruption_draws.poisson(rng, flat * photons)
+        counts = draws.poisson(rng, flat * photons)
     _shot_counts(counts, float(photons), scale, out.reshape(-1))
     return out
 

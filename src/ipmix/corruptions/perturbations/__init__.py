@@ -37,8 +37,8 @@ import numba
 import numpy as np
 from PIL import Image
 
-from ipmix.robustness import corruption_fused, corruption_noise, corruption_pil, kernels
-from ipmix.robustness.perturbation_presets import CIFAR_P, IMAGENET_P, P_PRESETS, PerturbationPreset
+from ipmix.corruptions.kernels import common, fused, noise, pil
+from ipmix.corruptions.perturbations.presets import CIFAR_P, IMAGENET_P, P_PRESETS, PerturbationPreset
 
 PERTURBATIONS: tuple[str, ...] = tuple(CIFAR_P.table)
 """The ten CIFAR-P perturbations."""
@@ -86,7 +86,7 @@ FRAME_COUNTS: dict[str, int] = {name: frame_count(name) for name in PERTURBATION
 
 
 def legacy_affine(
-    image: np.ndarray | corruption_pil.AffineSource,
+    image: np.ndarray | pil.AffineSource,
     angle: float = 0.0,
     translate: tuple[float, float] = (0.0, 0.0),
     scale: float = 1.0,
@@ -106,7 +106,7 @@ def legacy_affine(
     `image` may be an `AffineSource` prepared once for the frames of a sequence; `out`, a uint8
     array of the output's shape to write into.
     """
-    source = image if isinstance(image, corruption_pil.AffineSource) else corruption_pil.AffineSource(image)
+    source = image if isinstance(image, pil.AffineSource) else pil.AffineSource(image)
     h, w = source.image.shape[:2]
     cx, cy = w * 0.5 + 0.5, h * 0.5 + 0.5
     tx, ty = translate
@@ -151,7 +151,7 @@ class _Frames:
     def __init__(self, image: np.ndarray, preset: PerturbationPreset):
         self.image = image
         self.size = preset.size if preset.resize is not None else None
-        self.source = corruption_pil.AffineSource(image)  # for the affine frames
+        self.source = pil.AffineSource(image)  # for the affine frames
 
     @property
     def window(self) -> tuple[int, int, int, int]:
@@ -176,12 +176,12 @@ def _noise(frames: _Frames, p: Mapping, rng: np.random.Generator) -> np.ndarray:
     """Frame 0 clean, then 30 independent noisy copies, drawn frame after frame."""
     clean = frames.clean
     if p["kind"] != "shot":  # gaussian: torch in float32 (ToTensor, + sigma * randn, clamp, * 255)
-        noisy = corruption_noise.noise_frames(clean, p["kind"], p["sigma"], 30, rng)
+        noisy = noise.noise_frames(clean, p["kind"], p["sigma"], 30, rng)
         return np.concatenate([clean[None], noisy])
     out = np.empty((31, *clean.shape), dtype=np.uint8)
     out[0] = clean
     for i in range(1, 31):
-        out[i] = corruption_noise.add_shot_noise(clean, p["photons"], rng, uint8_out=True)
+        out[i] = noise.add_shot_noise(clean, p["photons"], rng, uint8_out=True)
     return out
 
 
@@ -189,7 +189,7 @@ def _motion_blur(frames: _Frames, p: Mapping, rng: np.random.Generator) -> np.nd
     count = p["frames"]
     angles = (np.arange(count) - p["offset"]) * p["step"]
     clean = frames.clean
-    return kernels.magick_motion_blur_uint8(np.broadcast_to(clean, (count, *clean.shape)), p["radius"],
+    return common.magick_motion_blur_uint8(np.broadcast_to(clean, (count, *clean.shape)), p["radius"],
                                             p["sigma"], angles)  # fmt: skip
 
 
@@ -218,50 +218,50 @@ def _snow(frames: _Frames, p: Mapping, rng: np.random.Generator) -> np.ndarray:
     x = frames.clean / 255.0
     h, w = x.shape[:2]
     layer = rng.normal(p["loc"], p["scale"], size=(h, w))
-    layer = kernels.clipped_zoom(layer[None, ..., None], p["zoom"])[0, ..., 0]
+    layer = common.clipped_zoom(layer[None, ..., None], p["zoom"])[0, ..., 0]
     layer[layer < p["threshold"]] = 0
     layer = (np.clip(layer, 0, 1) * 255).astype(np.uint8)  # the 8-bit grey PNG
     angles = np.arange(31) * p["step"] + p["start"]
-    moving = kernels.magick_motion_blur_uint8(
+    moving = common.magick_motion_blur_uint8(
         np.broadcast_to(layer, (31, h, w)), p["radius"], p["sigma"], angles
     )
     grey = cv2.cvtColor(np.float32(x), cv2.COLOR_RGB2GRAY)[..., None]
     base = p["blend"] * x + (1 - p["blend"]) * np.maximum(x, grey * 1.5 + 0.5)
-    return corruption_fused.add_flakes(base, moving)
+    return fused.add_flakes(base, moving)
 
 
 def run_down(liquid: np.ndarray, taps: tuple[float, ...] = (0.2, 0.8)) -> np.ndarray:
     """One step of the running water of the P spatter: each column convolved with `taps`
     (``np.convolve(..., mode='same')``); CIFAR-P's ``[0.2, 0.8]`` is ``0.2 x[r] + 0.8 x[r - 1]``."""
     columns = np.ascontiguousarray(liquid, dtype=np.float64)
-    return corruption_fused.convolve_columns(columns, np.asarray(taps, dtype=np.float64))
+    return fused.convolve_columns(columns, np.asarray(taps, dtype=np.float64))
 
 
 def _spatter(frames: _Frames, p: Mapping, rng: np.random.Generator) -> np.ndarray:
     clean = frames.clean
     x = clean.astype(np.float32) / 255.0
-    liquid = kernels.gaussian_filter_hw(
+    liquid = common.gaussian_filter_hw(
         rng.normal(p["loc"], p["scale"], size=(1, *clean.shape[:2])), p["sigma"]
     )
     liquid = liquid[0]
     liquid[liquid < p["threshold"]] = 0
     out = []
     for _ in range(31):
-        out.append(kernels.add_water(x, liquid, p["intensity"], uint8_out=True))
+        out.append(common.add_water(x, liquid, p["intensity"], uint8_out=True))
         liquid = run_down(liquid, p["taps"])
     return np.stack(out)
 
 
 def _brightness(frames: _Frames, p: Mapping, rng: np.random.Generator) -> np.ndarray:
     clean = frames.clean
-    return kernels.adjust_hsv(clean, (np.arange(31) - 15) * p["step"] / 100)
+    return common.adjust_hsv(clean, (np.arange(31) - 15) * p["step"] / 100)
 
 
 def _gaussian_blur(frames: _Frames, p: Mapping, rng: np.random.Generator) -> np.ndarray:
     x = frames.clean[None] / 255.0
     sigmas = [p["start"] + p["step"] * i for i in range(31)]
     return np.concatenate(
-        [kernels.to_uint8(kernels.gaussian_filter_hw(x, s, truncate=p["truncate"])) for s in sigmas]
+        [common.to_uint8(common.gaussian_filter_hw(x, s, truncate=p["truncate"])) for s in sigmas]
     )
 
 

@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 
-from ipmix.robustness.preset_tables import TablePreset
+from ipmix.corruptions.tables import TablePreset
 
 
 @dataclass(frozen=True)

@@ -28,9 +28,9 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from ipmix.robustness.cbar import corrupt_bar
-from ipmix.robustness.cbar_levels import CIFAR_CBAR
-from ipmix.robustness.corruptions import (
+from ipmix.corruptions.cbar import corrupt_bar
+from ipmix.corruptions.cbar.levels import CIFAR_CBAR
+from ipmix.corruptions.imagenet_c import (
     ALL_CORRUPTIONS,
     BENCHMARK_CORRUPTIONS,
     SEVERITIES,
@@ -39,7 +39,7 @@ from ipmix.robustness.corruptions import (
     corrupt,
     frost_for,
 )
-from ipmix.robustness.perturbations import (
+from ipmix.corruptions.perturbations import (
     FRAME_COUNTS,
     PERTURBATIONS,
     PerturbationError,

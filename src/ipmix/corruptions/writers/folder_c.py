@@ -36,13 +36,8 @@ import numpy as np
 from PIL import Image
 from tqdm import tqdm
 
-from ipmix.data.folders import FolderDataError, ImageFolderIndex, scan_image_folder
-from ipmix.data.images import load_rgb
-from ipmix.data.transforms import eval_resize, resize_shorter
-from ipmix.robustness.benchmark_files import META_FILE, BenchmarkFileError, _claim_folder
-from ipmix.robustness.cbar import cbar_level, cbar_names, corrupt_bar
-from ipmix.robustness.corruption_presets import PRESETS, CorruptionError, CorruptionPreset, get_preset
-from ipmix.robustness.corruptions import (
+from ipmix.corruptions.cbar import cbar_level, cbar_names, corrupt_bar
+from ipmix.corruptions.imagenet_c import (
     ALL_CORRUPTIONS,
     BENCHMARK_CORRUPTIONS,
     SEVERITIES,
@@ -50,7 +45,12 @@ from ipmix.robustness.corruptions import (
     corrupt,
     frost_for,
 )
-from ipmix.robustness.preset_tables import preset_identity
+from ipmix.corruptions.imagenet_c.presets import PRESETS, CorruptionError, CorruptionPreset, get_preset
+from ipmix.corruptions.tables import preset_identity
+from ipmix.corruptions.writers.cifar import META_FILE, BenchmarkFileError, _claim_folder
+from ipmix.data.folders import FolderDataError, ImageFolderIndex, scan_image_folder
+from ipmix.data.images import load_rgb
+from ipmix.data.transforms import eval_resize, resize_shorter
 from ipmix.utils.io import atomic_write_bytes, check_outside, make_dirs, reading
 
 JPEG_QUALITY = 85

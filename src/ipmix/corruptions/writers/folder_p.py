@@ -17,8 +17,17 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from ipmix.robustness.benchmark_files import _claim_folder
-from ipmix.robustness.folder_c import (
+from ipmix.corruptions.perturbations import (
+    IMAGENET_PERTURBATIONS,
+    P_PRESETS,
+    PerturbationError,
+    PerturbationPreset,
+    get_p_preset,
+    perturb_sequence,
+)
+from ipmix.corruptions.tables import preset_identity
+from ipmix.corruptions.writers.cifar import _claim_folder
+from ipmix.corruptions.writers.folder_c import (
     GenerationSummary,
     image_stream,
     input_fingerprint,
@@ -28,16 +37,7 @@ from ipmix.robustness.folder_c import (
     prepare_output,
     run_tasks,
 )
-from ipmix.robustness.perturbations import (
-    IMAGENET_PERTURBATIONS,
-    P_PRESETS,
-    PerturbationError,
-    PerturbationPreset,
-    get_p_preset,
-    perturb_sequence,
-)
-from ipmix.robustness.preset_tables import preset_identity
-from ipmix.robustness.video import codec_settings, encode_video
+from ipmix.corruptions.writers.video import codec_settings, encode_video
 from ipmix.utils.io import atomic_write_bytes
 
 

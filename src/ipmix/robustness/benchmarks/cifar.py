@@ -1,6 +1,6 @@
 """CIFAR-10/100-C, -C-bar and -P: the official ``.npy`` files, checked against the test set.
 
-Layouts (read by `ipmix.robustness.benchmark_files`):
+Layouts (read by `ipmix.corruptions.writers.cifar`):
 
 - CIFAR-C (Hendrycks & Dietterich): ``<corruption>.npy`` uint8 ``[5 * N, 32, 32, 3]``, severities
   1..5 stacked, and ``labels.npy`` (``[5 * N]``). The CIFAR papers' "mCE" is the unnormalised mean
@@ -28,10 +28,10 @@ from typing import Any
 import numpy as np
 from tqdm.auto import tqdm
 
+from ipmix.corruptions.cbar.levels import CIFAR_CBAR
 from ipmix.data.cifar import CifarArrays
 from ipmix.robustness import metrics
 from ipmix.robustness.benchmarks.common import announce, rms_percent
-from ipmix.robustness.cbar_levels import CIFAR_CBAR
 from ipmix.robustness.predict import SuiteError
 from ipmix.utils.cache import cache_root
 
@@ -112,13 +112,13 @@ def corruption_part(
     progress: bool,
 ) -> dict[str, Any]:
     """CIFAR-C error per corruption and severity, the mCE, and per-corruption RMS (``_rms``)."""
-    from ipmix.robustness.benchmark_files import make_cifar_c
-    from ipmix.robustness.corruptions import (
+    from ipmix.corruptions.imagenet_c import (
         BENCHMARK_CORRUPTIONS,
         EXTRA_CORRUPTIONS,
         FrostTexturesNotFoundError,
         find_frost_dir,
     )
+    from ipmix.corruptions.writers.cifar import make_cifar_c
 
     names = list(BENCHMARK_CORRUPTIONS) + list(EXTRA_CORRUPTIONS)
     notes: list[str] = []
@@ -191,7 +191,7 @@ def _score_corruptions(
     what: str,
     progress: bool,
 ) -> tuple[dict[str, list[float]], dict[str, dict[str, float | None]]]:
-    from ipmix.robustness.benchmark_files import load_cifar_c
+    from ipmix.corruptions.writers.cifar import load_cifar_c
 
     count = len(arrays)
     errors: dict[str, list[float]] = {}
@@ -223,8 +223,8 @@ def perturbation_part(
     progress: bool,
 ) -> dict[str, Any]:
     """CIFAR-P flip probability per perturbation and mFR (their plain mean)."""
-    from ipmix.robustness.benchmark_files import load_cifar_p, load_cifar_p_labels, make_cifar_p
-    from ipmix.robustness.perturbations import PERTURBATIONS
+    from ipmix.corruptions.perturbations import PERTURBATIONS
+    from ipmix.corruptions.writers.cifar import load_cifar_p, load_cifar_p_labels, make_cifar_p
 
     missing = _missing_files(folder, PERTURBATIONS)
     if user_named and not generate and (missing or not folder.is_dir()):

@@ -49,7 +49,7 @@ def open_made_folder(root: str | Path, what: str, layout: str) -> tuple[Path, li
 def made_by_ipmix(folder: Path, option: str) -> str:
     """A hint for a folder ``ipmix make-c`` / ``make-p`` wrote (its ``ipmix-meta.json`` says
     so) when it was given as a published benchmark: the option that evaluates it as it is."""
-    from ipmix.robustness.benchmark_files import META_FILE
+    from ipmix.corruptions.writers.cifar import META_FILE
 
     try:
         meta = json.loads((folder / META_FILE).read_text())

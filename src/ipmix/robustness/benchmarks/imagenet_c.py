@@ -35,6 +35,8 @@ from typing import Any
 import numpy as np
 from torchvision.models import AlexNet_Weights
 
+from ipmix.corruptions.cbar.levels import CBAR_LEVELS
+from ipmix.corruptions.imagenet_c import BENCHMARK_CORRUPTIONS, EXTRA_CORRUPTIONS, SEVERITIES
 from ipmix.robustness import metrics
 from ipmix.robustness.benchmarks.common import (
     made_by_ipmix,
@@ -43,8 +45,6 @@ from ipmix.robustness.benchmarks.common import (
     subfolders,
 )
 from ipmix.robustness.benchmarks.image_sets import open_folder, same_files, scan
-from ipmix.robustness.cbar_levels import CBAR_LEVELS
-from ipmix.robustness.corruptions import BENCHMARK_CORRUPTIONS, EXTRA_CORRUPTIONS, SEVERITIES
 from ipmix.robustness.predict import Streamer, SuiteError
 
 #: AlexNet's top-1 error on ImageNet-C per corruption and severity 1..5, as Hendrycks gave them
