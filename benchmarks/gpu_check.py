@@ -19,7 +19,7 @@ its own kernels, before any timing):
    replay, `apply_staged` captured): its batch must equal `forward`'s on the same stream,
    and its step time is compared with the eager step;
 5. registers and spills of every kernel variant as this GPU's driver loaded it, next to what
-   ptxas reported when `ipmix.augment.triton_compile` (the test suite's compile check, run
+   ptxas reported when `ipmix.augment.kernels.triton.compile` (the test suite's compile check, run
    without a GPU) compiled it for this GPU's architecture.
 
 The issue's targets (IPMixBatch at most 5% of a WRN-40-4 step and 3% of a ResNet-50 step;
@@ -145,7 +145,7 @@ LAUNCH_CONFIGS = ((512, 8), (1024, 8), (256, 4))  # (pixels per tile, warps): th
 def launch_sweep(mixing_set, device, dry: bool, seconds: float) -> list[str]:
     """The Triton backend at 224 px, batch 512, uint8, per launch configuration (section 2)."""
     from ipmix import IPMixBatch
-    from ipmix.augment import fused_triton
+    from ipmix.augment.kernels.triton import apply as fused_triton
 
     if dry:
         return ["(dry run: no sweep)"]
@@ -301,8 +301,8 @@ def registers(device, dry: bool) -> list[str]:
     """Section 5: each kernel variant's registers as compiled offline (ptxas) and as loaded here."""
     import torch
 
-    from ipmix.augment import fused_triton
-    from ipmix.augment.triton_compile import VARIANTS, compile_all, variant_launch, variant_name
+    from ipmix.augment.kernels.triton import apply as fused_triton
+    from ipmix.augment.kernels.triton.compile import VARIANTS, compile_all, variant_launch, variant_name
 
     if dry:
         return ["(dry run: nothing compiled)"]
@@ -344,7 +344,7 @@ def main(argv: list[str] | None = None) -> int:
     default = IPMixBatch(mixing_set)._backend_for(device)  # what backend="auto" picks here
     # Compile the kernels (uint8 and float outputs) while the tests run; time nothing before they end.
     if not args.dry_run:
-        from ipmix.augment import fused_triton
+        from ipmix.augment.kernels.triton import apply as fused_triton
 
         for data in (images(2, 32, device), images(2, 32, device).float() / 255):
             IPMixBatch(mixing_set, seed=0, backend="triton")(data)

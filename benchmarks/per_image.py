@@ -10,7 +10,7 @@ bilinearly to 224 px). Also:
 
 - the split of one image's cost at B = 1 (a plan drawn and encoded for each image, as in
   training, where every sample reseeds its stream) and with the default blocks of 64 plans:
-  sampling, encoding, the kernel (`ipmix.augment.fused.apply_rows` on one row) and the rest of
+  sampling, encoding, the kernel (`ipmix.augment.kernels.fused.apply.apply_rows` on one row) and the rest of
   the call (layout changes, the mixing picture's crop, the transform's own overhead);
 - the first call in a fresh process (a DataLoader worker started by spawn): the import and the
   first image, wall time, with numba's disk cache warm (every later worker) and empty
@@ -65,8 +65,8 @@ def split_rows(transform, pils: list, size: int, seconds: float) -> list[str]:
     (`fused.apply_rows` on one row) and the rest of the call, each averaged over 64 images'
     plans (plans differ a lot in cost)."""
     from ipmix.augment.encoding import encode_plan
-    from ipmix.augment.fused import apply_rows
     from ipmix.augment.inputs import planar
+    from ipmix.augment.kernels.fused.apply import apply_rows
 
     chw = planar(np.asarray(pils[0]))[None]
     rows = []

@@ -8,7 +8,7 @@ import pytest
 import torch
 from scipy import stats
 
-from ipmix.augment.augmax import AUGMAX_OPS, AugMaxChains, mix_chains, sample_augmix_mixing
+from ipmix.augment.methods.augmax import AUGMAX_OPS, AugMaxChains, mix_chains, sample_augmix_mixing
 from ipmix.augment.ops import AUGMIX_KERNELS
 
 

@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from torchvision import tv_tensors
 
-from ipmix.augment.baselines import CUTOUT_SIZES, PIXMIX_ALL_OPS, PIXMIX_OPS, CutOut, PixMix
+from ipmix.augment.methods.baselines import CUTOUT_SIZES, PIXMIX_ALL_OPS, PIXMIX_OPS, CutOut, PixMix
 from ipmix.mixing_sets.store import MixingSet
 
 

@@ -16,11 +16,11 @@ from ipmix import IPMix, IPMixBatch
 from ipmix.augment import batched
 from ipmix.augment.collate import IPMixCollate
 from ipmix.augment.encoding import PictureSource
-from ipmix.augment.fused import apply_plan_fused
-from ipmix.augment.grouped import apply_plan_batch, crop_pictures, cropped_pictures
+from ipmix.augment.kernels.fused.apply import apply_plan_fused
+from ipmix.augment.kernels.grouped.apply import apply_plan_batch, crop_pictures, cropped_pictures
+from ipmix.augment.kernels.reference import apply_plan, crop_picture
 from ipmix.augment.options import IPMixOptions
 from ipmix.augment.plan import IPMixPlan, sample_plan
-from ipmix.augment.reference import apply_plan, crop_picture
 from ipmix.mixing_sets.store import MixingSet
 
 PICTURES = np.repeat(
@@ -42,7 +42,7 @@ def nchw(images: np.ndarray) -> torch.Tensor:
 
 
 def per_image(images: np.ndarray, plan: IPMixPlan) -> np.ndarray:
-    """The reference kernel (`ipmix.augment.reference.apply_plan`) on every sample of `plan`."""
+    """The reference kernel (`ipmix.augment.kernels.reference.apply_plan`) on every sample of `plan`."""
     stage = plan.next if plan.next is not None else plan
     height, width, channels = images.shape[1:]
     out = []

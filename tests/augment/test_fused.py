@@ -8,8 +8,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import stats
 
-from ipmix.augment import cpu_math, fused_ops
-from ipmix.augment.fused_affine import affine
+from ipmix.augment.kernels import cpu_math
+from ipmix.augment.kernels.fused import ops as fused_ops
+from ipmix.augment.kernels.fused.affine import affine
 from ipmix.augment.op_parameters import op_parameters
 from ipmix.augment.ops import ALL_OPS, OP_KERNELS
 

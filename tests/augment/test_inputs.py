@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ipmix import IPMix, IPMixBatch, MixingSet
-from ipmix.augment.baselines import CutOut, PixMix
+from ipmix.augment.methods.baselines import CutOut, PixMix
 from ipmix.utils.images import ImageRangeError
 
 PICTURES = np.repeat(np.repeat(np.random.default_rng(5).integers(0, 256, (4, 8, 8, 3), np.uint8), 5, 1), 5, 2)

@@ -13,7 +13,7 @@ from torchvision import tv_tensors
 from torchvision.transforms import v2
 
 from ipmix import IPMix, MixingSet
-from ipmix.augment.reference import apply_plan
+from ipmix.augment.kernels.reference import apply_plan
 from ipmix.mixing_sets.store import MixingSetError
 
 PICTURES = np.repeat(

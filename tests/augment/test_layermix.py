@@ -11,8 +11,8 @@ import pytest
 import torch
 from scipy import stats
 
-from ipmix.augment import layermix as module
-from ipmix.augment.layermix import BLENDS, LAYERMIX_OPS, LayerMix, blend, layermix
+from ipmix.augment.methods import layermix as module
+from ipmix.augment.methods.layermix import BLENDS, LAYERMIX_OPS, LayerMix, blend, layermix
 from ipmix.augment.mixing import MIXING_OPS
 
 

@@ -7,8 +7,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from ipmix.augment.cpu_math import power, power_array
-from ipmix.augment.grouped import add_mix, multiply_mix
+from ipmix.augment.kernels.cpu_math import power, power_array
+from ipmix.augment.kernels.grouped.apply import add_mix, multiply_mix
 from ipmix.augment.mixing import add, masked, multiply
 
 unit = arrays(np.float32, (6, 5, 3), elements=st.floats(0, 1, width=32))

@@ -11,7 +11,8 @@ import pytest
 import torch
 from scipy import stats
 
-from ipmix.augment.prime import (
+from ipmix.augment.methods.prime.primitives import diffeo, random_filter, smooth_color
+from ipmix.augment.methods.prime.transform import (
     PRIME,
     PRIMITIVES,
     PRIMEBatch,
@@ -20,7 +21,6 @@ from ipmix.augment.prime import (
     sample_prime_plan,
     temperature_range,
 )
-from ipmix.augment.prime_ops import diffeo, random_filter, smooth_color
 
 # ---- the primitives, against transcriptions of the reference's formulas ----------------------
 

@@ -8,7 +8,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ipmix.augment import tensor_ops
+from ipmix.augment.kernels.grouped import ops as tensor_ops
 from ipmix.augment.ops import ALL_OPS, OP_KERNELS
 
 #: Ops whose batched kernel is exact (integer arithmetic, or float arithmetic that PIL does in

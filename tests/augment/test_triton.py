@@ -22,7 +22,7 @@ from ipmix import IPMixBatch
 from ipmix.augment import batched
 from ipmix.augment.batched import TritonFallbackWarning
 from ipmix.augment.encoding import PictureSource, encode_plan, pack_plan
-from ipmix.augment.fused import apply_plan_fused
+from ipmix.augment.kernels.fused.apply import apply_plan_fused
 from ipmix.augment.mixing import MIXING_OPS
 from ipmix.augment.ops import ALL_OPS
 from ipmix.augment.options import IPMixOptions
@@ -44,7 +44,7 @@ def triton_kernels():
     previous = os.environ.get("TRITON_INTERPRET")
     if DEVICE.type == "cpu":
         os.environ["TRITON_INTERPRET"] = "1"
-    from ipmix.augment import fused_triton
+    from ipmix.augment.kernels.triton import apply as fused_triton
 
     if DEVICE.type == "cpu" and not fused_triton.interpreting():
         pytest.skip("fused_triton was imported without TRITON_INTERPRET=1 and there is no GPU")
@@ -67,7 +67,7 @@ def _bank(channels: int = 3) -> torch.Tensor:
 
 def _both(images: np.ndarray, plan, bank: torch.Tensor, seed: int = 5, as_bytes: bool = True):
     """The plan applied by numba (CPU) and by Triton (DEVICE), uint8 NCHW, as numpy arrays."""
-    from ipmix.augment import fused_triton
+    from ipmix.augment.kernels.triton import apply as fused_triton
 
     stage = plan.next if plan.next is not None else plan
     pictures = PictureSource(bank, stage.picture, stage.picture_offset)
@@ -177,7 +177,7 @@ def test_random_masks_have_the_threshold_share_and_the_numba_noise(photos):
 
 def _profile(transform: IPMixBatch, images: torch.Tensor) -> tuple[int, int, int]:
     """(aten operator calls, Triton launches, CUDA kernels) of one call."""
-    from ipmix.augment.fused_triton import LAUNCH_NAME
+    from ipmix.augment.kernels.triton.apply import LAUNCH_NAME
 
     transform(images)  # warm-up: the device set, compilation
     activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if DEVICE.type == "cuda" else [])

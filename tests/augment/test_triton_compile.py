@@ -1,7 +1,7 @@
 """The Triton kernel of IPMixBatch compiles for real GPUs (sm_80, sm_90), checked without one.
 
 `test_triton.py` runs the kernel under Triton's interpreter, which compiles nothing. Here
-`ipmix.augment.triton_compile` builds a cubin of every variant `IPMixBatch` can launch, for
+`ipmix.augment.kernels.triton.compile` builds a cubin of every variant `IPMixBatch` can launch, for
 both architectures, in fresh processes with an empty Triton cache, and the smaller tests show
 that the check fails for what would not compile or load on a GPU.
 """
@@ -23,8 +23,8 @@ from triton.runtime.interpreter import InterpretedFunction
 from triton.runtime.jit import JITFunction
 
 import ipmix
-from ipmix.augment import triton_compile
-from ipmix.augment.triton_compile import ARCHS, VARIANTS, compile_launch
+from ipmix.augment.kernels.triton import compile as triton_compile
+from ipmix.augment.kernels.triton.compile import ARCHS, VARIANTS, compile_launch
 
 
 def _total(values, out, count):
@@ -51,9 +51,9 @@ import sys
 from triton.runtime.jit import JITFunction
 sys.path.insert(0, {tests!r})
 from test_triton_compile import _add_as_float
-from ipmix.augment import triton_ops
+from ipmix.augment.kernels.triton import ops as triton_ops
 triton_ops._add = JITFunction(_add_as_float)
-from ipmix.augment.triton_compile import _compile_job
+from ipmix.augment.kernels.triton.compile import _compile_job
 print(_compile_job((90, 3, 3, True)))
 """
 
@@ -74,7 +74,7 @@ def _fresh_python(command: list[str]) -> subprocess.CompletedProcess:
 
 def test_every_kernel_variant_compiles_for_sm80_and_sm90(cache, capsys):
     """All (channels, picture channels, output) variants for both archs: cubins, timed, registers."""
-    result = _fresh_python(["-m", "ipmix.augment.triton_compile", "--workers", "2"])
+    result = _fresh_python(["-m", "ipmix.augment.kernels.triton.compile", "--workers", "2"])
     with capsys.disabled():
         print(f"\n{result.stdout}", end="")
     assert result.returncode == 0, result.stdout + result.stderr

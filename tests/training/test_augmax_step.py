@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ipmix.augment.augmax import mix_chains
+from ipmix.augment.methods.augmax import mix_chains
 from ipmix.models import build_model
 from ipmix.models.dubin import DualBatchNorm2d
 from ipmix.training import TrainConfig, build_augmentation

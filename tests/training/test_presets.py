@@ -58,7 +58,7 @@ def test_presets_of_the_methods_beyond_the_paper():
     """AugMax, PRIME and LayerMix: their authors' CIFAR and ImageNet settings."""
     import numpy as np
 
-    from ipmix.augment.prime import PRIMEOptions
+    from ipmix.augment.methods.prime.transform import PRIMEOptions
     from ipmix.training import TrainConfig
 
     pictures = np.random.default_rng(0).integers(0, 256, (4, 40, 40, 3), dtype=np.uint8)

@@ -2,9 +2,9 @@
 
 The batched counterpart of `ipmix.IPMix`. Plans come from the same sampler
 (`ipmix.augment.plan.sample_plan`), are encoded once (`ipmix.augment.encoding`) and applied
-by one of the backends: on CPU tensors the fused numba kernels of `ipmix.augment.fused` (one
+by one of the backends: on CPU tensors the fused numba kernels of `ipmix.augment.kernels.fused.apply` (one
 compiled pass per sample, in cache); on any device the grouped tensor kernels of
-`ipmix.augment.grouped`. All have the semantics of the per-image `apply_plan`.
+`ipmix.augment.kernels.grouped.apply`. All have the semantics of the per-image `apply_plan`.
 """
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ import torch
 from torch import nn
 
 from ipmix.augment.encoding import PictureSource, encode_plan, pack_plan
-from ipmix.augment.fused import apply_plan_fused
-from ipmix.augment.grouped import apply_grouped
+from ipmix.augment.kernels.fused.apply import apply_plan_fused
+from ipmix.augment.kernels.grouped.apply import apply_grouped
 from ipmix.augment.options import IPMixOptions
 from ipmix.augment.plan import IPMixPlan, sample_plan
 from ipmix.augment.seeding import ProcessGenerator
@@ -47,7 +47,7 @@ class IPMixBatch(nn.Module):
             (as the authors' JSD training), computed in one pass.
         seed: seed of the transform's random stream (plans, and through them the mask noise).
         backend: how plans are applied. ``"auto"`` (default): the fused numba kernels
-            (`ipmix.augment.fused`) on CPU tensors, the Triton kernel on CUDA tensors (the
+            (`ipmix.augment.kernels.fused.apply`) on CPU tensors, the Triton kernel on CUDA tensors (the
             torch backend, with one warning, if it fails on first use), the grouped tensor
             kernels elsewhere; ``"numba"``: the fused kernels (CPU tensors only); ``"triton"``:
             the Triton kernel (errors raise); ``"torch"``: the tensor kernels everywhere. All
@@ -196,7 +196,7 @@ class IPMixBatch(nn.Module):
         if self.backend == "triton":
             if not triton_available():
                 raise ValueError("IPMixBatch: backend='triton' needs the triton package (pip install triton)")
-            from ipmix.augment.fused_triton import interpreting
+            from ipmix.augment.kernels.triton.apply import interpreting
 
             if not (device.type == "cuda" or (device.type == "cpu" and interpreting())):
                 raise ValueError(
@@ -215,7 +215,7 @@ class IPMixBatch(nn.Module):
         `TritonFallbackWarning`, for the torch backend: for this call's plan and for the rest of
         this transform's life (`_backend_for`).
         """
-        from ipmix.augment import fused_triton
+        from ipmix.augment.kernels.triton import apply as fused_triton
 
         packed = pack_plan(encode_plan(plan, *data.shape[2:]), pictures, sample_image, seed)
         bank = pictures.bank if pictures is not None else None
@@ -228,14 +228,15 @@ class IPMixBatch(nn.Module):
             self._triton_failure = fused_triton.failure_summary(error)
         warnings.warn(
             f"IPMixBatch: the Triton kernel failed ({self._triton_failure}); this transform uses the torch "
-            "backend (ipmix.augment.grouped) from now on. backend='torch' chooses it without trying Triton; "
-            "backend='triton' raises the error instead", TritonFallbackWarning, stacklevel=3,
+            "backend (ipmix.augment.kernels.grouped) from now on. backend='torch' chooses it without "
+            "trying Triton; backend='triton' raises the error instead", TritonFallbackWarning, stacklevel=3,
         )
         return self._apply_torch(data, plan, pictures, seed, dtype)
 
     def _apply_torch(self, data: torch.Tensor, plan: IPMixPlan, pictures: PictureSource | None, seed: int,
                      dtype: torch.dtype) -> torch.Tensor:
-        """A plan applied by the grouped tensor kernels (`ipmix.augment.grouped`), mask noise from `seed`."""
+        """A plan applied by the grouped tensor kernels (`ipmix.augment.kernels.grouped`), mask noise
+        from `seed`."""
         generator = self._torch_generator(data.device)
         generator.manual_seed(seed)
         return apply_grouped(data, plan, pictures, generator, dtype)
@@ -243,8 +244,8 @@ class IPMixBatch(nn.Module):
     def _apply_triton(
         self, data: torch.Tensor, plan: torch.Tensor, bank: torch.Tensor | None, is_float: bool
     ) -> torch.Tensor:
-        """A packed plan on the device applied by the Triton kernel (`ipmix.augment.fused_triton`)."""
-        from ipmix.augment.fused_triton import apply_plan_triton
+        """A packed plan on the device applied by the Triton kernel (`ipmix.augment.kernels.triton.apply`)."""
+        from ipmix.augment.kernels.triton.apply import apply_plan_triton
 
         return apply_plan_triton(data, plan, bank, self.options.width, self.options.depth, not is_float)
 
@@ -258,7 +259,7 @@ class IPMixBatch(nn.Module):
         ``apply_staged``, which only launches kernels. The result is `forward`'s for the same
         stream (the mixing set's pictures only; `mixing_pictures` are not supported).
         """
-        from ipmix.augment.fused_triton import StagedPlan
+        from ipmix.augment.kernels.triton.apply import StagedPlan
 
         data, _ = _as_uint8_batch(images)
         if self._backend_for(data.device) != "triton":

@@ -21,9 +21,9 @@ Keys (option) and flags per method:
 - ``mixup``: ``a`` alpha; ``cutmix``: ``a`` alpha, ``p`` probability.
 
 `create_transform("ipmix-k3-t3-a1", mixing_set=...)` builds the per-image transform of a
-string (``batched=True``: `ipmix.IPMixBatch`, `ipmix.augment.prime.PRIMEBatch`); mixup and
+string (``batched=True``: `ipmix.IPMixBatch`, `ipmix.augment.methods.prime.transform.PRIMEBatch`); mixup and
 cutmix are batch mixers, built by the training registry from `parse_config_string`; AugMax's
-per-image part is its chains (`ipmix.augment.augmax.AugMaxChains`), its model-in-the-loop step
+per-image part is its chains (`ipmix.augment.methods.augmax.AugMaxChains`), its model-in-the-loop step
 is the training registry's.
 """
 
@@ -186,10 +186,10 @@ def create_transform(
 
     ipmix variants give `ipmix.IPMix` (``batched=True``: `ipmix.IPMixBatch` with `views`),
     ``augmix`` torchvision's ``AugMix`` (it draws from torch's global generator), ``pixmix``
-    `ipmix.augment.baselines.PixMix`, ``cutout`` `ipmix.augment.baselines.CutOut`, ``augmax``
-    its chains `ipmix.augment.augmax.AugMaxChains` (the ascent settings are the training
-    step's), ``prime`` `ipmix.augment.prime.PRIME` (``batched=True``: ``PRIMEBatch`` with
-    `views`), ``layermix`` `ipmix.augment.layermix.LayerMix`.
+    `ipmix.augment.methods.baselines.PixMix`, ``cutout`` `ipmix.augment.methods.baselines.CutOut`, ``augmax``
+    its chains `ipmix.augment.methods.augmax.AugMaxChains` (the ascent settings are the training
+    step's), ``prime`` `ipmix.augment.methods.prime.transform.PRIME` (``batched=True``: ``PRIMEBatch`` with
+    `views`), ``layermix`` `ipmix.augment.methods.layermix.LayerMix`.
     """
     parsed = spec if isinstance(spec, ConfigString) else parse_config_string(spec)
     base = _options_dict(defaults) if isinstance(defaults, IPMixOptions) else dict(defaults or {})
@@ -213,24 +213,24 @@ def create_transform(
 
         return v2.AugMix(**options)
     if parsed.name == "pixmix":
-        from ipmix.augment.baselines import PixMix
+        from ipmix.augment.methods.baselines import PixMix
 
         return PixMix(mixing_set, seed=seed, **options)
     if parsed.name == "cutout":
-        from ipmix.augment.baselines import CutOut
+        from ipmix.augment.methods.baselines import CutOut
 
         return CutOut(seed=seed, **options)
     if parsed.name == "augmax":
-        from ipmix.augment.augmax import AugMaxChains
+        from ipmix.augment.methods.augmax import AugMaxChains
 
         chains = {key: options[key] for key in ("severity", "width", "depth") if key in options}
         return AugMaxChains(seed=seed, **chains)
     if parsed.name == "prime":
-        from ipmix.augment.prime import PRIME, PRIMEBatch
+        from ipmix.augment.methods.prime.transform import PRIME, PRIMEBatch
 
         return PRIMEBatch(seed=seed, views=views, **options) if batched else PRIME(seed=seed, **options)
     if parsed.name == "layermix":
-        from ipmix.augment.layermix import LayerMix
+        from ipmix.augment.methods.layermix import LayerMix
 
         return LayerMix(mixing_set, seed=seed, **options)
     raise ConfigStringError(f"{parsed.name!r} is not a per-image transform of ipmix.augment")

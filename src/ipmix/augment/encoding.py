@@ -14,9 +14,9 @@ kernels read, computed once on the host:
   encoding is exact in float64 (small integers, float32 values, float64 parameters; the
   64-bit mask seed travels as two 32-bit halves).
 
-The numba kernels (`ipmix.augment.fused`) take the `StageArrays` fields; the Triton kernel
-(`ipmix.augment.fused_triton`) takes `pack_plan`'s rows; the grouped torch kernels
-(`ipmix.augment.grouped`) take the plan with its `PictureSource`.
+The numba kernels (`ipmix.augment.kernels.fused.apply`) take the `StageArrays` fields; the Triton kernel
+(`ipmix.augment.kernels.triton.apply`) takes `pack_plan`'s rows; the grouped torch kernels
+(`ipmix.augment.kernels.grouped.apply`) take the plan with its `PictureSource`.
 """
 
 from __future__ import annotations

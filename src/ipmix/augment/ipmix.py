@@ -1,9 +1,9 @@
 """`IPMix`: the per-image transform (torchvision v2 style).
 
 The transform draws plans (`ipmix.augment.plan`) in blocks and applies one row per image with
-a backend: by default the fused numba kernels of `IPMixBatch` (`ipmix.augment.fused`, one
+a backend: by default the fused numba kernels of `IPMixBatch` (`ipmix.augment.kernels.fused.apply`, one
 compiled pass per image, each block of plans encoded once), or with ``backend="pil"`` the
-readable reference of PIL image ops and numpy mixing (`ipmix.augment.reference`). Both give
+readable reference of PIL image ops and numpy mixing (`ipmix.augment.kernels.reference`). Both give
 the same bytes for the same plan.
 """
 
@@ -16,10 +16,10 @@ from typing import Any
 
 import numpy as np
 
-from ipmix.augment import reference
 from ipmix.augment.encoding import StageArrays, encode_plan
-from ipmix.augment.fused import apply_rows
 from ipmix.augment.inputs import ImageTransform, as_image_array, as_planar_image, planar
+from ipmix.augment.kernels import reference
+from ipmix.augment.kernels.fused.apply import apply_rows
 from ipmix.augment.options import IPMixOptions
 from ipmix.augment.plan import IPMixPlan, sample_plan
 from ipmix.augment.seeding import ProcessGenerator
@@ -70,7 +70,7 @@ class IPMix(ImageTransform):
         seed: seed of the transform's random stream; workers derive independent streams.
         backend: ``"numba"`` (default): the compiled kernels `IPMixBatch` runs on CPUs
             (compiled once per machine and cached on disk); ``"pil"``: the reference path
-            (`ipmix.augment.reference`), PIL image ops and numpy mixing. The same plan gives
+            (`ipmix.augment.kernels.reference`), PIL image ops and numpy mixing. The same plan gives
             the same bytes on both; the numba kernels are several times faster.
     """
 

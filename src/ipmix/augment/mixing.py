@@ -7,7 +7,7 @@ clamps: we clamp).
 
 - add: ``a * (2 x1 - 1) + b * (2 x2 - 1)`` mapped back from [-1, 1] to [0, 1];
 - multiply: ``(2 x1) ** a * (2 x2) ** b / 2`` (x2 clipped away from 0 first), with the powers
-  of `ipmix.augment.cpu_math.power`, which the fused CPU kernels share bit for bit;
+  of `ipmix.augment.kernels.cpu_math.power`, which the fused CPU kernels share bit for bit;
 - random pixels: keep x1 where an ``H x W x 1`` mask is set, else x2 (same mask for every channel);
 - random elements: the same with an ``H x W x C`` mask (one draw per channel).
 
@@ -21,7 +21,7 @@ from typing import TypeVar
 
 import numpy as np
 
-from ipmix.augment.cpu_math import power_array
+from ipmix.augment.kernels.cpu_math import power_array
 
 Array = TypeVar("Array")  # numpy.ndarray or torch.Tensor
 

@@ -7,7 +7,7 @@ solarize's threshold, autocontrast's cut (pixels removed at each end, PIL's
 ``pixels * cutoff // 100``) and the enhance ops' blend factor.
 
 Written once, compiled by numba: the element-wise helpers are numpy ufuncs (the tensor
-kernels, `ipmix.augment.tensor_ops`, call them on arrays of levels), and `op_parameters`
+kernels, `ipmix.augment.kernels.grouped.ops`, call them on arrays of levels), and `op_parameters`
 encodes a whole plan's steps for the fused and Triton kernels (`ipmix.augment.encoding`) in
 one compiled loop that calls them.
 """

@@ -5,7 +5,7 @@ chain weights, skip weight, the level of each chain (or step), depths, image ops
 levels and signs, patch boxes (size, square or scar, position), mixing ops with their
 coefficients and mask thresholds, the mixing picture with its crop offset, and the seed of the
 uniform noise that random pixel/element masks threshold (hashed per element from the seed and
-the element's coordinates, `ipmix.augment.cpu_math`). The per-image transform (`ipmix.IPMix`)
+the element's coordinates, `ipmix.augment.kernels.cpu_math`). The per-image transform (`ipmix.IPMix`)
 and the batched path apply plans; neither draws anything else. numpy draws a stage's random
 numbers in three calls and a compiled loop (numba) turns them into the plan, so a plan costs
 about 15 us for one image and 1 us per image in blocks (`benchmarks/results/per_image.md`).

@@ -1,7 +1,7 @@
 """AugMax's training step (Wang et al., NeurIPS 2021): AugMix chains mixed against the model.
 
 Each sample comes from the loader as its clean image and two groups of AugMix chains
-(`ipmix.augment.augmax.AugMaxChains`). Per step, as the authors' ``augmax_training_ddp.py``
+(`ipmix.augment.methods.augmax.AugMaxChains`). Per step, as the authors' ``augmax_training_ddp.py``
 with its defaults (``--attacker fat --tau 1``, untargeted):
 
 1. **AugMax view**: the first group is mixed as ``(1 - m) x + m sum_i softmax(q)_i chain_i``
@@ -33,7 +33,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ipmix.augment.augmax import mix_chains, sample_augmix_mixing
+from ipmix.augment.methods.augmax import mix_chains, sample_augmix_mixing
 from ipmix.models.dubin import norm_route
 from ipmix.training.steps import StepModel
 

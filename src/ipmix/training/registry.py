@@ -26,8 +26,8 @@ RandAugment (2 ops, magnitude 9) and TrivialAugmentWide run with their defaults.
 The methods beyond the paper, each as its authors' code: AugMax (VITA-Group/AugMax: severity 3,
 width 3, depth 1-3; 10 ascent steps of 0.1 on CIFAR, 5 on ImageNet, tau 1; JSD weight 10 on
 CIFAR, 12 on ImageNet; its model-in-the-loop step is `ipmix.training.augmax`), PRIME
-(amodas/PRIME-augmentations' ``cifar10_cfg`` / ``imagenet_cfg``, `ipmix.augment.prime`) and
-LayerMix (ahmadmughees/LayerMix: magnitude 3, blending ratio 3, `ipmix.augment.layermix`).
+(amodas/PRIME-augmentations' ``cifar10_cfg`` / ``imagenet_cfg``, `ipmix.augment.methods.prime.transform`) and
+LayerMix (ahmadmughees/LayerMix: magnitude 3, blending ratio 3, `ipmix.augment.methods.layermix`).
 """
 
 from __future__ import annotations
@@ -49,8 +49,8 @@ from ipmix.augment.config_strings import (
     format_config_string,
     parse_config_string,
 )
+from ipmix.augment.methods.prime.transform import PRIMEOptions
 from ipmix.augment.options import IPMixOptions
-from ipmix.augment.prime import PRIMEOptions
 from ipmix.data.datasets import JSDViews
 from ipmix.data.seeding import TorchRandom
 from ipmix.data.splits import DATASETS
@@ -177,7 +177,8 @@ class Augmentation:
             (None: hard labels).
         jsd: train with the clean view and two augmented views and the JSD loss.
         batch_transform: ``images -> images`` (or the JSD views) on the device, per batch
-            (`ipmix.IPMixBatch`, `ipmix.augment.prime.PRIMEBatch` with ``--batched``); None: none.
+            (`ipmix.IPMixBatch`, `ipmix.augment.methods.prime.transform.PRIMEBatch` with
+            ``--batched``); None: none.
         model_step: the method's training step when it needs the model
             (`ipmix.training.steps.ModelStep`: AugMax); it takes what `image_transform` makes
             and returns the logits of its views.
@@ -310,7 +311,7 @@ def build_augmentation(
     None = the built-in generated set) feeds IPMix, PixMix and LayerMix. `epochs` places the
     switch of ``augmix+epoch(mixup,cutmix)``. `seed` only sets the initial streams: training
     reseeds them per sample and per step. `batched` (IPMix variants and PRIME) applies the
-    method per batch on the device (`ipmix.IPMixBatch`, `ipmix.augment.prime.PRIMEBatch`).
+    method per batch on the device (`ipmix.IPMixBatch`, `ipmix.augment.methods.prime.transform.PRIMEBatch`).
     `image_size`: above 32 px, the built-in set is rendered at that size (instead of upscaling
     its 36 px pictures). `options` are further
     `ipmix.IPMix` keyword options of the IPMix variants (`framework`, `mixing_ops`,

@@ -7,17 +7,17 @@ current image with the mixing picture (or, in paper mode, with probability 0.5, 
 image op applied to x). Chain results are averaged with the Dirichlet weights and the result is
 ``(1 - m) x + m * mix`` with the Beta skip weight m.
 
-The fused numba kernels (`ipmix.augment.fused`) give exactly these bytes: the same float32
+The fused numba kernels (`ipmix.augment.kernels.fused.apply`) give exactly these bytes: the same float32
 operations in the same order, PIL's arithmetic in the image ops, and the same mask noise and
-powers (`ipmix.augment.cpu_math`).
+powers (`ipmix.augment.kernels.cpu_math`).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from ipmix.augment.cpu_math import uniform_array
 from ipmix.augment.inputs import to_float, to_uint8
+from ipmix.augment.kernels.cpu_math import uniform_array
 from ipmix.augment.mixing import ADD, MULTIPLY, RANDOM_PIXELS, add, masked, multiply
 from ipmix.augment.ops import ALL_OPS, OP_KERNELS
 from ipmix.augment.plan import FROM_IMAGE_OP, IMAGE_LEVEL, IPMixPlan

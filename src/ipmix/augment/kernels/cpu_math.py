@@ -1,7 +1,7 @@
 """Arithmetic that the CPU paths of IPMix share bit for bit: float32 powers and the mask noise.
 
-The per-image reference path (numpy, `ipmix.augment.reference`) and the fused numba kernels
-(`ipmix.augment.fused`) must give the same bytes. Basic IEEE operations agree between numpy and
+The per-image reference path (numpy, `ipmix.augment.kernels.reference`) and the fused numba kernels
+(`ipmix.augment.kernels.fused.apply`) must give the same bytes. Basic IEEE operations agree between numpy and
 numba, library functions do not: numpy's SIMD ``power`` differs from libm's ``powf`` in the last
 bit now and then, and numpy has no counter-based random numbers. So both paths call the
 functions below, each written once as element-wise arithmetic: numba compiles it for the

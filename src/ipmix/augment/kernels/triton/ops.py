@@ -1,7 +1,7 @@
 """Image ops of the Triton backend: device functions on one uint8 ``[C, H, W]`` image.
 
-The Triton counterpart of `ipmix.augment.fused_ops`, for the kernel of
-`ipmix.augment.fused_triton`: one program (thread block) applies every op of its sample, so
+The Triton counterpart of `ipmix.augment.kernels.fused.ops`, for the kernel of
+`ipmix.augment.kernels.triton.apply`: one program (thread block) applies every op of its sample, so
 each function walks the pixels of a box (the whole image for image-level steps) in tiles of
 `BLOCK` pixels, every channel of a tile in turn, and ends with a barrier so that the next
 pass may read what any thread wrote. The arithmetic is the numba kernels', in the same

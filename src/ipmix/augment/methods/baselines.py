@@ -16,11 +16,11 @@ import torch
 from torchvision import tv_tensors
 
 from ipmix.augment.inputs import ImageTransform, as_image_array, check_numpy_image
+from ipmix.augment.kernels.reference import crop_picture
 from ipmix.augment.mixing import add, multiply
 from ipmix.augment.ops import AUGMIX_KERNELS, AUGMIX_OPS, random_op
 from ipmix.augment.options import as_names, check_op_severity
 from ipmix.augment.plan import mixing_coefficients
-from ipmix.augment.reference import crop_picture
 from ipmix.augment.seeding import ProcessGenerator
 from ipmix.mixing_sets.store import PICTURE_SCALE, MixingSet, resized_picture_size
 from ipmix.utils.images import check_unit_range

@@ -2,7 +2,7 @@
 
 Each kernel reproduces the PIL operation of the per-image path (`ipmix.augment.ops`) byte for
 byte: bilinear affine maps in double precision with PIL's clamping and black fill
-(`ipmix.augment.fused_affine`), truncating
+(`ipmix.augment.kernels.fused.affine`), truncating
 blends, PIL's lookup tables. `apply_op` dispatches on the op's index in `ALL_OPS`, with its
 parameters from `ipmix.augment.op_parameters`, and writes only a box of the output
 (the whole image for image-level steps; the mixing box when a P-level step mixes with an op of
@@ -17,7 +17,7 @@ import math
 import numba
 import numpy as np
 
-from ipmix.augment.fused_affine import affine
+from ipmix.augment.kernels.fused.affine import affine
 from ipmix.augment.ops import ALL_OPS
 
 # Op indices (numba folds module-level integers into constants).

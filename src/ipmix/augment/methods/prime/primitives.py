@@ -2,7 +2,7 @@
 
 Following the authors' code (amodas/PRIME-augmentations, ``utils/diffeomorphism.py``,
 ``utils/color_jitter.py``, ``utils/rand_filter.py``), on float images ``[N, C, H, W]`` in [0, 1]
-on any device. Parameters come per image (drawn by `ipmix.augment.prime.sample_prime_plan`);
+on any device. Parameters come per image (drawn by `ipmix.augment.methods.prime.transform.sample_prime_plan`);
 the Gaussian noise of each primitive comes from the `torch.Generator` given (on the images'
 device).
 

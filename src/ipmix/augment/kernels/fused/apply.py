@@ -1,14 +1,14 @@
 """The CPU backend of `IPMixBatch`: one compiled pass applies a whole plan, sample by sample.
 
-Applying a plan with grouped tensor ops (`ipmix.augment.grouped`) suits a GPU; on a CPU its
+Applying a plan with grouped tensor ops (`ipmix.augment.kernels.grouped.apply`) suits a GPU; on a CPU its
 gathers, scatters and type conversions dominate, because every sample takes a different path
 through Algorithm 1. This module applies the plan with numba instead: for each sample, its k
 chains are computed one after the other in a few image-sized buffers that stay in the CPU's
-caches, with a switch on each step's op (`ipmix.augment.fused_ops`). It reproduces the
+caches, with a switch on each step's op (`ipmix.augment.kernels.fused.ops`). It reproduces the
 per-image kernel (`ipmix.augment.ipmix.apply_plan`) operation for operation in the same
 float32 arithmetic, and its image ops reproduce PIL's. Only the noise of random pixel/element
 masks differs from the grouped tensor kernels': it comes from the counter-based hash of
-`ipmix.augment.cpu_math` (the per-image reference path uses the same hash, and the same
+`ipmix.augment.kernels.cpu_math` (the per-image reference path uses the same hash, and the same
 float32 powers for multiply mixing), so a call's result depends on the plan alone, not on the
 order of the work.
 
@@ -25,9 +25,9 @@ from concurrent.futures import ThreadPoolExecutor
 import numba
 import numpy as np
 
-from ipmix.augment.cpu_math import power, uniform
 from ipmix.augment.encoding import PictureSource, StageArrays, encode_plan
-from ipmix.augment.fused_ops import apply_op
+from ipmix.augment.kernels.cpu_math import power, uniform
+from ipmix.augment.kernels.fused.ops import apply_op
 from ipmix.augment.mixing import ADD, MULTIPLY, RANDOM_PIXELS
 from ipmix.augment.plan import FROM_IMAGE_OP, IMAGE_LEVEL, IPMixPlan
 
@@ -92,7 +92,7 @@ def _mix_box(canvas, canvas_bytes, fresh, op_bytes, from_op, pictures, index, cr
     floats: multiply mixing with a uint8 source takes ``max(2 x2, 1e-37) ** b`` from a table of
     the 256 values x2 can have (the same floats, a power per value rather than per element),
     and so does ``(2 x1) ** a`` while the canvas is `fresh` (still `canvas_bytes` / 255: the
-    chain's first mixing step). Powers are `ipmix.augment.cpu_math.power`'s, as on the
+    chain's first mixing step). Powers are `ipmix.augment.kernels.cpu_math.power`'s, as on the
     reference path.
     """
     channels, height, width = canvas.shape

@@ -25,9 +25,9 @@ import numpy as np
 import torch
 
 from ipmix.augment.encoding import PictureSource
+from ipmix.augment.kernels.grouped.ops import apply_ops
 from ipmix.augment.mixing import ADD, MIXING_OPS, MULTIPLY, RANDOM_PIXELS
 from ipmix.augment.plan import FROM_IMAGE_OP, IMAGE_LEVEL, IPMixPlan
-from ipmix.augment.tensor_ops import apply_ops
 
 _LUMA = (0.299, 0.587, 0.114)  # as ipmix.augment.ipmix.crop_picture
 #: On the CPU, the grouped backend applies a batch in chunks of about this many image elements

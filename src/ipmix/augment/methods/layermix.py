@@ -40,8 +40,8 @@ import torch
 from torchvision.transforms.v2 import InterpolationMode
 from torchvision.transforms.v2 import functional as F
 
-from ipmix.augment.baselines import MixingPictures
 from ipmix.augment.inputs import ImageTransform, as_image_array, to_float
+from ipmix.augment.methods.baselines import MixingPictures
 from ipmix.augment.mixing import add, masked, multiply
 from ipmix.augment.plan import mixing_coefficients
 from ipmix.augment.seeding import ProcessGenerator

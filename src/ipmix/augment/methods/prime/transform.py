@@ -4,7 +4,7 @@ Following the authors' code (amodas/PRIME-augmentations: ``utils/prime.py`` and 
 ``stochastic=True`` primitives that ``train.py`` builds from ``config/*_cfg.py``). For each
 image: `width` chains of 1-3 steps (``depth=-1``); each step applies one primitive drawn
 uniformly from a random diffeomorphism, a random smooth colour change and a random filter
-(`ipmix.augment.prime_ops`), each with freshly drawn parameters:
+(`ipmix.augment.methods.prime.primitives`), each with freshly drawn parameters:
 
 - diffeomorphism: ``cut_max ~ U{cut_min + 1 .. diffeo_cut}``, then the mode cut-off
   ``cut = int(cut_min + (cut_max + 1 - cut_min) * Beta(1/2, 1/2))`` and the temperature
@@ -42,7 +42,7 @@ import torch
 from torch import nn
 
 from ipmix.augment.inputs import ImageTransform, as_image_array
-from ipmix.augment.prime_ops import diffeo, random_filter, smooth_color
+from ipmix.augment.methods.prime.primitives import diffeo, random_filter, smooth_color
 from ipmix.augment.seeding import ProcessGenerator
 from ipmix.utils.images import check_unit_range
 

@@ -12,7 +12,7 @@ bundled ptxas. Nothing runs; no GPU or CUDA driver is needed.
 The variants are every kernel `IPMixBatch` can launch: image channels (1, 3) x picture
 channels (1, 3; 1 also when no step mixes with a picture) x output (uint8 or float32). The
 kernel takes sizes without specialisation and caller-given pointers without alignment
-classes, so nothing else selects a kernel. ``python -m ipmix.augment.triton_compile``
+classes, so nothing else selects a kernel. ``python -m ipmix.augment.kernels.triton.compile``
 compiles all of them for sm_80 and sm_90 (`ARCHS`) in a pool of fresh processes, prints a
 line per variant (compile seconds, registers, spills, shared memory) and exits with status 1
 if any failed; ``tests/augment/test_triton_compile.py`` runs it in the test suite.
@@ -163,7 +163,7 @@ def variant_launch(channels: int, picture_channels: int, as_bytes: bool,
     refuses the kernel if it ever took them as compile-time values: `VARIANTS` would then not
     be every kernel.
     """
-    from ipmix.augment import fused_triton
+    from ipmix.augment.kernels.triton import apply as fused_triton
 
     width = -(-RowLayout(1, 1).width // 16) * 16
     images = torch.zeros((1, channels, 16, 16), dtype=torch.uint8, device=device)
@@ -175,7 +175,7 @@ def variant_launch(channels: int, picture_channels: int, as_bytes: bool,
 
 def compile_variant(arch: int, channels: int, picture_channels: int, as_bytes: bool) -> CompileReport:
     """Compile `_stage_kernel` as `apply_plan_triton` launches it for such a batch (`variant_launch`)."""
-    from ipmix.augment import fused_triton
+    from ipmix.augment.kernels.triton import apply as fused_triton
 
     variant = (channels, picture_channels, as_bytes)
     return compile_launch(fused_triton._stage_kernel, arch, *variant_launch(*variant), variant_name(*variant))
@@ -183,7 +183,7 @@ def compile_variant(arch: int, channels: int, picture_channels: int, as_bytes: b
 
 def _compile_job(job: tuple[int, int, int, bool]) -> CompileReport | str:
     """`compile_variant` in a pool worker: the report, or the error as text (errors may not pickle)."""
-    from ipmix.augment.fused_triton import failure_summary
+    from ipmix.augment.kernels.triton.apply import failure_summary
 
     try:
         return compile_variant(*job)

@@ -1,7 +1,7 @@
 """The CUDA backend of `IPMixBatch`: one Triton kernel applies a whole plan, one program per sample.
 
-The numba backend's design (`ipmix.augment.fused`) as a GPU kernel: program i takes row i of
-the plan through its k chains, with a switch on each step's op (`ipmix.augment.triton_ops`),
+The numba backend's design (`ipmix.augment.kernels.fused.apply`) as a GPU kernel: program i takes row i of
+the plan through its k chains, with a switch on each step's op (`ipmix.augment.kernels.triton.ops`),
 in a few image-sized scratch buffers of its own, and writes the skip-weighted result. The
 plan arrives as `ipmix.augment.encoding.pack_plan`'s float64 rows (one copy from pinned host
 memory, no synchronisation), the mixing set is already on the device, and every shape is
@@ -30,9 +30,9 @@ from triton.language.extra import libdevice
 from triton.runtime.interpreter import InterpretedFunction
 
 from ipmix.augment.encoding import RowLayout
+from ipmix.augment.kernels.triton.ops import apply_op
 from ipmix.augment.mixing import ADD, MULTIPLY, RANDOM_PIXELS
 from ipmix.augment.plan import FROM_IMAGE_OP, IMAGE_LEVEL
-from ipmix.augment.triton_ops import apply_op
 
 _ADD = tl.constexpr(ADD)
 _MULTIPLY = tl.constexpr(MULTIPLY)
@@ -64,7 +64,7 @@ BLOCK, NUM_WARPS = 512, 8
 
 @triton.jit
 def _uniform(seed, sample, chain, step, element):
-    """`ipmix.augment.fused._uniform`: a float32 in [0, 1) hashed from its coordinates."""
+    """`ipmix.augment.kernels.fused.apply._uniform`: a float32 in [0, 1) hashed from its coordinates."""
     z = seed ^ (tl.cast(sample, tl.uint64) * 0x9E3779B97F4A7C15)
     z ^= (((tl.cast(chain, tl.int64) * 64 + step) << 40) + element).to(tl.uint64) * 0xBF58476D1CE4E5B9
     z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9
@@ -199,7 +199,7 @@ def _stage_kernel(images, plan, bank, scratch_bytes, scratch_floats, scratch_lut
 
     Only the channel counts and the output type are compile-time constants: one compiled
     kernel serves every image size, chain count and depth (`stage_launches` says with what
-    arguments; `ipmix.augment.triton_compile` compiles every variant without a GPU).
+    arguments; `ipmix.augment.kernels.triton.compile` compiles every variant without a GPU).
     """
     row = tl.program_id(0).to(tl.int64)
     size = C * H * W

@@ -1,0 +1,2 @@
+"""PRIME (Modas et al., ECCV 2022): the transforms (`transform`) and their three primitives
+(`primitives`)."""
