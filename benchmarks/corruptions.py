@@ -145,13 +145,9 @@ def main(argv: list[str] | None = None) -> int:
 
     from ipmix.corruptions.imagenet_c import ALL_CORRUPTIONS, BENCHMARK_CORRUPTIONS
     from ipmix.corruptions.perturbations import PERTURBATIONS
-    from ipmix.corruptions.writers.cifar import (
-        load_cifar_c,
-        load_cifar_p,
-        make_cifar_c,
-        make_cifar_p,
-    )
+    from ipmix.corruptions.writers.cifar import make_cifar_c, make_cifar_p
     from ipmix.data.cifar import data_root, load_cifar
+    from ipmix.robustness.benchmarks.cifar_files import load_cifar_c, load_cifar_p
 
     groups = {"all": ALL_CORRUPTIONS, "benchmark": BENCHMARK_CORRUPTIONS}
     names = list(groups.get(args.corruptions, args.corruptions.split(",")))

@@ -1,4 +1,4 @@
-"""Corruption tests: a private cache per test (folder listings and generated sets go there)."""
+"""Corruption tests: a private cache per test (folder listings go there, never to the user's)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Official CIFAR-C / CIFAR-P file layouts: writing (cached, resumable), reading, error paths."""
+"""Writing the official CIFAR-C / CIFAR-P file layouts: cached, resumable, error paths (the readers
+are tested in tests/robustness/test_cifar_readers.py)."""
 
 from __future__ import annotations
 
@@ -11,15 +12,7 @@ from ipmix.cli import main as cli_main
 from ipmix.corruptions.imagenet_c import CorruptionError, FrostTexturesNotFoundError, corrupt
 from ipmix.corruptions.perturbations import PerturbationError, perturb_sequence
 from ipmix.corruptions.writers import cifar
-from ipmix.corruptions.writers.cifar import (
-    BenchmarkFileError,
-    BenchmarkFileNotFoundError,
-    load_cifar_c,
-    load_cifar_p,
-    load_cifar_p_labels,
-    make_cifar_c,
-    make_cifar_p,
-)
+from ipmix.corruptions.writers.cifar import BenchmarkFileError, make_cifar_c, make_cifar_p
 
 NAMES = ["gaussian_noise", "contrast"]
 
@@ -30,14 +23,10 @@ def tiny_images(count: int = 3, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     return images, rng.integers(0, 10, size=count).astype(np.int64)
 
 
-def save(path, array) -> None:
-    np.save(path, array)
-
-
 # ------------------------------------------------------------------------ CIFAR-C
 
 
-def test_make_and_load_cifar_c_official_layout(tmp_path) -> None:
+def test_make_cifar_c_official_layout(tmp_path) -> None:
     images, labels = tiny_images()
     written = make_cifar_c(images, labels, tmp_path, corruptions=NAMES, seed=3, progress=False)
     assert set(written) == set(NAMES)
@@ -46,9 +35,7 @@ def test_make_and_load_cifar_c_official_layout(tmp_path) -> None:
     raw_labels = np.load(tmp_path / "labels.npy")
     assert raw_labels.dtype == np.uint8
     np.testing.assert_array_equal(raw_labels, np.tile(labels, 5))
-    stack, loaded_labels = load_cifar_c(tmp_path, "gaussian_noise")
-    assert stack.shape == (5, 3, 32, 32, 3) and loaded_labels.dtype == np.int64
-    np.testing.assert_array_equal(loaded_labels, labels)
+    stack = raw.reshape(5, 3, 32, 32, 3)
     # severity s is block s - 1, made with that part's own generator
     for severity in (1, 5):
         rng = cifar._stream(3, "gaussian_noise", severity, 0)
@@ -123,101 +110,33 @@ def test_make_cifar_c_frost_without_textures(tmp_path, monkeypatch) -> None:
         make_cifar_c(images, labels, tmp_path, corruptions=["frost"], progress=False, require_frost=True)
 
 
-def write_official(folder, images: np.ndarray, labels: np.ndarray) -> None:
-    folder.mkdir(parents=True, exist_ok=True)
-    save(folder / "snow.npy", images)
-    save(folder / "labels.npy", labels)
-
-
-def test_load_cifar_c_accepts_n_or_5n_labels(tmp_path) -> None:
-    images = np.zeros((10, 32, 32, 3), np.uint8)
-    write_official(tmp_path / "a", images, np.array([1, 2] * 5, np.uint8))
-    write_official(tmp_path / "b", images, np.array([1, 2], np.int64))
-    for folder in ("a", "b"):
-        stack, labels = load_cifar_c(tmp_path / folder, "snow")
-        assert stack.shape == (5, 2, 32, 32, 3)
-        np.testing.assert_array_equal(labels, [1, 2])
-        assert labels.dtype == np.int64
-
-
-@pytest.mark.parametrize(
-    ("images", "labels", "message"),
-    [
-        (np.zeros((10, 32, 32, 3), np.uint8), np.arange(3), "label count mismatch"),
-        (np.zeros((10, 32, 32, 3), np.uint8), np.arange(10), "severity blocks of labels differ"),
-        (np.zeros((10, 32, 32, 3), np.uint8), np.zeros((2, 5), np.int64), "1-D integer"),
-        (np.zeros((10, 32, 32, 3), np.float32), np.arange(2), "uint8"),
-        (np.zeros((10, 32, 32), np.uint8), np.arange(2), "uint8"),
-        (np.zeros((7, 32, 32, 3), np.uint8), np.arange(2), "multiple of 5"),
-    ],
-    ids=["count", "blocks", "labels-shape", "dtype", "ndim", "not-5"],
-)
-def test_load_cifar_c_malformed(tmp_path, images, labels, message) -> None:
-    write_official(tmp_path, images, labels)
-    with pytest.raises(BenchmarkFileError, match=message):
-        load_cifar_c(tmp_path, "snow")
-
-
-def test_load_cifar_c_missing_and_unreadable(tmp_path) -> None:
-    with pytest.raises(BenchmarkFileNotFoundError, match="does not exist"):
-        load_cifar_c(tmp_path / "nowhere", "snow")
-    write_official(tmp_path, np.zeros((5, 32, 32, 3), np.uint8), np.arange(1))
-    with pytest.raises(BenchmarkFileNotFoundError, match="present in .*: snow"):
-        load_cifar_c(tmp_path, "fog")
-    (tmp_path / "fog.npy").write_bytes(b"not an array")
-    with pytest.raises(BenchmarkFileError, match="not a readable .npy"):
-        load_cifar_c(tmp_path, "fog")
-    (tmp_path / "labels.npy").unlink()
-    with pytest.raises(BenchmarkFileNotFoundError, match="labels"):
-        load_cifar_c(tmp_path, "snow")
-    with pytest.raises(BenchmarkFileError, match="not a benchmark file name"):
-        load_cifar_c(tmp_path, "../snow")
-
-
 # ------------------------------------------------------------------------ CIFAR-P
 
 
-def test_make_and_load_cifar_p(tmp_path) -> None:
+def test_make_cifar_p(tmp_path) -> None:
     images, labels = tiny_images(2)
     names = ["translate", "gaussian_noise"]
     written = make_cifar_p(images, tmp_path, perturbations=names, seed=4, progress=False)
     assert set(written) == set(names)
-    sequences = load_cifar_p(tmp_path, "translate")
+    sequences = np.load(tmp_path / "translate.npy")
     assert sequences.shape == (2, 16, 32, 32, 3) and sequences.dtype == np.uint8
     np.testing.assert_array_equal(sequences[1], perturb_sequence(images[1], "translate", None))
-    noise = load_cifar_p(tmp_path, "gaussian_noise")
+    noise = np.load(tmp_path / "gaussian_noise.npy")
     assert noise.shape == (2, 31, 32, 32, 3)
     rng = cifar._stream(4, "gaussian_noise", 0, 0)
     expected = [perturb_sequence(image, "gaussian_noise", rng) for image in images]
     np.testing.assert_array_equal(noise, np.stack(expected))
-    assert load_cifar_p_labels(tmp_path) is None  # official layout: no labels
+    assert not (tmp_path / "labels.npy").exists()  # official layout: no labels
 
 
 def test_make_cifar_p_labels_and_errors(tmp_path) -> None:
     images, labels = tiny_images(2)
     make_cifar_p(images, tmp_path, perturbations=["tilt"], progress=False, labels=labels)
-    np.testing.assert_array_equal(load_cifar_p_labels(tmp_path), labels)
+    np.testing.assert_array_equal(np.load(tmp_path / "labels.npy"), labels)
     with pytest.raises(PerturbationError, match="unknown perturbation"):
         make_cifar_p(images, tmp_path, perturbations=["shear"], progress=False)
     with pytest.raises(BenchmarkFileError, match="1 labels for 2 images"):
         make_cifar_p(images, tmp_path / "x", perturbations=["tilt"], progress=False, labels=labels[:1])
-
-
-@pytest.mark.parametrize(
-    ("array", "message"),
-    [
-        (np.zeros((2, 31, 32, 32, 3), np.float32), "uint8"),
-        (np.zeros((2, 32, 32, 3), np.uint8), r"\[N, F, H, W, 3\]"),
-        (np.zeros((2, 1, 32, 32, 3), np.uint8), "at least 2 frames"),
-    ],
-    ids=["dtype", "ndim", "one-frame"],
-)
-def test_load_cifar_p_malformed(tmp_path, array, message) -> None:
-    save(tmp_path / "rotate.npy", array)
-    with pytest.raises(BenchmarkFileError, match=message):
-        load_cifar_p(tmp_path, "rotate")
-    with pytest.raises(BenchmarkFileNotFoundError, match="rotate"):
-        load_cifar_p(tmp_path, "tilt")
 
 
 # ------------------------------------------------------------------------ command line
@@ -243,14 +162,13 @@ def test_cli_make_cifar_c_and_p(tmp_path, capsys) -> None:
          "--corruptions", "contrast,pixelate", "--no-progress"]
     )  # fmt: skip
     assert code == 0 and "2 corruption file(s) of 3 images" in capsys.readouterr().out
-    stack, loaded = load_cifar_c(out, "pixelate")
-    assert stack.shape == (5, 3, 32, 32, 3)
-    np.testing.assert_array_equal(loaded, labels[:3])
+    assert np.load(out / "pixelate.npy").shape == (15, 32, 32, 3)
+    np.testing.assert_array_equal(np.load(out / "labels.npy"), np.tile(labels[:3], 5))
     code = cli_main(
         ["make-cifar-p", "--out", str(tmp_path / "p"), "--data", str(tmp_path / "data"),
          "--perturbations", "rotate", "--no-progress"]
     )  # fmt: skip
-    assert code == 0 and load_cifar_p(tmp_path / "p", "rotate").shape == (4, 31, 32, 32, 3)
+    assert code == 0 and np.load(tmp_path / "p" / "rotate.npy").shape == (4, 31, 32, 32, 3)
 
 
 def test_cli_errors_are_one_line(tmp_path, capsys) -> None:
@@ -271,12 +189,12 @@ def test_make_cifar_c_never_overwrites_other_labels(tmp_path) -> None:
     """Generating a missing corruption into an official folder keeps its labels.npy; a folder
     whose labels belong to other images is refused before anything is written."""
     images, labels = tiny_images()
-    save(tmp_path / "labels.npy", np.tile(labels, 5).astype(np.uint8))  # official form
+    np.save(tmp_path / "labels.npy", np.tile(labels, 5).astype(np.uint8))  # official form
     make_cifar_c(images, labels, tmp_path, corruptions=["contrast"], progress=False)
     np.testing.assert_array_equal(np.load(tmp_path / "labels.npy"), np.tile(labels, 5))
     other = tmp_path / "other"
     other.mkdir()
-    save(other / "labels.npy", np.zeros(50000, np.uint8))
+    np.save(other / "labels.npy", np.zeros(50000, np.uint8))
     with pytest.raises(BenchmarkFileError, match="holds other labels"):
         make_cifar_c(images, labels, other, corruptions=["contrast"], progress=False)
     assert not (other / "contrast.npy").exists() and not (other / cifar.META_FILE).exists()

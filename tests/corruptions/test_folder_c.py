@@ -18,7 +18,7 @@ from ipmix.corruptions.cbar.levels import CIFAR_CBAR
 from ipmix.corruptions.imagenet_c import corrupt
 from ipmix.corruptions.imagenet_c.presets import CIFAR, IMAGENET, CorruptionError
 from ipmix.corruptions.writers import cifar
-from ipmix.corruptions.writers.cifar import BenchmarkFileError, load_cifar_c, make_cifar_c
+from ipmix.corruptions.writers.cifar import BenchmarkFileError, make_cifar_c
 from ipmix.corruptions.writers.folder_c import (
     JPEG_QUALITY,
     image_stream,
@@ -32,12 +32,6 @@ from ipmix.corruptions.writers.folder_c import (
 from ipmix.corruptions.writers.folder_p import make_p_folder
 from ipmix.data.cifar import DataNotFoundError
 from ipmix.data.folders import FolderDataError
-
-
-@pytest.fixture(autouse=True)
-def private_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch) -> None:
-    """Folder listings are cached under $IPMIX_CACHE: keep them out of the user's cache."""
-    monkeypatch.setenv("IPMIX_CACHE", str(tmp_path_factory.mktemp("cache")))
 
 
 @pytest.fixture(scope="module")
@@ -202,9 +196,8 @@ def test_make_cifar_c_writes_cbar_in_the_reference_layout(tmp_path) -> None:
         images, labels, tmp_path, corruptions=["ripple", "contrast"], seed=2, progress=False
     )
     assert set(written) == {"ripple", "contrast"}
-    stack, loaded = load_cifar_c(tmp_path, "ripple")
-    assert stack.shape == (5, 3, 32, 32, 3)
-    np.testing.assert_array_equal(loaded, labels)
+    stack = np.load(tmp_path / "ripple.npy").reshape(5, 3, 32, 32, 3)
+    np.testing.assert_array_equal(np.load(tmp_path / "labels.npy"), np.tile(labels, 5))
     for severity in (1, 5):
         rng = cifar._stream(2, "ripple", severity, 0)
         np.testing.assert_array_equal(stack[severity - 1], corrupt_bar(images, "ripple", severity, rng))

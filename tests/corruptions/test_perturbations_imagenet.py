@@ -94,11 +94,6 @@ def test_lossless_video_round_trip_with_pyav_and_opencv(tmp_path) -> None:
         encode_video(frames, crf=80)
 
 
-@pytest.fixture(autouse=True)
-def private_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch) -> None:
-    monkeypatch.setenv("IPMIX_CACHE", str(tmp_path_factory.mktemp("cache")))
-
-
 @pytest.fixture(scope="module")
 def folder(tmp_path_factory: pytest.TempPathFactory):
     root = tmp_path_factory.mktemp("p_images")

@@ -1,6 +1,6 @@
 """One module per benchmark family: its reader (layout, checks) and its protocol (metrics).
 
-- `cifar`: CIFAR-10/100-C, -C-bar and -P (``.npy`` files);
+- `cifar`: CIFAR-10/100-C, -C-bar and -P (``.npy`` files; `cifar_files` reads them);
 - `imagenet_c`: ImageNet-C (15 + 4 corruptions) and ImageNet-C-bar (JPEG folders);
 - `imagenet_p`: ImageNet-P (``.mp4`` sequences, decoded with PyAV);
 - `imagenet_subsets`: ImageNet-R, -A (200-class masks) and -O (anomalies);

@@ -1,6 +1,6 @@
 """CIFAR-10/100-C, -C-bar and -P: the official ``.npy`` files, checked against the test set.
 
-Layouts (read by `ipmix.corruptions.writers.cifar`):
+Layouts (read by `cifar_files`, written by `ipmix.corruptions.writers.cifar`):
 
 - CIFAR-C (Hendrycks & Dietterich): ``<corruption>.npy`` uint8 ``[5 * N, 32, 32, 3]``, severities
   1..5 stacked, and ``labels.npy`` (``[5 * N]``). The CIFAR papers' "mCE" is the unnormalised mean
@@ -191,7 +191,7 @@ def _score_corruptions(
     what: str,
     progress: bool,
 ) -> tuple[dict[str, list[float]], dict[str, dict[str, float | None]]]:
-    from ipmix.corruptions.writers.cifar import load_cifar_c
+    from ipmix.robustness.benchmarks.cifar_files import load_cifar_c
 
     count = len(arrays)
     errors: dict[str, list[float]] = {}
@@ -224,7 +224,8 @@ def perturbation_part(
 ) -> dict[str, Any]:
     """CIFAR-P flip probability per perturbation and mFR (their plain mean)."""
     from ipmix.corruptions.perturbations import PERTURBATIONS
-    from ipmix.corruptions.writers.cifar import load_cifar_p, load_cifar_p_labels, make_cifar_p
+    from ipmix.corruptions.writers.cifar import make_cifar_p
+    from ipmix.robustness.benchmarks.cifar_files import load_cifar_p, load_cifar_p_labels
 
     missing = _missing_files(folder, PERTURBATIONS)
     if user_named and not generate and (missing or not folder.is_dir()):
