@@ -23,6 +23,11 @@ def test_gaussian_filter_equals_scipy(shape, mode, truncate) -> None:
         expected = ndimage.gaussian_filter(x, sigmas, mode=mode, truncate=truncate)
         ours = ported.gaussian_filter_hw(x, sigma, mode, truncate)
         np.testing.assert_array_equal(ours, expected)
+    for pair in ((0.4, 0.3), (0.0, 2.44), (7.5, 0.0)):  # one sigma per axis (imagecorruptions' elastic)
+        sigmas = [0.0] * x.ndim
+        sigmas[1], sigmas[2] = pair
+        expected = ndimage.gaussian_filter(x, sigmas, mode=mode, truncate=truncate)
+        np.testing.assert_array_equal(ported.gaussian_filter_hw(x, pair, mode, truncate), expected)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
@@ -39,6 +44,26 @@ def test_clipped_zoom_equals_scipy_zoom(dtype) -> None:
                 zoomed = ndimage.zoom(centre, (factor, factor, 1), order=1)
                 trim = (zoomed.shape[0] - size) // 2
                 np.testing.assert_array_equal(ours[i], zoomed[trim : trim + size, trim : trim + size])
+
+
+@pytest.mark.parametrize("trim", ["centre", "start", "none"])
+def test_clipped_zoom_of_other_shapes_equals_scipy_zoom(trim) -> None:
+    """Each axis cropped by its own length (imagecorruptions' clipped_zoom), cut as `trim` says."""
+    rng = np.random.default_rng(2)
+    images = rng.random((2, 37, 52, 1))
+    for factor in (1.06, 1.31, 2.25, 4.5):
+        ours = ported.clipped_zoom(images, factor, trim)
+        for i in range(2):
+            rows, cols = int(np.ceil(37 / factor)), int(np.ceil(52 / factor))
+            top, left = (37 - rows) // 2, (52 - cols) // 2
+            centre = images[i, top : top + rows, left : left + cols]
+            zoomed = ndimage.zoom(centre, (factor, factor, 1), order=1)
+            if trim == "centre":
+                top, left = (zoomed.shape[0] - 37) // 2, (zoomed.shape[1] - 52) // 2
+                zoomed = zoomed[top : top + 37, left : left + 52]
+            elif trim == "start":
+                zoomed = zoomed[:37, :52]
+            np.testing.assert_array_equal(ours[i], zoomed)
 
 
 def test_cubic_zoom_equals_scipy_zoom_without_prefilter() -> None:

@@ -54,9 +54,10 @@ def _clip_truncate(values, low, high, scale, out) -> None:
 
 
 def gaussian_filter_hw(
-    images: np.ndarray, sigma: float, mode: str = "nearest", truncate: float = 4.0
+    images: np.ndarray, sigma: float | tuple[float, float], mode: str = "nearest", truncate: float = 4.0
 ) -> np.ndarray:
-    """Gaussian blur over the two spatial axes (1, 2) only, like ``skimage.filters.gaussian``.
+    """Gaussian blur over the two spatial axes (1, 2) only, like ``skimage.filters.gaussian``
+    (`sigma`: one for both axes, or ``(rows, columns)``).
 
     skimage's defaults (``mode='nearest'``, ``truncate=4``) are scipy's filter with the channel
     axis (and here the image axis) left alone; `corruption_ndimage` computes it bit for bit.
@@ -176,10 +177,7 @@ def magick_motion_blur(images: np.ndarray, radius: float, sigma: float, angles_d
     edge pixels repeated outside the image (its default virtual-pixel method). `images` is
     ``[N, H, W, C]`` or ``[N, H, W]`` in any range; one angle per image. Returns float64.
     """
-    images = np.asarray(images)
-    if images.dtype != np.uint8:  # uint8 is read as it is (exactly), anything else as float64
-        images = images.astype(np.float64)
-    angles = np.broadcast_to(np.asarray(angles_deg, dtype=np.float64), (images.shape[0],))
+    angles = np.broadcast_to(np.asarray(angles_deg, dtype=np.float64), (np.shape(images)[0],))
     width = int(2 * math.ceil(radius) + 1)
     taps = np.arange(width, dtype=np.float64)
     kernel = np.exp(-(taps**2) / (2.0 * max(sigma, 1e-12) ** 2))
@@ -190,9 +188,21 @@ def magick_motion_blur(images: np.ndarray, radius: float, sigma: float, angles_d
     norm = np.hypot(point_x, point_y)[:, None]
     dx = np.ceil(taps[None, :] * point_y[:, None] / norm - 0.5).astype(np.int64)
     dy = np.ceil(taps[None, :] * point_x[:, None] / norm - 0.5).astype(np.int64)
+    return shifted_sum(images, kernel, dy, dx)
+
+
+def shifted_sum(images: np.ndarray, kernel: np.ndarray, dy: np.ndarray, dx: np.ndarray) -> np.ndarray:
+    """``out[b, r, c] = sum_i kernel[i] * images[b, clip(r + dy[b, i]), clip(c + dx[b, i])]``
+    in float64, summed from 0 in tap order (edge pixels repeated outside the image): the motion
+    blurs of ImageMagick and of imagecorruptions. `images` ``[N, H, W, C]`` or ``[N, H, W]``;
+    `dy`, `dx` integer ``[N, taps]``."""
+    images = np.asarray(images)
+    if images.dtype != np.uint8:  # uint8 is read as it is (exactly), anything else as float64
+        images = images.astype(np.float64)
     flat = np.ascontiguousarray(images).reshape(*images.shape[:3], -1)
     out = np.empty(flat.shape, dtype=np.float64)
-    _motion_taps(flat, kernel, np.ascontiguousarray(dy), np.ascontiguousarray(dx), out)
+    offsets = (np.ascontiguousarray(d, dtype=np.int64) for d in (dy, dx))
+    _motion_taps(flat, np.ascontiguousarray(kernel, dtype=np.float64), *offsets, out)
     return out.reshape(images.shape)
 
 
@@ -255,11 +265,11 @@ def _quantise_q16(values, out) -> None:
         out[i] = np.uint8(int(quantum) // 257)
 
 
-def clipped_zoom(images: np.ndarray, factor: float) -> np.ndarray:
-    """Zoom the centre of square ``[N, H, H, C]`` images by `factor` (>= 1), cropped back to
-    the input size, as the reference's ``clipped_zoom`` (scipy ``zoom(order=1)``, bit for bit:
-    `ndimage.clipped_zoom`). The dtype is kept."""
-    return ndimage.clipped_zoom(images, factor)
+def clipped_zoom(images: np.ndarray, factor: float, trim: str = "centre") -> np.ndarray:
+    """Zoom the centre of ``[N, H, W, C]`` images by `factor` (>= 1), cut back to the input
+    size (`trim`: where, see `ndimage.TRIMS`), as the reference's ``clipped_zoom`` (scipy
+    ``zoom(order=1)``, bit for bit: `ndimage.clipped_zoom`). The dtype is kept."""
+    return ndimage.clipped_zoom(images, factor, trim)
 
 
 _SPATTER_EDGE_KERNEL = np.array([[-2, -1, 0], [-1, 1, 1], [0, 1, 2]], dtype=np.float64)

@@ -108,21 +108,27 @@ def _correlate_columns(source: np.ndarray, weights: np.ndarray, mode: int, out: 
 
 
 def gaussian_filter_hw(
-    images: np.ndarray, sigma: float, mode: str = "nearest", truncate: float = 4.0
+    images: np.ndarray, sigma: float | tuple[float, float], mode: str = "nearest", truncate: float = 4.0
 ) -> np.ndarray:
     """``scipy.ndimage.gaussian_filter`` over axes 1 and 2 of ``[N, H, W, ...]`` (sigma 0 on
-    the others), in float64: rows first, then columns, as scipy. Bit-identical to scipy."""
+    the others), in float64: rows first, then columns, as scipy. Bit-identical to scipy.
+    `sigma` is one value for both axes or ``(rows, columns)``; scipy skips an axis whose sigma
+    is (nearly) 0."""
     x = np.ascontiguousarray(images, dtype=np.float64)
-    if sigma <= 1e-15:  # scipy skips such axes
-        return x.copy()
-    weights = gaussian_weights(sigma, truncate)
+    sigma_rows, sigma_cols = (sigma, sigma) if np.ndim(sigma) == 0 else sigma
     n, h, w = x.shape[:3]
     grid = x.reshape(n, h, w, -1)
-    rows = np.empty_like(grid)
-    _correlate_rows(grid.reshape(n, h, -1), weights, MODES[mode], rows.reshape(n, h, -1))
-    out = np.empty_like(grid)
-    _correlate_columns(rows.reshape(n * h, w, -1), weights, MODES[mode], out.reshape(n * h, w, -1))
-    return out.reshape(x.shape)
+    if sigma_rows > 1e-15:
+        rows = np.empty_like(grid)
+        weights = gaussian_weights(sigma_rows, truncate)
+        _correlate_rows(grid.reshape(n, h, -1), weights, MODES[mode], rows.reshape(n, h, -1))
+        grid = rows
+    if sigma_cols > 1e-15:
+        out = np.empty_like(grid)
+        weights = gaussian_weights(sigma_cols, truncate)
+        _correlate_columns(grid.reshape(n * h, w, -1), weights, MODES[mode], out.reshape(n * h, w, -1))
+        grid = out
+    return grid.reshape(x.shape) if max(sigma_rows, sigma_cols) > 1e-15 else x.copy()
 
 
 # ------------------------------------------------------------------------- linear zoom
@@ -167,41 +173,56 @@ def _mirror_index(index: int, size: int) -> int:
 
 
 @numba.njit(cache=True, nogil=True)
-def _zoom(source: np.ndarray, out_size: int, trim: int, out: np.ndarray) -> None:
-    """Output ``[N, S, S, C]`` = rows/columns ``trim .. trim + S`` of the ``out_size`` zoom of
-    ``[N, s, s, C]``: ``sum`` over the four corners, in scipy's order, of
-    ``((value * w_row) * w_col) * 1.0`` (the channel axis is zoomed by 1)."""
-    n, size, _, channels = source.shape
-    s = out.shape[1]
-    low, high, w0, w1, inside = _zoom_taps(size, out_size)
+def _zoom(source: np.ndarray, zoomed_rows: int, zoomed_cols: int, top: int, left: int,
+          out: np.ndarray) -> None:
+    """`out` ``[N, R, C, K]`` = rows ``top .. top + R`` and columns ``left .. left + C`` of the
+    ``zoomed_rows x zoomed_cols`` zoom of ``[N, r, c, K]``: ``sum`` over the four corners, in
+    scipy's order, of ``((value * w_row) * w_col) * 1.0`` (the channel axis is zoomed by 1)."""
+    n, size_rows, size_cols, channels = source.shape
+    low_r, high_r, w0_r, w1_r, inside_r = _zoom_taps(size_rows, zoomed_rows)
+    low_c, high_c, w0_c, w1_c, inside_c = _zoom_taps(size_cols, zoomed_cols)
     for b in range(n):
-        for i in range(s):
-            y = i + trim
-            for j in range(s):
-                x = j + trim
-                if not (inside[y] and inside[x]):
+        for i in range(out.shape[1]):
+            y = i + top
+            for j in range(out.shape[2]):
+                x = j + left
+                if not (inside_r[y] and inside_c[x]):
                     out[b, i, j, :] = 0.0
                     continue
                 for c in range(channels):
                     t = 0.0
-                    t += source[b, low[y], low[x], c] * w0[y] * w0[x] * 1.0
-                    t += source[b, low[y], high[x], c] * w0[y] * w1[x] * 1.0
-                    t += source[b, high[y], low[x], c] * w1[y] * w0[x] * 1.0
-                    t += source[b, high[y], high[x], c] * w1[y] * w1[x] * 1.0
+                    t += source[b, low_r[y], low_c[x], c] * w0_r[y] * w0_c[x] * 1.0
+                    t += source[b, low_r[y], high_c[x], c] * w0_r[y] * w1_c[x] * 1.0
+                    t += source[b, high_r[y], low_c[x], c] * w1_r[y] * w0_c[x] * 1.0
+                    t += source[b, high_r[y], high_c[x], c] * w1_r[y] * w1_c[x] * 1.0
                     out[b, i, j, c] = t
 
 
-def clipped_zoom(images: np.ndarray, factor: float) -> np.ndarray:
-    """The reference's ``clipped_zoom`` of square ``[N, H, H, C]`` images: crop the centre
-    ``ceil(H / factor)``, ``scipy.ndimage.zoom(..., (factor, factor, 1), order=1)`` it, trim the
-    overhang evenly. The dtype is kept (float32 rounds once at the end, as scipy's output)."""
-    h = images.shape[1]
-    crop = int(np.ceil(h / factor))
-    top = (h - crop) // 2
-    out_size = int(round(crop * factor))
-    centre = np.ascontiguousarray(images[:, top : top + crop, top : top + crop])
-    out = np.empty(images.shape, dtype=images.dtype)
-    _zoom(centre, out_size, (out_size - h) // 2, out)
+TRIMS = ("centre", "start", "none")
+"""How `clipped_zoom` cuts the zoom back: evenly on both sides (make_imagenet_c.py), from the
+top-left corner (imagecorruptions' ``[:h, :w]``), or not at all."""
+
+
+def clipped_zoom(images: np.ndarray, factor: float, trim: str = "centre") -> np.ndarray:
+    """The reference's ``clipped_zoom`` of ``[N, H, W, C]`` images: crop the centre
+    ``ceil(H / factor) x ceil(W / factor)``, ``scipy.ndimage.zoom(..., (factor, factor, 1),
+    order=1)`` it, cut the overhang as `trim` says (`TRIMS`; ``"none"`` returns the whole zoom,
+    a pixel or two larger than the input). The dtype is kept (float32 rounds once at the end,
+    as scipy's output)."""
+    if trim not in TRIMS:
+        raise ValueError(f"trim must be one of {', '.join(TRIMS)}, got {trim!r}")
+    n, h, w = images.shape[:3]
+    crop_h, crop_w = int(np.ceil(h / factor)), int(np.ceil(w / factor))
+    top, left = (h - crop_h) // 2, (w - crop_w) // 2
+    zoomed_h, zoomed_w = int(round(crop_h * factor)), int(round(crop_w * factor))
+    centre = np.ascontiguousarray(images[:, top : top + crop_h, left : left + crop_w])
+    window, start = (h, w), (0, 0)
+    if trim == "none":
+        window = (zoomed_h, zoomed_w)
+    elif trim == "centre":
+        start = ((zoomed_h - h) // 2, (zoomed_w - w) // 2)
+    out = np.empty((n, *window, *images.shape[3:]), dtype=images.dtype)
+    _zoom(centre, zoomed_h, zoomed_w, *start, out)
     return out
 
 
