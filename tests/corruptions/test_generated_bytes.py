@@ -2,11 +2,11 @@
 fixed seeds, hashed and compared with digests recorded before the corruption code moved into
 ``ipmix.corruptions`` (issue 26). A refactoring must leave these digests alone.
 
-The inputs are built here from numpy arrays only (PNG files, synthetic frost textures in PNG
-form), so the digests depend on the generators and on the libraries they call (numpy's PCG64
-streams, OpenCV, Pillow's JPEG encoder, x264), not on downloaded data. After a deliberate change
-of output, or an upgrade of one of those libraries, run this file with ``IPMIX_PRINT_DIGESTS=1``
-and ``-s`` to print the new digests.
+The inputs are built from numpy arrays only (``synthetic.py``: PNG files, synthetic frost
+textures in PNG form), so the digests depend on the generators and on the libraries they call
+(numpy's PCG64 streams, OpenCV, Pillow's JPEG encoder, x264), not on downloaded data. After a
+deliberate change of output, or an upgrade of one of those libraries, run this file with
+``IPMIX_PRINT_DIGESTS=1`` and ``-s`` to print the new digests.
 """
 
 from __future__ import annotations
@@ -18,45 +18,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
+from synthetic import frost_textures, smooth_images
 
 from ipmix.corruptions.cbar.levels import CBAR_LEVELS, CIFAR_CBAR
-from ipmix.corruptions.imagenet_c import ALL_CORRUPTIONS, FROST_FILES
+from ipmix.corruptions.imagenet_c import ALL_CORRUPTIONS
 from ipmix.corruptions.perturbations import PERTURBATIONS
 from ipmix.corruptions.writers.cifar import make_cifar_c, make_cifar_p
 from ipmix.corruptions.writers.folder_c import make_c_folder
 from ipmix.corruptions.writers.folder_p import make_p_folder
 
 pytestmark = pytest.mark.slow
-
-
-def _smooth_images(count: int, height: int, width: int, seed: int) -> np.ndarray:
-    """Photo-like uint8 images: low-frequency colour fields with edges and some texture."""
-    rng = np.random.default_rng(seed)
-    rows = np.linspace(0.0, 1.0, height)[:, None]
-    cols = np.linspace(0.0, 1.0, width)[None, :]
-    images = np.empty((count, height, width, 3), dtype=np.uint8)
-    for i in range(count):
-        channels = []
-        for _ in range(3):
-            a, b, c, d = rng.uniform(0.5, 6.0, size=4)
-            field = np.sin(a * rows * np.pi + b) * np.cos(c * cols * np.pi + d)
-            field += (rows * rng.uniform(-1, 1) + cols * rng.uniform(-1, 1)) > 0.1  # an edge
-            field += 0.15 * rng.standard_normal((height, width))
-            channels.append(field)
-        stack = np.stack(channels, axis=-1)
-        stack = (stack - stack.min()) / (stack.max() - stack.min())
-        images[i] = (stack * 255).astype(np.uint8)
-    return images
-
-
-def _frost_dir(root: Path) -> Path:
-    """Five 240 x 260 frost textures, PNG data under the official names (cv2 reads by content)."""
-    folder = root / "frost"
-    folder.mkdir()
-    for index, name in enumerate(FROST_FILES):
-        texture = _smooth_images(1, 240, 260, seed=100 + index)[0]
-        Image.fromarray(texture).save(folder / name, format="PNG")
-    return folder
 
 
 def _digest(files: list[Path], root: Path) -> str:
@@ -83,7 +54,7 @@ def _check(found: dict[str, str], recorded: dict[str, str]) -> None:
 
 @pytest.fixture(scope="module")
 def frost(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return _frost_dir(tmp_path_factory.mktemp("textures"))
+    return frost_textures(tmp_path_factory.mktemp("textures") / "frost", [(240, 260)] * 5)
 
 
 CIFAR_C = {
@@ -121,7 +92,7 @@ CIFAR_C = {
 
 
 def test_cifar_c_bytes(tmp_path, frost) -> None:
-    images = _smooth_images(3, 32, 32, seed=1)
+    images = smooth_images(3, 32, 32, seed=1)
     labels = np.array([3, 0, 7])
     make_cifar_c(images, labels, tmp_path, corruptions=ALL_CORRUPTIONS + CIFAR_CBAR, frost_dir=frost,
                  seed=11, progress=False, require_frost=True)
@@ -144,7 +115,7 @@ CIFAR_P = {
 
 
 def test_cifar_p_bytes(tmp_path) -> None:
-    images = _smooth_images(2, 32, 32, seed=2)
+    images = smooth_images(2, 32, 32, seed=2)
     make_cifar_p(images, tmp_path, perturbations=PERTURBATIONS, seed=12, progress=False,
                  labels=np.array([1, 2]))
     _check(_digests_by_top_folder(tmp_path), CIFAR_P)
@@ -156,7 +127,7 @@ def _image_folder(root: Path) -> Path:
     for index, (height, width) in enumerate(sizes):
         folder = root / f"n0{index % 2}"
         folder.mkdir(parents=True, exist_ok=True)
-        image = _smooth_images(1, height, width, seed=20 + index)[0]
+        image = smooth_images(1, height, width, seed=20 + index)[0]
         Image.fromarray(image).save(folder / f"img{index}.png")
     return root
 

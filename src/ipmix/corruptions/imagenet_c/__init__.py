@@ -12,8 +12,9 @@ takes a batch of uint8 ``[N, H, W, 3]`` images, a severity 1..5 and a
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
+from types import MappingProxyType
 
 import numpy as np
 
@@ -47,6 +48,7 @@ __all__ = [
     "SEVERITIES",
     "CorruptionError",
     "CorruptionPreset",
+    "KERNELS",
     "FrostTexturesNotFoundError",
     "PresetError",
     "check_images",
@@ -56,7 +58,10 @@ __all__ = [
     "glass_shuffle",
     "glass_shuffle_sequential",
     "plasma_fractal",
+    "run_kernel",
 ]
+
+Kernel = Callable[[np.ndarray, object, np.random.Generator, CorruptionContext], np.ndarray]
 
 BENCHMARK_CORRUPTIONS: tuple[str, ...] = (
     "gaussian_noise",
@@ -79,7 +84,7 @@ EXTRA_CORRUPTIONS: tuple[str, ...] = ("speckle_noise", "gaussian_blur", "spatter
 ALL_CORRUPTIONS: tuple[str, ...] = BENCHMARK_CORRUPTIONS + EXTRA_CORRUPTIONS
 SEVERITIES: tuple[int, ...] = (1, 2, 3, 4, 5)
 
-_CORRUPTIONS: dict[str, Callable[..., np.ndarray]] = {
+KERNELS: Mapping[str, Kernel] = MappingProxyType({
     "gaussian_noise": nb.gaussian_noise,
     "shot_noise": nb.shot_noise,
     "impulse_noise": nb.impulse_noise,
@@ -99,7 +104,9 @@ _CORRUPTIONS: dict[str, Callable[..., np.ndarray]] = {
     "gaussian_blur": nb.gaussian_blur,
     "spatter": wd.spatter,
     "saturate": wd.saturate,
-}
+})
+"""The kernel of each corruption: ``kernel(images, constants, rng, context)``, uint8 ``[N, H, W,
+3]`` in, values in [0, 255] (or uint8) out."""
 
 
 def _read_images(images: np.ndarray, what: str, layout: str | None) -> tuple[np.ndarray, str]:
@@ -157,7 +164,7 @@ def corrupt(
     and returned in their layout; `layout` (``"NHWC"`` or ``"NCHW"``) settles a shape that reads
     both ways.
     """
-    if name not in _CORRUPTIONS:
+    if name not in KERNELS:
         raise CorruptionError(f"unknown corruption {name!r}; known: {', '.join(ALL_CORRUPTIONS)}")
     severity = check_severity(severity)
     preset = get_preset(preset)
@@ -165,7 +172,13 @@ def corrupt(
     if images.shape[0] == 0:
         return np.ascontiguousarray(from_nhwc(images, read_as))
     context = CorruptionContext(preset=preset, frost_dir=frost_dir)
-    out = _CORRUPTIONS[name](np.ascontiguousarray(images), preset.params(name, severity), rng, context)
-    if out.dtype != np.uint8:  # values in [0, 255], truncated as the reference's np.uint8(...)
-        out = common.clip_truncate(out, 255.0)
+    out = run_kernel(KERNELS[name], images, preset.params(name, severity), rng, context)
     return np.ascontiguousarray(out if read_as == "NHWC" else from_nhwc(out, read_as))
+
+
+def run_kernel(kernel: Kernel, images: np.ndarray, constants, rng: np.random.Generator,
+               context: CorruptionContext) -> np.ndarray:
+    """`kernel` on uint8 ``[N, H, W, 3]`` `images`; its values in [0, 255] truncated to uint8, as
+    the reference's ``np.uint8(...)`` stores them."""
+    out = kernel(np.ascontiguousarray(images), constants, rng, context)
+    return out if out.dtype == np.uint8 else common.clip_truncate(out, 255.0)

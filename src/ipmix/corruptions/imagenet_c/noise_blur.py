@@ -185,11 +185,14 @@ def motion_blur(x: np.ndarray, c: tuple, rng: np.random.Generator, ctx: Corrupti
     return common.magick_motion_blur_uint8(x, radius, sigma, angles)
 
 
-def zoom_blur(x: np.ndarray, c: tuple, rng: np.random.Generator, ctx: CorruptionContext):
+def zoom_blur(x: np.ndarray, c: tuple, rng: np.random.Generator, ctx: CorruptionContext, *,
+              trim: str = "centre"):
+    """The mean of the image and its zooms; `trim`: where each zoom is cut back to the image
+    (``"centre"``, make_imagenet_c.py; ``"start"``, imagecorruptions)."""
     stop, step = c
     factors = np.arange(1, stop, step)
     x = (x / 255.0).astype(np.float32)
     out = np.zeros_like(x)
     for factor in factors:
-        out += common.clipped_zoom(x, factor)
+        out += common.clipped_zoom(x, factor, trim)
     return np.clip((x + out) / (len(factors) + 1), 0.0, 1.0) * 255.0
