@@ -69,7 +69,7 @@ def test_clipped_zoom_of_other_shapes_equals_scipy_zoom(trim) -> None:
 def test_cubic_zoom_equals_scipy_zoom_without_prefilter() -> None:
     """The C-bar chromatic aberration's zoom: every scale of its published levels, 32 and 224 px."""
     rng = np.random.default_rng(5)
-    shifts = [level * 0.5 / 10 for level in (1.0, 2.0, 5.0, 9.0, 10.0)]  # cbar_levels, float_parameter
+    shifts = [level * 0.5 / 10 for level in (1.0, 2.0, 5.0, 9.0, 10.0)]  # cbar.levels, float_parameter
     scales = [1.0] + [1.0 + shift / 2 for shift in shifts] + [1.0 + shift for shift in shifts]
     planes = [rng.integers(0, 256, shape, dtype=np.uint8) for shape in ((32, 32), (224, 224), (17, 23))]
     planes.append(np.full((32, 32), 255, dtype=np.uint8))  # saturated: the rounding at the top

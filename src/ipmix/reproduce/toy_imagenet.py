@@ -78,7 +78,7 @@ def toy_presets() -> tuple[CorruptionPreset, PerturbationPreset]:
     from ipmix.corruptions.imagenet_c.presets import get_preset
     from ipmix.corruptions.perturbations.presets import IMAGENET_P, PerturbationPreset
 
-    # any preset name but "cifar" selects ImageNet-C-bar's corruptions and levels (cbar.py)
+    # any preset name but "cifar" selects ImageNet-C-bar's corruptions and levels (corruptions/cbar/)
     c_bar = replace(get_preset("cifar"), name=f"imagenet-c-bar-toy{TOY_SIZE}",
                     source="ImageNet-C-bar levels on 32 px pictures (synthetic smoke data)")
     resize = int(round(TOY_SIZE * 256 / 224))

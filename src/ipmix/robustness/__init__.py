@@ -10,8 +10,8 @@
   the ImageNet table (the paper's Table 5);
 - `pgd_attack`, and the metrics in `ipmix.robustness.metrics`.
 
-Corruptions and perturbations live in `corruptions`, `perturbations` and `benchmark_files`.
-Names are loaded on first use, so importing a corruption module does not import torch.
+It measures; the corrupted and perturbed sets it reads are made by `ipmix.corruptions`
+(benchmarks/ reads them). Names are loaded on first use.
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ Ten corruptions per benchmark, chosen by the authors to be dissimilar to ImageNe
 five published levels. The names and levels are the reference's csv files
 (facebookresearch/augmentation-corruption ``imagenet_c_bar/imagenet_c_bar.csv`` and
 ``cifar10_c_bar.csv``); the two sets share four corruptions and use different levels.
-Implementations: ``cbar_noise.py`` and ``cbar_warps.py``.
+Implementations: ``noise.py`` and ``warps.py``.
 
 `corrupt_bar(images, name, severity, rng, preset)` takes severity 1..5 (the index into the
 published levels, so C and C-bar are addressed alike); `cbar_level` gives the float level, which
@@ -13,32 +13,33 @@ names the severity folders of the ImageNet-C-bar layout (``"{:.2f}"``).
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 
 import numpy as np
 
-from ipmix.corruptions.cbar import noise, warps
 from ipmix.corruptions.cbar.levels import ALL_CBAR, CBAR_LEVELS
 from ipmix.corruptions.imagenet_c import check_images, check_severity
 from ipmix.corruptions.imagenet_c.presets import CorruptionError
 
-_FUNCTIONS: dict[str, Callable[[np.ndarray, float, np.random.Generator], np.ndarray]] = {
-    "single_frequency_greyscale": noise.single_frequency_greyscale,
-    "cocentric_sine_waves": noise.cocentric_sine_waves,
-    "plasma_noise": noise.plasma_noise,
-    "perlin_noise": noise.perlin_noise,
-    "brownish_noise": noise.brownish_noise,
-    "blue_noise_sample": noise.blue_noise_sample,
-    "sparkles": warps.sparkles,
-    "inverse_sparkles": warps.inverse_sparkles,
-    "checkerboard_cutout": warps.checkerboard_cutout,
-    "caustic_refraction": warps.caustic_refraction,
-    "lines": warps.lines,
-    "pinch_and_twirl": warps.pinch_and_twirl,
-    "ripple": warps.ripple,
-    "transverse_chromatic_abberation": warps.transverse_chromatic_abberation,
-    "circular_motion_blur": warps.circular_motion_blur,
+_MODULES = {
+    **dict.fromkeys(
+        ("single_frequency_greyscale", "cocentric_sine_waves", "plasma_noise", "perlin_noise",
+         "brownish_noise", "blue_noise_sample"),
+        "noise",
+    ),
+    **dict.fromkeys(
+        ("sparkles", "inverse_sparkles", "checkerboard_cutout", "caustic_refraction", "lines",
+         "pinch_and_twirl", "ripple", "transverse_chromatic_abberation", "circular_motion_blur"),
+        "warps",
+    ),
 }
+"""The module of each C-bar corruption's function (named as the corruption); imported on first
+use, so that the names and levels come without scipy."""
+
+
+def _function(name: str) -> Callable[[np.ndarray, float, np.random.Generator], np.ndarray]:
+    return getattr(importlib.import_module(f"ipmix.corruptions.cbar.{_MODULES[name]}"), name)
 
 
 def cbar_benchmark(preset: str) -> str:
@@ -66,11 +67,12 @@ def corrupt_bar(
 ) -> np.ndarray:
     """Apply C-bar corruption `name` at severity index 1..5 (`preset`'s published level) to
     uint8 ``[N, S, S, 3]`` images, one parameter draw per image. Returns uint8 images."""
-    if name not in _FUNCTIONS:
+    if name not in _MODULES:
         raise CorruptionError(f"unknown C-bar corruption {name!r}; known: {', '.join(ALL_CBAR)}")
     level = cbar_level(name, check_severity(severity), preset)
     images = check_images(images)
     if not len(images):
         return images.copy()
-    return np.stack([_FUNCTIONS[name](image, level, rng) for image in images])
+    function = _function(name)
+    return np.stack([function(image, level, rng) for image in images])
 

@@ -1,6 +1,6 @@
 """The geometric and overlay "C-bar" corruptions of Mintun et al. (2021), vectorised.
 
-Same contract and source as ``cbar_noise.py`` (facebookresearch/augmentation-corruption
+Same contract and source as ``noise.py`` (facebookresearch/augmentation-corruption
 ``imagenet_c_bar/corrupt.py``): one uint8 ``[S, S, 3]`` image, a float level, a Generator.
 Per-pixel kernels of the reference (sparkle rays, checkerboard mask, warps, caustic
 refraction, its ``bilinear_interpolation``) are evaluated on whole pixel grids; sequential steps

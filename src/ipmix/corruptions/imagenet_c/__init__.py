@@ -2,12 +2,12 @@
 
 `corrupt(images, name, severity, rng, preset="cifar")` applies one of the 15 benchmark and 4
 extra corruptions with the constants of a reference script of hendrycks/robustness
-(``corruption_presets.py``: ``cifar`` = ``make_cifar_c.py``, ``tinyimagenet`` =
+(``presets.py``: ``cifar`` = ``make_cifar_c.py``, ``tinyimagenet`` =
 ``make_tinyimagenet_c.py``, ``imagenet`` = ``make_imagenet_c.py``). The kernels are shared by
-all presets (``corruption_noise_blur.py``, ``corruption_weather_digital.py``); every corruption
-takes a batch of uint8 ``[N, H, W, 3]`` images, a severity 1..5 and a
-``numpy.random.Generator`` and returns uint8 images, truncated as the reference's
-``np.uint8(...)`` does. See ``docs/corruptions.md`` for how close each one is to the original.
+all presets (``noise_blur.py``, ``weather_digital.py``; ``imagecorruptions.py``: that package's
+versions, for any image size); every corruption takes a batch of uint8 ``[N, H, W, 3]`` images,
+a severity 1..5 and a ``numpy.random.Generator`` and returns uint8 images, truncated as the
+reference's ``np.uint8(...)`` does. See ``docs/corruptions.md`` for how close each one is to the original.
 """
 
 from __future__ import annotations

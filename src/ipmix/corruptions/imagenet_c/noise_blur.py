@@ -1,7 +1,7 @@
 """Noise and blur corruptions of Hendrycks & Dietterich, for any preset.
 
 Every function takes a uint8 batch ``[N, H, W, 3]``, the preset's constants `c` for one
-severity (see ``corruption_presets.py``), a ``numpy.random.Generator`` and the call's
+severity (see ``presets.py``), a ``numpy.random.Generator`` and the call's
 `CorruptionContext`, and returns values in [0, 255] that ``corrupt`` truncates to uint8 as the
 reference's ``np.uint8(...)`` does. The formulas are those shared by ``make_cifar_c.py``,
 ``make_tinyimagenet_c.py`` and ``make_imagenet_c.py`` (hendrycks/robustness).

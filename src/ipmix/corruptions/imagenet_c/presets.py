@@ -1,9 +1,10 @@
 """Per-preset severity tables of the Hendrycks & Dietterich corruptions: data only.
 
-One set of corruption kernels (``corruption_ops.py``) serves every preset; what differs between
-CIFAR-10-C, Tiny-ImageNet-C and ImageNet-C is the table of per-severity constants below and a
-few size-dependent facts (image size, frost texture scale, elastic unit). Each entry is copied
-from the reference script of hendrycks/robustness named in the preset's ``source``:
+One set of corruption kernels (``noise_blur.py``, ``weather_digital.py``) serves every preset;
+what differs between CIFAR-10-C, Tiny-ImageNet-C and ImageNet-C is the table of per-severity
+constants below and a few size-dependent facts (image size, frost texture scale, elastic unit).
+Each entry is copied from the reference script of hendrycks/robustness named in the preset's
+``source``:
 
 - ``cifar``: ``ImageNet-C/create_c/make_cifar_c.py`` (32 px);
 - ``tinyimagenet``: ``ImageNet-C/create_c/make_tinyimagenet_c.py`` (64 px);

@@ -1,6 +1,6 @@
 """Weather and digital corruptions of Hendrycks & Dietterich, for any preset.
 
-Same contract as ``corruption_noise_blur.py``: uint8 ``[N, H, W, 3]`` in, the preset's constants
+Same contract as ``noise_blur.py``: uint8 ``[N, H, W, 3]`` in, the preset's constants
 `c` for one severity, values in [0, 255] out. Size-dependent steps follow the image size
 (frost crop, fog map size, pixelate factor, elastic unit); the frost textures are resized by
 the preset's ``frost_scale`` as its script does.

@@ -60,7 +60,7 @@ def gaussian_filter_hw(
     (`sigma`: one for both axes, or ``(rows, columns)``).
 
     skimage's defaults (``mode='nearest'``, ``truncate=4``) are scipy's filter with the channel
-    axis (and here the image axis) left alone; `corruption_ndimage` computes it bit for bit.
+    axis (and here the image axis) left alone; `ndimage` computes it bit for bit.
     """
     return ndimage.gaussian_filter_hw(images, sigma, mode, truncate)
 

@@ -4,7 +4,7 @@ next to its use.
 The formulas are the reference scripts' (hendrycks/robustness ``make_*_c.py``, ``make_*_p.py``):
 ``clip(x + rng.normal(0, s), 0, 1)``, ``clip(x + x * rng.normal(0, s), 0, 1)``,
 ``clip(rng.poisson(x * p) / p, 0, 1)``, with the same draws in the same order
-(``corruption_draws``) and the same floating-point operations, so the bytes are the reference's.
+(``draws``) and the same floating-point operations, so the bytes are the reference's.
 Images are ``[..., H, W, C]`` in [0, 1] or uint8 (read as ``x / 255.0``).
 """
 

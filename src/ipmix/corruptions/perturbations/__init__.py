@@ -1,7 +1,7 @@
 """The CIFAR-P and ImageNet-P perturbation sequences of Hendrycks & Dietterich (ICLR 2019).
 
 Each perturbation turns one clean uint8 ``[H, W, 3]`` image into a short "video" of frames,
-with the frame counts and constants of a reference script (``perturbation_presets.py``):
+with the frame counts and constants of a reference script (``presets.py``):
 ``cifar`` (``make_cifar_p.py``) and ``imagenet`` (``make_imagenet_p.py``). One set of kernels
 serves both. For ``imagenet`` the input is the Resize(256) image (any aspect ratio): geometric
 perturbations (zoom blur, translate, rotate, tilt, scale, shear) act on it and every frame is
@@ -101,7 +101,7 @@ def legacy_affine(
     uses ``(w / 2, h / 2)``) and took one shear angle on the x axis. We build the same inverse
     matrix (torchvision 0.2's ``_get_inverse_affine_matrix``; without shear in the scaling that
     leaves CIFAR-P's files unchanged) and apply it as PIL does, filling outside pixels with
-    black (`corruption_pil`, bit for bit; PIL itself for nearest-neighbour rotations). `window`
+    black (`kernels.pil`, bit for bit; PIL itself for nearest-neighbour rotations). `window`
     ``(top, left, height, width)`` computes only that part of the output (the centre crop);
     `image` may be an `AffineSource` prepared once for the frames of a sequence; `out`, a uint8
     array of the output's shape to write into.

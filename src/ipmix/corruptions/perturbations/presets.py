@@ -8,7 +8,7 @@
   spatter, shear) and the harder noise levels it writes to ``<name>_2`` / ``<name>_3``
   (read by ``ImageNet-P/test.py --difficulty``).
 
-Each perturbation's entry is a dict of the constants its kernel in ``perturbations.py`` reads,
+Each perturbation's entry is a dict of the constants its kernel in ``perturbations/__init__.py`` reads,
 built by `_table` from a row of values and the names in `PARAMETER_NAMES` (as the corruption
 presets' rows are named by theirs).
 """

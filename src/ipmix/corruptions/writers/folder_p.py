@@ -2,7 +2,7 @@
 
 Writes the layout of the ImageNet-P release, ``<out>/<perturbation>/<class>/<stem>.mp4``: one
 video per image (``make_imagenet_p.py`` names it after the image without its extension), its
-frames the perturbation sequence of ``perturbations.py`` (see ``video.py`` for the encoding:
+frames the perturbation sequence of ``ipmix.corruptions.perturbations`` (see ``video.py`` for the encoding:
 lossless H.264 by default where the release is lossy; ``crf=20`` for the release's kind). The
 harder noise levels go to their own folders (``gaussian_noise_2/``, ...), as in the release.
 Preset ``imagenet``: Resize(256), perturb, crop 224; ``cifar``: 32 x 32 frames with CIFAR-P's
