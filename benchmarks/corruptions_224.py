@@ -3,7 +3,7 @@
 For every ImageNet-C corruption, ImageNet-C-bar corruption and ImageNet-P perturbation (and the
 five CIFAR-10-C-bar ones ImageNet-C-bar lacks, at 32 px), on real photos (``skimage.data``
 crops), this times ipmix and the transcription of the reference function
-(``tests/robustness/hendrycks_reference.py``, ``cbar_reference.py``,
+(``tests/corruptions/hendrycks_reference.py``, ``cbar_reference.py``,
 ``hendrycks_p_reference.py``) on the same images, alternating them, on one thread, and
 compares their outputs on the same seeds. With Wand installed (``--wand DIR`` holding
 ``pip install --target DIR Wand`` and a system ImageMagick), motion blur and snow run the real
@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tests" / "robustness"))
+sys.path.insert(0, str(ROOT / "tests" / "corruptions"))
 
 import cbar_reference  # noqa: E402
 import hendrycks_p_reference  # noqa: E402

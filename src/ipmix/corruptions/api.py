@@ -90,6 +90,9 @@ def _generator(seed: Any, rng: np.random.Generator | None) -> np.random.Generato
 def _read(image: Any, layout: str | None) -> tuple[np.ndarray, str]:
     """`image` as a uint8 RGB ``[N, H, W, 3]`` array, and the layout it was read in."""
     array = image.detach().cpu().numpy() if is_tensor(image) else np.asarray(image)
+    rgb = layout is None and array.dtype == np.uint8 and array.ndim == 3 and array.shape[2] == 3
+    if rgb and min(array.shape[:2]) >= MIN_SIDE:  # an RGB image's one reading, without inference
+        return np.ascontiguousarray(array)[None], "HWC"
     try:
         nhwc, read_as = as_nhwc(array, layout, allowed=INPUT_LAYOUTS, channels=(1, 3), what="image")
     except ImageLayoutError as error:
@@ -135,7 +138,10 @@ def corrupt(
         out = corrupt_any_size(images, name, severity, generator, frost_dir)
     else:
         out = corrupt_batch(images, name, severity, generator, frost_dir=frost_dir, preset=preset)
-    out = np.ascontiguousarray(from_nhwc(out, read_as if "C" in read_as else read_as + "C"))
+    if read_as == "HWC":
+        out = out[0]
+    else:  # grey "HW" images come back as "HWC"
+        out = np.ascontiguousarray(from_nhwc(out, read_as if "C" in read_as else read_as + "C"))
     if is_tensor(image):
         import torch
 
