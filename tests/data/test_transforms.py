@@ -72,3 +72,20 @@ def test_eval_transform_is_torchvision_s_reference(size):
     torch.testing.assert_close(out, reference(image), rtol=0, atol=0)
     floats = eval_transform(size, torch.float32)(image)
     torch.testing.assert_close(floats, out.float() / 255)
+
+
+@pytest.mark.parametrize(
+    ("height", "width", "size"), [(300, 420, 224), (257, 256, 224), (37, 41, 32), (64, 64, 64)]
+)
+def test_the_torch_free_resize_and_crop_are_torchvision_s(height, width, size):
+    """`ipmix.data.resize` (what make-c uses without torch) gives torchvision's PIL pixels."""
+    from torchvision.transforms import functional
+
+    from ipmix.data.resize import center_crop, resize_shorter
+
+    image = Image.fromarray(np.random.default_rng(2).integers(0, 256, (height, width, 3), dtype=np.uint8))
+    resized = resize_shorter(image, eval_resize(size))
+    expected = functional.resize(image, eval_resize(size), antialias=True)
+    np.testing.assert_array_equal(np.asarray(resized), np.asarray(expected))
+    np.testing.assert_array_equal(np.asarray(center_crop(resized, size)),
+                                  np.asarray(functional.center_crop(resized, [size])))

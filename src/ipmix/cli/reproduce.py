@@ -75,7 +75,8 @@ def run(args: argparse.Namespace) -> int:
 
     from ipmix.reproduce import dry_run_text, plan, reproduce
     from ipmix.reproduce.budgets import get_budget
-    from ipmix.reproduce.imagenet import BENCHMARK_OPTIONS, imagenet_data
+    from ipmix.reproduce.imagenet import BENCHMARK_OPTIONS
+    from ipmix.reproduce.job import imagenet_data
     from ipmix.training import TrainingInterrupted
 
     if args.workers is not None and args.workers < 0:

@@ -3,100 +3,72 @@
 A source (`LabelledImages`) gives ``(image, label)`` by index and its ``classes``: CIFAR arrays
 (`load_cifar`) or an image folder (`ipmix.data.folders`); `open_split` opens either by dataset
 name. `AugmentedImages` and `EvalImages` turn a source into training / evaluation samples.
+
+Names are imported on first use: ``ipmix.data.folders``, ``images`` and ``resize`` (listing,
+decoding and resizing image folders) import no torch, and the corruption writers use them alone.
 """
 
-from ipmix.data.cifar import (
-    DATASET_NAMES,
-    CifarArrays,
-    DataNotFoundError,
-    data_root,
-    load_cifar,
-    load_cifar10,
-    load_cifar100,
-    load_cifar_folder,
-    load_cifar_npz,
-)
-from ipmix.data.classes import (
-    ClassMap,
-    UnknownClassError,
-    check_imagenet_classes,
-    imagenet_wnids,
-    map_classes,
-)
-from ipmix.data.datasets import (
-    AugmentedCifar,
-    AugmentedImages,
-    EpochSampler,
-    EvalImages,
-    JSDViews,
-    LabelledImages,
-    eval_tensors,
-    to_tensor,
-    to_uint8_tensor,
-)
-from ipmix.data.folders import (
-    FolderDataError,
-    ImageFolderDataset,
-    ImageFolderIndex,
-    SkippedFile,
-    scan_image_folder,
-)
-from ipmix.data.images import IMAGE_EXTENSIONS, CorruptImageError, check_image, load_rgb
-from ipmix.data.seeding import TorchRandom, derive_seed, reseed, sample_seed
-from ipmix.data.splits import DATASETS, FOLDER_DATASETS, DataSpec, is_folder_dataset, open_split
-from ipmix.data.transforms import (
-    RandomCropFlip,
-    RandomResizedCropFlip,
-    eval_resize,
-    eval_transform,
-    train_crop,
-)
+from __future__ import annotations
 
-__all__ = [
-    "DATASETS",
-    "DATASET_NAMES",
-    "FOLDER_DATASETS",
-    "IMAGE_EXTENSIONS",
-    "AugmentedCifar",
-    "AugmentedImages",
-    "CifarArrays",
-    "ClassMap",
-    "CorruptImageError",
-    "DataNotFoundError",
-    "DataSpec",
-    "EpochSampler",
-    "EvalImages",
-    "FolderDataError",
-    "ImageFolderDataset",
-    "ImageFolderIndex",
-    "JSDViews",
-    "LabelledImages",
-    "RandomCropFlip",
-    "RandomResizedCropFlip",
-    "SkippedFile",
-    "TorchRandom",
-    "UnknownClassError",
-    "check_image",
-    "check_imagenet_classes",
-    "data_root",
-    "derive_seed",
-    "eval_resize",
-    "eval_tensors",
-    "eval_transform",
-    "imagenet_wnids",
-    "is_folder_dataset",
-    "load_cifar",
-    "load_cifar10",
-    "load_cifar100",
-    "load_cifar_folder",
-    "load_cifar_npz",
-    "load_rgb",
-    "map_classes",
-    "open_split",
-    "reseed",
-    "sample_seed",
-    "scan_image_folder",
-    "to_tensor",
-    "to_uint8_tensor",
-    "train_crop",
-]
+import importlib
+from typing import Any
+
+_LAZY = {
+    "CifarArrays": "ipmix.data.cifar",
+    "DATASET_NAMES": "ipmix.data.cifar",
+    "DataNotFoundError": "ipmix.data.cifar",
+    "data_root": "ipmix.data.cifar",
+    "load_cifar": "ipmix.data.cifar",
+    "load_cifar10": "ipmix.data.cifar",
+    "load_cifar100": "ipmix.data.cifar",
+    "load_cifar_folder": "ipmix.data.cifar",
+    "load_cifar_npz": "ipmix.data.cifar",
+    "ClassMap": "ipmix.data.classes",
+    "UnknownClassError": "ipmix.data.classes",
+    "check_imagenet_classes": "ipmix.data.classes",
+    "imagenet_wnids": "ipmix.data.classes",
+    "map_classes": "ipmix.data.classes",
+    "AugmentedCifar": "ipmix.data.datasets",
+    "AugmentedImages": "ipmix.data.datasets",
+    "EpochSampler": "ipmix.data.datasets",
+    "EvalImages": "ipmix.data.datasets",
+    "ImageFolderDataset": "ipmix.data.datasets",
+    "JSDViews": "ipmix.data.datasets",
+    "LabelledImages": "ipmix.data.datasets",
+    "eval_tensors": "ipmix.data.datasets",
+    "to_tensor": "ipmix.data.datasets",
+    "to_uint8_tensor": "ipmix.data.datasets",
+    "FolderDataError": "ipmix.data.folders",
+    "ImageFolderIndex": "ipmix.data.folders",
+    "SkippedFile": "ipmix.data.folders",
+    "scan_image_folder": "ipmix.data.folders",
+    "CorruptImageError": "ipmix.data.images",
+    "IMAGE_EXTENSIONS": "ipmix.data.images",
+    "check_image": "ipmix.data.images",
+    "load_rgb": "ipmix.data.images",
+    "eval_resize": "ipmix.data.resize",
+    "TorchRandom": "ipmix.data.seeding",
+    "derive_seed": "ipmix.data.seeding",
+    "reseed": "ipmix.data.seeding",
+    "sample_seed": "ipmix.data.seeding",
+    "DATASETS": "ipmix.data.splits",
+    "DataSpec": "ipmix.data.splits",
+    "FOLDER_DATASETS": "ipmix.data.splits",
+    "is_folder_dataset": "ipmix.data.splits",
+    "open_split": "ipmix.data.splits",
+    "RandomCropFlip": "ipmix.data.transforms",
+    "RandomResizedCropFlip": "ipmix.data.transforms",
+    "eval_transform": "ipmix.data.transforms",
+    "train_crop": "ipmix.data.transforms",
+}
+__all__ = sorted(_LAZY)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'ipmix.data' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

@@ -2,7 +2,8 @@
 
 A source is a map-style dataset of ``(image, label)`` pairs, where the image is a uint8
 ``[H, W, 3]`` array or an RGB PIL image, with a ``classes`` tuple: `ipmix.data.CifarArrays`
-(CIFAR in memory) and `ipmix.data.folders.ImageFolderDataset` (image folders) are the two.
+(CIFAR in memory) and `ImageFolderDataset` (image folders, over an `ipmix.data.folders` index)
+are the two.
 Training and the robustness suite see sources only, never file layouts.
 
 Training pipeline per sample (as the IPMix/AugMix/PixMix scripts): a crop and flip
@@ -15,6 +16,7 @@ views of it (`JSDViews`). Randomness is per sample and per epoch (`ipmix.data.se
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, Protocol
 
@@ -24,6 +26,8 @@ from PIL import Image
 from torch.utils.data import Dataset, Sampler
 
 from ipmix.data.cifar import CifarArrays
+from ipmix.data.folders import ImageFolderIndex
+from ipmix.data.images import CorruptImageError, load_rgb
 from ipmix.data.seeding import derive_seed, reseed, sample_seed
 from ipmix.utils.images import check_unit_range, to_rgb
 
@@ -195,3 +199,65 @@ class EvalImages(Dataset):
         if self.transform is not None:
             image = self.transform(image)
         return to_uint8_tensor(image), int(label)
+
+
+class ImageFolderDataset(Dataset):
+    """``(transform(image), label)`` for the images of an `ImageFolderIndex`.
+
+    Images are RGB PIL images (`ipmix.data.images.load_rgb`). `labels` replaces the folder's
+    labels, indices into `classes` (e.g. mapped onto a model's classes with
+    `ipmix.data.classes.map_classes`; default: the folder's labels and classes). A file that no
+    longer decodes raises `CorruptImageError` naming it, or with ``on_error="skip"`` warns
+    (once per file) and yields the next decodable image instead.
+    """
+
+    def __init__(
+        self,
+        index: ImageFolderIndex,
+        transform: Callable[[Image.Image], Any] | None = None,
+        labels: np.ndarray | None = None,
+        classes: Sequence[str] | None = None,
+        on_error: str = "raise",
+    ) -> None:
+        if on_error not in ("raise", "skip"):
+            raise ValueError(f"on_error must be 'raise' or 'skip', got {on_error!r}")
+        if (labels is None) != (classes is None):
+            raise ValueError("labels and classes are given together (labels index the classes)")
+        if labels is not None and len(labels) != len(index):
+            raise ValueError(f"{len(labels)} labels for {len(index)} images")
+        self.index = index
+        self.transform = transform
+        self.labels = index.labels if labels is None else np.asarray(labels, dtype=np.int64)
+        self.classes: tuple[str, ...] = index.classes if classes is None else tuple(classes)
+        if len(self.labels) and not 0 <= self.labels.min() <= self.labels.max() < len(self.classes):
+            raise ValueError(f"labels must lie in [0, {len(self.classes)})")
+        self.on_error = on_error
+        self._warned: set[int] = set()
+
+    def __len__(self) -> int:
+        return len(self.index)
+
+    def load(self, index: int) -> Image.Image:
+        """Image `index` as an RGB PIL image (no transform)."""
+        return load_rgb(self.index.path(index))
+
+    def _candidates(self, index: int) -> Iterator[int]:
+        yield index
+        if self.on_error == "skip":
+            yield from ((index + step) % len(self) for step in range(1, len(self)))
+
+    def __getitem__(self, index: int) -> tuple[Any, int]:
+        index = int(index)
+        for candidate in self._candidates(index):
+            try:
+                image = self.load(candidate)
+            except CorruptImageError as error:
+                if self.on_error == "raise":
+                    raise
+                if candidate not in self._warned:
+                    self._warned.add(candidate)
+                    warnings.warn(f"{error}; using the next image instead", stacklevel=2)
+                continue
+            label = int(self.labels[candidate])
+            return (self.transform(image) if self.transform is not None else image), label
+        raise CorruptImageError(f"{self.index.root}: no image of the folder decodes")

@@ -15,8 +15,8 @@ renaming a file changes its folder's time; rewriting a file in place does not: p
 ``cache=False`` after that). ``IPMIX_CACHE`` defaults to ``~/.cache/ipmix``; a cache that cannot
 be written is not an error.
 
-`ImageFolderDataset(index, transform)` is the torch Dataset over an index: ``(image, label)``
-with the RGB PIL image passed through the caller's transform.
+`ipmix.data.datasets.ImageFolderDataset(index, transform)` is the torch Dataset over an index.
+This module imports no torch: the corruption writers list their input folders with it.
 """
 
 from __future__ import annotations
@@ -27,19 +27,17 @@ import json
 import multiprocessing
 import os
 import warnings
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PIL import Image
-from torch.utils.data import Dataset
 from tqdm.auto import tqdm
 
 from ipmix.data.cifar import DataNotFoundError
-from ipmix.data.images import CHECK_LEVELS, IMAGE_EXTENSIONS, CorruptImageError, check_image, load_rgb
+from ipmix.data.images import CHECK_LEVELS, IMAGE_EXTENSIONS, check_image
 from ipmix.utils.cache import cache_root
 from ipmix.utils.io import atomic_write_json
 
@@ -273,65 +271,3 @@ def scan_image_folder(
     labels = np.concatenate([np.full(len(files), label, dtype=np.int64)
                              for label, files in enumerate(listing["files"])])
     return ImageFolderIndex(base, classes, np.array(paths, dtype=np.bytes_), labels, skipped)
-
-
-class ImageFolderDataset(Dataset):
-    """``(transform(image), label)`` for the images of an `ImageFolderIndex`.
-
-    Images are RGB PIL images (`ipmix.data.images.load_rgb`). `labels` replaces the folder's
-    labels, indices into `classes` (e.g. mapped onto a model's classes with
-    `ipmix.data.classes.map_classes`; default: the folder's labels and classes). A file that no
-    longer decodes raises `CorruptImageError` naming it, or with ``on_error="skip"`` warns
-    (once per file) and yields the next decodable image instead.
-    """
-
-    def __init__(
-        self,
-        index: ImageFolderIndex,
-        transform: Callable[[Image.Image], Any] | None = None,
-        labels: np.ndarray | None = None,
-        classes: Sequence[str] | None = None,
-        on_error: str = "raise",
-    ) -> None:
-        if on_error not in ("raise", "skip"):
-            raise ValueError(f"on_error must be 'raise' or 'skip', got {on_error!r}")
-        if (labels is None) != (classes is None):
-            raise ValueError("labels and classes are given together (labels index the classes)")
-        if labels is not None and len(labels) != len(index):
-            raise ValueError(f"{len(labels)} labels for {len(index)} images")
-        self.index = index
-        self.transform = transform
-        self.labels = index.labels if labels is None else np.asarray(labels, dtype=np.int64)
-        self.classes: tuple[str, ...] = index.classes if classes is None else tuple(classes)
-        if len(self.labels) and not 0 <= self.labels.min() <= self.labels.max() < len(self.classes):
-            raise ValueError(f"labels must lie in [0, {len(self.classes)})")
-        self.on_error = on_error
-        self._warned: set[int] = set()
-
-    def __len__(self) -> int:
-        return len(self.index)
-
-    def load(self, index: int) -> Image.Image:
-        """Image `index` as an RGB PIL image (no transform)."""
-        return load_rgb(self.index.path(index))
-
-    def _candidates(self, index: int) -> Iterator[int]:
-        yield index
-        if self.on_error == "skip":
-            yield from ((index + step) % len(self) for step in range(1, len(self)))
-
-    def __getitem__(self, index: int) -> tuple[Any, int]:
-        index = int(index)
-        for candidate in self._candidates(index):
-            try:
-                image = self.load(candidate)
-            except CorruptImageError as error:
-                if self.on_error == "raise":
-                    raise
-                if candidate not in self._warned:
-                    self._warned.add(candidate)
-                    warnings.warn(f"{error}; using the next image instead", stacklevel=2)
-                continue
-            label = int(self.labels[candidate])
-            return (self.transform(image) if self.transform is not None else image), label
-        raise CorruptImageError(f"{self.index.root}: no image of the folder decodes")

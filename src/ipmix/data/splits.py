@@ -18,8 +18,8 @@ from pathlib import Path
 
 from ipmix.data.cifar import CIFAR_LAYOUTS, DataNotFoundError, load_cifar
 from ipmix.data.classes import check_imagenet_classes, map_classes
-from ipmix.data.datasets import LabelledImages
-from ipmix.data.folders import FolderDataError, ImageFolderDataset, scan_image_folder
+from ipmix.data.datasets import ImageFolderDataset, LabelledImages
+from ipmix.data.folders import FolderDataError, scan_image_folder
 
 FOLDER_DATASETS: tuple[str, ...] = ("imagefolder", "imagenet")
 DATASETS: tuple[str, ...] = (*CIFAR_LAYOUTS, *FOLDER_DATASETS)

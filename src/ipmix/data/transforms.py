@@ -26,12 +26,11 @@ import torch
 from PIL import Image
 from torchvision.transforms import v2
 
+from ipmix.data.resize import eval_resize, resize_shorter
 from ipmix.utils.images import to_rgb
 
 #: The authors' CIFAR preprocessing: RandomCrop(32, padding=4) and RandomHorizontalFlip().
 CROP_PADDING = 4
-#: Evaluation resize / crop ratio of torchvision's references (Resize(256), CenterCrop(224)).
-EVAL_RESIZE_RATIO = 256 / 224
 #: torchvision's RandomResizedCrop defaults (torchvision/transforms/v2/_geometry.py).
 RRC_SCALE = (0.08, 1.0)
 RRC_RATIO = (3 / 4, 4 / 3)
@@ -47,18 +46,6 @@ def _as_pil(image: Image.Image | np.ndarray) -> Image.Image:
     if array.dtype != np.uint8 or array.ndim != 3:
         raise ValueError(f"expected a uint8 [H, W, C] image, got {array.dtype} {array.shape}")
     return Image.fromarray(np.ascontiguousarray(array))
-
-
-def resize_shorter(image: Image.Image, size: int) -> Image.Image:
-    """Resize so that the shorter side is `size` (bilinear, antialiased, as torchvision's PIL path)."""
-    width, height = image.size
-    if min(width, height) == size:
-        return image
-    if width <= height:
-        new = (size, max(1, int(size * height / width)))
-    else:
-        new = (max(1, int(size * width / height)), size)
-    return image.resize(new, Image.Resampling.BILINEAR)
 
 
 class RandomCropFlip:
@@ -175,11 +162,6 @@ def train_crop(size: int, kind: TrainCrop = "random-resized") -> RandomResizedCr
     if kind == "pad":
         return RandomCropFlip(padding=max(1, size // 8), size=size)
     raise ValueError(f"train crop must be one of {', '.join(TRAIN_CROPS)}, got {kind!r}")
-
-
-def eval_resize(size: int) -> int:
-    """The shorter side evaluation images are resized to before the centre crop (224 -> 256)."""
-    return int(round(size * EVAL_RESIZE_RATIO))
 
 
 def eval_transform(size: int, dtype: torch.dtype = torch.uint8) -> v2.Compose:

@@ -7,7 +7,8 @@ benchmark folders of `ipmix evaluate`'s ``--imagenet-*`` options, one evaluation
 is not given the values that need it are reported as ``needs ImageNet data: <option>``.
 
 At a budget with a synthetic ImageNet (``smoke``) every folder is the toy of
-`ipmix.reproduce.toy_imagenet`, built once under ``OUT/benchmarks``.
+`ipmix.reproduce.toy_imagenet`, built once under ``OUT/benchmarks`` (`job.imagenet_data`
+chooses).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ipmix.reproduce.budgets import Budget, Evaluation
+from ipmix.reproduce.budgets import Evaluation
 
 #: Benchmark -> the `ipmix evaluate` option naming its folder (and `evaluate_imagenet`'s keyword).
 BENCHMARK_OPTIONS: dict[str, str] = {
@@ -90,18 +91,3 @@ class ImageNetData:
         """The folders `evaluate_imagenet` gets for `benchmark` (ImageNet-O needs val too)."""
         wanted = ("imagenet-o", "imagenet-val") if benchmark == "imagenet-o" else (benchmark,)
         return {keyword(name): str(self.folder(name)) for name in wanted}
-
-
-def imagenet_data(budget: Budget, out: str | Path, root: str | Path | None = None,
-                  folders: Mapping[str, str | Path] | None = None) -> ImageNetData:
-    """The ImageNet of a reproduction: the budget's toy, else the folders given."""
-    if budget.imagenet_toy:
-        from ipmix.reproduce.toy_imagenet import toy_data
-
-        return toy_data(out)
-    unknown = sorted(set(folders or {}) - set(BENCHMARK_OPTIONS))
-    if unknown:
-        raise ValueError(f"unknown ImageNet benchmark(s) {', '.join(unknown)}; "
-                         f"known: {', '.join(BENCHMARK_OPTIONS)}")
-    given = {name: Path(path).expanduser() for name, path in (folders or {}).items() if path}
-    return ImageNetData(root=Path(root).expanduser() if root else None, folders=given)

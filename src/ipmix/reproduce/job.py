@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 from ipmix.reproduce.budgets import Budget, get_budget
 from ipmix.reproduce.cells import Cell, evaluate_commands, grid, train_command
 from ipmix.reproduce.cost import describe_seconds, estimate_cell, load_speed_tables
-from ipmix.reproduce.imagenet import ImageNetData, imagenet_data
+from ipmix.reproduce.imagenet import BENCHMARK_OPTIONS, ImageNetData
 from ipmix.reproduce.ledger import Ledger, load_ledger
 from ipmix.reproduce.output import write_table
 from ipmix.reproduce.runner import RunOptions, cell_status, read_cell_info, run_dir, run_grid
 from ipmix.reproduce.summary import write_summary
 from ipmix.reproduce.tables import TableSpec, get_tables
+from ipmix.reproduce.toy_imagenet import DESCRIPTION, toy_data, toy_root
 from ipmix.reproduce.values import cell_readings
 
 
@@ -28,6 +29,19 @@ def plan(tables: Sequence[str], budget: str, seeds: int | None = None, out: str 
     chosen = get_budget(budget).with_seeds(seeds)
     data = _imagenet(chosen, out, imagenet)
     return specs, chosen, grid(specs, chosen, data)
+
+
+def imagenet_data(budget: Budget, out: str | Path, root: str | Path | None = None,
+                  folders: Mapping[str, str | Path] | None = None) -> ImageNetData:
+    """The ImageNet of a reproduction: the budget's toy, else the folders given."""
+    if budget.imagenet_toy:
+        return toy_data(out)
+    unknown = sorted(set(folders or {}) - set(BENCHMARK_OPTIONS))
+    if unknown:
+        raise ValueError(f"unknown ImageNet benchmark(s) {', '.join(unknown)}; "
+                         f"known: {', '.join(BENCHMARK_OPTIONS)}")
+    given = {name: Path(path).expanduser() for name, path in (folders or {}).items() if path}
+    return ImageNetData(root=Path(root).expanduser() if root else None, folders=given)
 
 
 def _imagenet(budget: Budget, out: str | Path, given: ImageNetData | None) -> ImageNetData:
@@ -46,8 +60,6 @@ def dry_run_text(specs: Sequence[TableSpec], budget: Budget, cells: Sequence[Cel
     lines = [f"budget {budget.name}: {budget.description}",
              f"tables: {', '.join(s.id for s in specs)}; {len(cells)} cells under {out}/runs", ""]
     if imagenet.synthetic and any(c.options.get("dataset") == "imagenet" for c in cells):
-        from ipmix.reproduce.toy_imagenet import DESCRIPTION, toy_root
-
         lines[-1:-1] = [f"ImageNet cells: {DESCRIPTION} ({toy_root(out)})"]
     total, assumed = 0.0, set()
     counts: dict[str, int] = {}

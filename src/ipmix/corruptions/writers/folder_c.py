@@ -50,7 +50,7 @@ from ipmix.corruptions.tables import preset_identity
 from ipmix.corruptions.writers.cifar import META_FILE, BenchmarkFileError, _claim_folder
 from ipmix.data.folders import FolderDataError, ImageFolderIndex, scan_image_folder
 from ipmix.data.images import load_rgb
-from ipmix.data.transforms import eval_resize, resize_shorter
+from ipmix.data.resize import center_crop, eval_resize, resize_shorter
 from ipmix.utils.io import atomic_write_bytes, check_outside, make_dirs, reading
 
 JPEG_QUALITY = 85
@@ -88,13 +88,11 @@ def prepare_image(path: Path, size: int, resize: int | None, *, crop: bool = Tru
     (ImageNet-P perturbs it before cropping). None: images already ``size x size`` are used as
     they are, others get the eval transform, Resize(round(size * 256 / 224)) and CenterCrop.
     """
-    from torchvision.transforms.functional import center_crop
-
     image = load_rgb(path)
     if resize is None and image.size == (size, size):
         return np.asarray(image)
     image = resize_shorter(image, resize or eval_resize(size))
-    return np.asarray(center_crop(image, [size]) if crop or resize is None else image)
+    return np.asarray(center_crop(image, size) if crop or resize is None else image)
 
 
 def list_inputs(images_dir: str | Path, progress: bool) -> ImageFolderIndex:

@@ -28,8 +28,9 @@ from PIL import Image
 from torchvision.transforms import v2
 
 from ipmix.data.classes import ClassMap, map_classes
-from ipmix.data.folders import ImageFolderDataset, ImageFolderIndex, scan_image_folder
-from ipmix.data.transforms import EVAL_RESIZE_RATIO
+from ipmix.data.datasets import ImageFolderDataset
+from ipmix.data.folders import ImageFolderIndex, scan_image_folder
+from ipmix.data.resize import EVAL_RESIZE_RATIO
 from ipmix.robustness.predict import SuiteError
 
 

@@ -28,7 +28,7 @@ from typing import Any
 from PIL import Image
 
 from ipmix.data.classes import imagenet_wnids
-from ipmix.data.folders import ImageFolderDataset
+from ipmix.data.datasets import ImageFolderDataset
 from ipmix.robustness import metrics
 from ipmix.robustness.benchmarks.common import rms_percent
 from ipmix.robustness.benchmarks.image_sets import natural_transform, restrict_classes, scan
