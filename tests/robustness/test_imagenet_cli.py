@@ -11,7 +11,7 @@ from fake_benchmarks import write_image
 from ipmix.cli import main
 from ipmix.models import build_model, make_checkpoint
 from ipmix.robustness.benchmarks.imagenet_subsets import subset_wnids
-from ipmix.robustness.report_imagenet import table5
+from ipmix.robustness.report.imagenet import table5
 
 
 def _checkpoint(tmp_path, classes: int, dataset: str, names: list[str] | None = None):

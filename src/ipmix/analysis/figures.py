@@ -29,6 +29,7 @@ from ipmix.data.datasets import EvalImages, to_uint8_tensor
 from ipmix.data.splits import DataSpec, is_folder_dataset, open_split
 from ipmix.data.transforms import eval_transform
 from ipmix.models import load_classifier
+from ipmix.utils.figures import new_figure, write_png
 from ipmix.utils.io import atomic_write_bytes, atomic_write_json, make_dirs, open_image
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff")
@@ -109,19 +110,11 @@ def image_files(paths: Sequence[str | Path]) -> list[Path]:
     return found
 
 
-def _figure_bytes(figure: Any) -> bytes:
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=110)
-    return buffer.getvalue()
-
-
 def tsne_figure(runs: Sequence[Run], images: Sequence[torch.Tensor], labels: np.ndarray,
                 classes: Sequence[str], out: Path, seed: int, perplexity: float,
                 device: str) -> dict[str, Any]:
     """Write ``tsne.png`` and ``tsne.npz``; returns what ``figures.json`` records of them."""
-    from matplotlib.figure import Figure
-
-    figure = Figure(figsize=(4.2 * len(runs), 4.4))
+    figure = new_figure(4.2 * len(runs), 4.4)
     axes = figure.subplots(1, len(runs), squeeze=False)[0]
     colours = "tab10" if len(classes) <= 10 else "turbo"
     arrays, accuracy = {}, {}
@@ -145,7 +138,7 @@ def tsne_figure(runs: Sequence[Run], images: Sequence[torch.Tensor], labels: np.
     figure.suptitle(f"t-SNE of penultimate features, {len(labels)} test images, seed {seed}",
                     fontsize=10)
     figure.tight_layout(rect=(0, 0.07 if len(classes) <= 10 else 0, 1, 0.95))
-    atomic_write_bytes(out / "tsne.png", _figure_bytes(figure))
+    write_png(figure, out / "tsne.png")
     buffer = io.BytesIO()
     np.savez_compressed(buffer, labels=labels, **arrays)
     atomic_write_bytes(out / "tsne.npz", buffer.getvalue())
@@ -156,9 +149,7 @@ def gradcam_figure(runs: Sequence[Run], images: Sequence[Any], captions: Sequenc
                    out: Path, layer: str | None, classes: Sequence[str] | None,
                    device: str) -> dict[str, Any]:
     """Write ``gradcam.png`` (a row per run, a column per image); returns what it records."""
-    from matplotlib.figure import Figure
-
-    figure = Figure(figsize=(1.6 * len(images) + 0.6, 1.75 * len(runs) + 0.4))
+    figure = new_figure(1.6 * len(images) + 0.6, 1.75 * len(runs) + 0.4)
     axes = figure.subplots(len(runs), len(images), squeeze=False)
     layers = {}
     for row, run in enumerate(runs):
@@ -178,7 +169,7 @@ def gradcam_figure(runs: Sequence[Run], images: Sequence[Any], captions: Sequenc
                 ax.set_xlabel(captions[column][:18], fontsize=6)
     figure.suptitle("Grad-CAM of the predicted class (title: prediction)", fontsize=9)
     figure.tight_layout()
-    atomic_write_bytes(out / "gradcam.png", _figure_bytes(figure))
+    write_png(figure, out / "gradcam.png")
     return {"images": list(captions), "layer": layers}
 
 

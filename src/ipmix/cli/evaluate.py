@@ -126,7 +126,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from ipmix.robustness.ood import SYNTHETIC_OUTLIERS
     from ipmix.robustness.report import comparison_table
-    from ipmix.robustness.report_imagenet import has_imagenet, imagenet_tables
+    from ipmix.robustness.report.imagenet import has_imagenet, imagenet_tables
     from ipmix.robustness.suite import evaluate_checkpoint
     from ipmix.utils.devices import torch_device
 

@@ -7,14 +7,13 @@ for ours (left), diamonds for the paper (right). What should agree is the order.
 
 from __future__ import annotations
 
-import io
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from ipmix.utils.io import atomic_write_bytes
+from ipmix.utils.figures import new_figure, write_png
 
 #: A panel: its title and (label, our Value, the paper's number or None) per bar.
 Panel = tuple[str, Sequence[tuple[str, Any, float | None]]]
@@ -30,14 +29,12 @@ def _whiskers(value: Any) -> tuple[float, float]:
 
 def plot_panels(title: str, panels: Sequence[Panel], path: Path) -> Path | None:
     """Draw the panels that hold at least one measured value; None if none does."""
-    from matplotlib.figure import Figure
-
     panels = [p for p in panels if any(v.mean is not None for _, v, _ in p[1])]
     if not panels:
         return None
     columns = min(3, len(panels))
     rows = -(-len(panels) // columns)
-    figure = Figure(figsize=(5.2 * columns, 3.8 * rows))
+    figure = new_figure(5.2 * columns, 3.8 * rows)
     axes = figure.subplots(rows, columns, squeeze=False).ravel()
     for ax, (name, items) in zip(axes, panels, strict=False):
         x = np.arange(len(items))
@@ -61,6 +58,4 @@ def plot_panels(title: str, panels: Sequence[Panel], path: Path) -> Path | None:
     figure.suptitle(f"{title}\nbars: ours (whiskers: seed std or 95% bootstrap interval); "
                     "diamonds: paper", fontsize=9)
     figure.tight_layout()
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=100)
-    return atomic_write_bytes(path, buffer.getvalue())
+    return write_png(figure, path, dpi=100)

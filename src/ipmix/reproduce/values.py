@@ -27,7 +27,7 @@ from ipmix.reproduce.tables import METRICS, Entry
 #: Notes shown as a mark after the value: mCE over fewer than 15 corruptions; ImageNet-P mFR
 #: not normalised by AlexNet's (no AlexNet run to normalise by).
 MARKS = {"*": "*", "unnormalised": "‡"}
-#: results.json keys of the ImageNet metrics (labels of Table 5's columns in report_imagenet).
+#: results.json keys of the ImageNet metrics (labels of Table 5's columns in robustness.report.imagenet).
 IMAGENET_COLUMNS = {
     "in_error": "Clean error", "in_c_mce": "IN-C mCE", "in_r_error": "IN-R error",
     "in_p_mfr": "IN-P mFR", "in_rms_c": "RMS C", "in_rms_r": "RMS R", "in_rms_a": "RMS A",
@@ -98,7 +98,7 @@ def _read(results: dict[str, Any], metric: str) -> tuple[float | None, str]:
              "rms_c": ("calibration", "rms_c"), "mfr": ("perturbation", "mfr"),
              "pgd": ("pgd", "error"), "auroc": ("ood", "auroc"), "aupr": ("ood", "aupr")}
     if metric in IMAGENET_COLUMNS:
-        from ipmix.robustness.report_imagenet import TABLE5_COLUMNS
+        from ipmix.robustness.report.imagenet import TABLE5_COLUMNS
 
         value = dict(TABLE5_COLUMNS)[IMAGENET_COLUMNS[metric]](results)
         if value is None and metric == "in_p_mfr":

@@ -25,7 +25,7 @@ _LAZY = {
     "SUITE_PARTS": "ipmix.robustness.suite",
     "SuiteError": "ipmix.robustness.suite",
     "evaluate_imagenet": "ipmix.robustness.imagenet_suite",
-    "table5": "ipmix.robustness.report_imagenet",
+    "table5": "ipmix.robustness.report.imagenet",
     "comparison_table": "ipmix.robustness.report",
     "write_report": "ipmix.robustness.report",
     "pgd_attack": "ipmix.robustness.attacks",

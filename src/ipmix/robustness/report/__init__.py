@@ -4,12 +4,13 @@
 mCE, RMS on clean and on CIFAR-C, mFR, PGD error, AUROC, AUPR, all in percent). Runs whose
 configurations differ only by their seed (and output location) are combined into one row,
 ``mean ± std`` (sample standard deviation over the seeds), as the paper's tables are.
-`write_plots` draws error per corruption and severity, reliability diagrams and flip rates.
+`write_report` writes the table of several runs and their plots (``plots.py``); the ImageNet
+tables are ``imagenet.py``'s; ``tables.py`` holds what both share (run groups, cells, benchmark
+order).
 """
 
 from __future__ import annotations
 
-import io
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -17,7 +18,17 @@ from typing import Any
 
 import numpy as np
 
-from ipmix.robustness.report_imagenet import has_imagenet, imagenet_sections, imagenet_tables
+from ipmix.robustness.report.imagenet import has_imagenet, imagenet_sections, imagenet_tables
+from ipmix.robustness.report.plots import write_plots
+from ipmix.robustness.report.tables import (  # noqa: F401  (re-exported: part of the report's API)
+    IGNORED_CONFIG_KEYS,
+    RunGroup,
+    benchmark_order,
+    group_runs,
+    grouped_table,
+)
+from ipmix.robustness.report.tables import fmt as _fmt
+from ipmix.robustness.report.tables import get_value as _get
 from ipmix.robustness.results import (  # noqa: F401  (re-exported: the report's file names)
     RESULTS_FILE,
     RESULTS_MARKDOWN,
@@ -25,31 +36,7 @@ from ipmix.robustness.results import (  # noqa: F401  (re-exported: the report's
     ResultsNotFoundError,
     load_results,
 )
-from ipmix.robustness.tables import (  # noqa: F401  (re-exported: part of the report's API)
-    IGNORED_CONFIG_KEYS,
-    RunGroup,
-    group_runs,
-    grouped_table,
-)
-from ipmix.robustness.tables import fmt as _fmt
-from ipmix.robustness.tables import get_value as _get
 from ipmix.utils.io import atomic_write_bytes
-
-
-def _benchmark_order(names: Sequence[str], kind: str) -> list[str]:
-    """`names` in the benchmark's order (results.json stores them sorted); unknown ones last."""
-    if kind == "corruption":
-        from ipmix.corruptions.imagenet_c import ALL_CORRUPTIONS as canonical
-    else:
-        from ipmix.corruptions.perturbations import PERTURBATIONS as canonical
-    known = [name for name in canonical if name in names]
-    return known + sorted(name for name in names if name not in canonical)
-
-
-def _names(results_by_run: Mapping[str, Mapping[str, Any]], section: str, key: str) -> list[str]:
-    found = {name for r in results_by_run.values() for name in (r.get(section) or {}).get(key, {})}
-    return _benchmark_order(sorted(found), section)
-
 
 #: The table's columns: name and how to read the number from one run's results.
 COLUMNS: tuple[tuple[str, Callable[[Mapping[str, Any]], float | None]], ...] = (
@@ -119,7 +106,7 @@ def results_markdown(results: Mapping[str, Any], title: str = "Robustness result
                   + (" (generated)" if corruption.get("generated") else ""), ""]
         lines += ["| Corruption | s1 | s2 | s3 | s4 | s5 | mean |", "|---|---|---|---|---|---|---|"]
         errors = corruption.get("errors", {})
-        for name in _benchmark_order(list(errors), "corruption"):
+        for name in benchmark_order(list(errors), "corruption"):
             row = errors[name]
             cells = " | ".join(f"{v:.2f}" for v in row)
             lines.append(f"| {name} | {cells} | {np.mean(row):.2f} |")
@@ -135,7 +122,7 @@ def results_markdown(results: Mapping[str, Any], title: str = "Robustness result
         lines += ["## Flip probability (CIFAR-P)", "", "| Perturbation | flip probability |",
                   "|---|---|"]
         flips = perturbation["flip_probability"]
-        lines += [f"| {k} | {flips[k]:.2f} |" for k in _benchmark_order(list(flips), "perturbation")]
+        lines += [f"| {k} | {flips[k]:.2f} |" for k in benchmark_order(list(flips), "perturbation")]
         lines += ["", f"mFR: {_fmt(perturbation.get('mfr'))}", ""]
     ood = results.get("ood")
     if ood:
@@ -157,127 +144,6 @@ def results_markdown(results: Mapping[str, Any], title: str = "Robustness result
 def _has_cifar(results: Mapping[str, Any]) -> bool:
     return any(key in results for key in ("clean", "corruption", "calibration", "perturbation",
                                           "pgd", "ood", "cifar_c_bar"))
-
-
-# --------------------------------------------------------------------------------------- plots
-
-
-def _save_figure(figure: Any, path: Path) -> Path:
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
-    return atomic_write_bytes(path, buffer.getvalue())
-
-
-def _figure(width: float, height: float) -> Any:
-    from matplotlib.figure import Figure  # no pyplot: no global state, no display needed
-
-    return Figure(figsize=(width, height))
-
-
-def plot_corruption_errors(
-    results_by_run: Mapping[str, Mapping[str, Any]], path: str | Path
-) -> Path | None:
-    """Error against severity, one panel per corruption, one line per group (seed mean)."""
-    groups = group_runs(results_by_run)
-    names = _names(results_by_run, "corruption", "errors")
-    if not names:
-        return None
-    columns = 5
-    rows = -(-len(names) // columns)
-    figure = _figure(3.0 * columns, 2.4 * rows)
-    axes = figure.subplots(rows, columns, squeeze=False, sharex=True, sharey=True)
-    for index, name in enumerate(names):
-        ax = axes[index // columns][index % columns]
-        for group in groups:
-            rows_ = [
-                results_by_run[run]["corruption"]["errors"][name]
-                for run in group.runs
-                if name in (results_by_run[run].get("corruption") or {}).get("errors", {})
-            ]
-            if rows_:
-                ax.plot(range(1, 6), np.mean(rows_, axis=0), marker="o", label=group.label)
-        ax.set_title(name, fontsize=9)
-        ax.set_xticks(range(1, 6))
-        ax.grid(alpha=0.3)
-    for index in range(len(names), rows * columns):
-        axes[index // columns][index % columns].axis("off")
-    for ax in axes[-1]:
-        ax.set_xlabel("severity")
-    for row in axes:
-        row[0].set_ylabel("error (%)")
-    handles, labels = axes[0][0].get_legend_handles_labels()
-    figure.legend(handles, labels, loc="upper center", ncol=min(4, len(labels)), frameon=False)
-    figure.subplots_adjust(top=1 - 0.6 / (2.4 * rows))
-    return _save_figure(figure, Path(path))
-
-
-def plot_reliability(
-    results_by_run: Mapping[str, Mapping[str, Any]], path: str | Path
-) -> Path | None:
-    """Reliability diagram on the clean test set: accuracy against confidence, one line per run."""
-    figure = _figure(5.0, 5.0)
-    ax = figure.subplots()
-    drawn = False
-    for name, results in results_by_run.items():
-        bins = (results.get("calibration") or {}).get("bins_clean")
-        if not bins:
-            continue
-        confidence, accuracy = np.array(bins["confidence"]), np.array(bins["accuracy"])
-        ax.plot(100 * confidence, 100 * accuracy, marker=".", label=Path(name).name)
-        drawn = True
-    if not drawn:
-        return None
-    ax.plot([0, 100], [0, 100], color="grey", linestyle="--", label="perfect calibration")
-    ax.set_xlabel("mean confidence in bin (%)")
-    ax.set_ylabel("accuracy in bin (%)")
-    ax.set_title("Reliability (bins of 100 test images)")
-    ax.legend(fontsize=8)
-    ax.grid(alpha=0.3)
-    return _save_figure(figure, Path(path))
-
-
-def plot_flip_rates(
-    results_by_run: Mapping[str, Mapping[str, Any]], path: str | Path
-) -> Path | None:
-    """Flip probability per CIFAR-P perturbation, one bar per group (seed mean ± std)."""
-    groups = group_runs(results_by_run)
-    names = _names(results_by_run, "perturbation", "flip_probability")
-    if not names:
-        return None
-    figure = _figure(max(6.0, 0.9 * len(names) * max(1, len(groups)) / 2 + 3), 4.0)
-    ax = figure.subplots()
-    width = 0.8 / max(1, len(groups))
-    for g, group in enumerate(groups):
-        values = [
-            [
-                (results_by_run[run].get("perturbation") or {}).get("flip_probability", {}).get(
-                    name, np.nan
-                )
-                for name in names
-            ]
-            for run in group.runs
-        ]
-        values = np.array(values, dtype=np.float64)
-        std = np.nanstd(values, axis=0, ddof=1) if len(values) > 1 else None
-        positions = np.arange(len(names)) + (g - (len(groups) - 1) / 2) * width
-        ax.bar(positions, np.nanmean(values, axis=0), width, yerr=std, label=group.label)
-    ax.set_xticks(np.arange(len(names)), names, rotation=35, ha="right")
-    ax.set_ylabel("flip probability (%)")
-    ax.set_title("CIFAR-P flip probability per perturbation")
-    ax.legend(fontsize=8)
-    ax.grid(axis="y", alpha=0.3)
-    return _save_figure(figure, Path(path))
-
-
-def write_plots(results_by_run: Mapping[str, Mapping[str, Any]], out_dir: str | Path) -> list[Path]:
-    """All plots the results allow, as PNGs in `out_dir`; returns the files written."""
-    out = Path(out_dir)
-    written = [
-        plot_corruption_errors(results_by_run, out / "corruption_errors.png"),
-        plot_reliability(results_by_run, out / "reliability.png"),
-        plot_flip_rates(results_by_run, out / "flip_rates.png"),
-    ]
-    return [path for path in written if path is not None]
 
 
 def write_report(

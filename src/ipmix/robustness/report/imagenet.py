@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from ipmix.robustness.tables import fmt, get_value, grouped_table
+from ipmix.robustness.report.tables import fmt, get_value, grouped_table
 
 IMAGENET_SECTIONS = ("imagenet_val", "imagenet_c", "imagenet_c_bar", "imagenet_p", "imagenet_r",
                      "imagenet_a", "imagenet_o")

@@ -140,3 +140,19 @@ def grouped_table(
             cells.append(cell(values, mark))
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n", used
+
+
+def benchmark_order(names: Sequence[str], kind: str) -> list[str]:
+    """`names` in the benchmark's order (results.json stores them sorted); unknown ones last."""
+    if kind == "corruption":
+        from ipmix.corruptions.imagenet_c import ALL_CORRUPTIONS as canonical
+    else:
+        from ipmix.corruptions.perturbations import PERTURBATIONS as canonical
+    known = [name for name in canonical if name in names]
+    return known + sorted(name for name in names if name not in canonical)
+
+
+def section_names(results_by_run: Mapping[str, Mapping[str, Any]], section: str, key: str) -> list[str]:
+    """The names under ``results[section][key]`` in any run, in the benchmark's order."""
+    found = {name for r in results_by_run.values() for name in (r.get(section) or {}).get(key, {})}
+    return benchmark_order(sorted(found), section)
