@@ -83,6 +83,48 @@ def _ipmix(corrupt, image: np.ndarray, severity: int, name: str, frost_dir: str,
     return corrupt(image, severity, name, rng=np.random.default_rng(seed), frost_dir=frost_dir)
 
 
+IMPORT_PROBE = """
+import json, sys, time
+start = time.perf_counter()
+import ipmix.corruptions
+package = time.perf_counter()
+from ipmix.corruptions import corrupt
+imported = time.perf_counter()
+import numpy as np
+corrupt(np.zeros((224, 224, 3), np.uint8), 3, "gaussian_noise", seed=0)
+first = time.perf_counter()
+third_party = sorted({m.split(".")[0] for m in sys.modules} - set(sys.stdlib_module_names) - {"ipmix"})
+print(json.dumps({"package": package - start, "corrupt": imported - package, "first_call": first - imported,
+                  "torch": "torch" in sys.modules, "third_party": [m for m in third_party if m[0] != "_"]}))
+"""
+
+
+def import_costs(processes: int) -> list[str]:
+    """What ``import ipmix.corruptions`` and ``from ipmix.corruptions import corrupt`` cost in a
+    fresh process (medians over `processes`), and what they import; ``import torch`` for scale."""
+    import json
+    import subprocess
+
+    def probe(code: str) -> str:
+        return subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True).stdout
+
+    runs = [json.loads(probe(IMPORT_PROBE)) for _ in range(processes)]
+    torch_code = "import time; t = time.perf_counter(); import torch; print(time.perf_counter() - t)"
+    torch_s = [float(probe(torch_code)) for _ in range(processes)]
+    median = {key: 1000 * float(np.median([run[key] for run in runs]))
+              for key in ("package", "corrupt", "first_call")}
+    return [
+        "", f"## Import (fresh processes, medians of {processes})", "",
+        f"- `import ipmix.corruptions`: {median['package']:.0f} ms (the standard library and ipmix's own "
+        "`__init__` only: the names load on first use);",
+        f"- then `from ipmix.corruptions import corrupt`: {median['corrupt']:.0f} ms, importing "
+        f"{', '.join(runs[0]['third_party'])}; torch imported: {'yes' if runs[0]['torch'] else 'no'};",
+        f"- then the first call (gaussian_noise at 224 px, its kernels read from numba's cache): "
+        f"{median['first_call']:.0f} ms;",
+        f"- for scale, `import torch` alone: {1000 * float(np.median(torch_s)):.0f} ms.",
+    ]  # fmt: skip
+
+
 def table(rows: list[dict]) -> list[str]:
     lines = ["| corruption | imagecorruptions ms | ipmix ms | speed-up | same bytes |",
              "|---|---:|---:|---:|---|"]
@@ -102,6 +144,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="224x224,375x500", help="comma-separated HxW")
     parser.add_argument("--repeats", type=int, default=3, help="timed calls per severity")
+    parser.add_argument("--imports", type=int, default=7, help="fresh processes timing the import")
     parser.add_argument("--data", default=None, help="data folder (default: $IPMIX_DATA)")
     parser.add_argument("--frost", default=None, help="frost folder (default: DATA/frost)")
     parser.add_argument("--out", default="benchmarks/results/imagecorruptions.md")
@@ -119,7 +162,7 @@ def main(argv: list[str] | None = None) -> int:
     frost = args.frost or str(data_root(args.data) / "frost")
     sizes = [tuple(int(side) for side in size.split("x")) for size in args.sizes.split(",")]
     load_start, start = os.getloadavg(), time.perf_counter()
-    body = []
+    body = import_costs(args.imports)
     for size in sizes:
         body += ["", f"## {size[0]} x {size[1]} px", "", *table(time_size(size, args.repeats, frost))]
     load_end = os.getloadavg()
@@ -137,7 +180,8 @@ def main(argv: list[str] | None = None) -> int:
         f"cv2.setNumThreads); 1-minute load average {load_start[0]:.1f} at the start, {load_end[0]:.1f} "
         f"at the end; {time.perf_counter() - start:.0f} s.",
         "",
-        f"Command: `python benchmarks/imagecorruptions.py --sizes {args.sizes} --repeats {args.repeats}`",
+        f"Command: `python benchmarks/imagecorruptions.py --sizes {args.sizes} --repeats {args.repeats} "
+        f"--imports {args.imports}`",
         "",
         "Per image: one `corrupt` call on a real photo (`skimage.data`), the mean over severities 1..5 of "
         f"the median of {args.repeats} timings (each of enough calls in a row to take 20 ms) after a warm-up "
