@@ -3,7 +3,7 @@
     IPMIX_DATA=/path/to/data python benchmarks/imagecorruptions.py [--sizes 224x224,375x500]
 
 The reference is ``tests/corruptions/imagecorruptions_reference.py``: the release on PyPI with
-the two fixes it needs on NumPy 2 and scikit-image >= 0.19, drawing from a generator where the
+the two fixes it needs on NumPy 2 and today's scikit-image, drawing from a generator where the
 release draws from numpy's global state (glass blur's per-pixel draws included, as the release
 makes them; its unreleased master compiles that loop with numba). For every corruption and
 severity, on a real photo (``skimage.data``) of each size, the two run alternately on one

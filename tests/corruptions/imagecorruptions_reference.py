@@ -5,7 +5,7 @@ v1.1.2, restated for today's libraries and with the global ``np.random`` calls r
 same calls on a ``numpy.random.Generator`` passed in (same draws, same order), so that ipmix's
 output can be compared on the same seed. Departures:
 
-- the two fixes without which the release fails on NumPy 2 / scikit-image >= 0.19: ``np.float_``
+- the two fixes without which the release fails on NumPy 2 and today's scikit-image: ``np.float_``
   is ``np.float64`` (fog's plasma fractal) and ``gaussian(multichannel=True)`` is
   ``gaussian(channel_axis=-1)`` (gaussian_blur, glass_blur);
 - ``scipy.ndimage.interpolation.map_coordinates`` is ``scipy.ndimage.map_coordinates`` and the
