@@ -6,10 +6,8 @@ and modules (the mixing-set generators) do not pay for importing torch.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
-
 from ipmix import _kernel_cache
+from ipmix.utils.lazy import lazy_names
 
 __version__ = "0.1.0"
 
@@ -23,13 +21,4 @@ _EXPORTS = {
     "MixingSet": "ipmix.mixing_sets.store",
 }
 __all__ = [*_EXPORTS, "__version__"]
-
-
-def __getattr__(name: str) -> Any:
-    if name in _EXPORTS:
-        return getattr(importlib.import_module(_EXPORTS[name]), name)
-    raise AttributeError(f"module 'ipmix' has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted(__all__)
+__getattr__, __dir__ = lazy_names(__name__, _EXPORTS, extra=("__version__",))

@@ -4,8 +4,10 @@
 interface (``corrupt(image, severity=1, corruption_name=None, corruption_number=-1)``), on
 one image of any size, seeded (see ``api.py``).
 
-A leaf package: it imports numpy, scipy, Pillow, OpenCV, numba and ``ipmix.utils``, never
-torch, nor ``robustness``, ``training`` or ``augment`` (``robustness`` reads what it writes).
+Beside ``mixing_sets``: it imports numpy, scipy, Pillow, OpenCV, numba, tqdm (PyAV for videos),
+``ipmix.utils`` and ipmix.data's torch-free folder reader (``data.folders``, ``images``,
+``resize``), never torch, nor ``robustness``, ``training`` or ``augment`` (``robustness`` reads
+what it writes).
 
 - ``kernels/``: the low-level ports shared by every family (scipy.ndimage, Pillow, numpy's
   draws, ImageMagick's motion blur, HSV, fused per-pixel arithmetic);
@@ -18,8 +20,7 @@ torch, nor ``robustness``, ``training`` or ``augment`` (``robustness`` reads wha
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from ipmix.utils.lazy import lazy_names
 
 _LAZY = {
     "corrupt": "ipmix.corruptions.api",
@@ -28,11 +29,5 @@ _LAZY = {
     "FrostTexturesNotFoundError": "ipmix.corruptions.imagenet_c.weather_digital",
 }
 __all__ = sorted(_LAZY)
-
-
-def __getattr__(name: str) -> Any:
-    """`corrupt` and the others are imported on first use: ``import ipmix.corruptions`` stays
-    light (no numba kernels, no OpenCV)."""
-    if name in _LAZY:
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module 'ipmix.corruptions' has no attribute {name!r}")
+# imported on first use: `import ipmix.corruptions` loads no numba kernels, no OpenCV
+__getattr__, __dir__ = lazy_names(__name__, _LAZY)

@@ -10,8 +10,7 @@ decoding and resizing image folders) import no torch, and the corruption writers
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from ipmix.utils.lazy import lazy_names
 
 _LAZY = {
     "CifarArrays": "ipmix.data.cifar",
@@ -62,13 +61,4 @@ _LAZY = {
     "train_crop": "ipmix.data.transforms",
 }
 __all__ = sorted(_LAZY)
-
-
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module 'ipmix.data' has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted(__all__)
+__getattr__, __dir__ = lazy_names(__name__, _LAZY)

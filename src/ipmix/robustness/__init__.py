@@ -16,8 +16,7 @@ It measures; the corrupted and perturbed sets it reads are made by `ipmix.corrup
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from ipmix.utils.lazy import lazy_names
 
 _LAZY = {
     "evaluate": "ipmix.robustness.suite",
@@ -32,9 +31,4 @@ _LAZY = {
 }
 
 __all__ = sorted(_LAZY)
-
-
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module 'ipmix.robustness' has no attribute {name!r}")
+__getattr__, __dir__ = lazy_names(__name__, _LAZY)
