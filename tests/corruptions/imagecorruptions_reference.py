@@ -14,7 +14,10 @@ output can be compared on the same seed. Departures:
 - impulse_noise passes ``rng`` to ``skimage.util.random_noise`` (the release lets it draw from a
   fresh, unseeded generator: its impulse noise is not reproducible at all);
 - only the RGB paths: ``corrupt`` hands every function an RGB image (grey input is stacked to
-  three channels first), so the functions' grey branches never run from it.
+  three channels first), so the functions' grey branches never run from it;
+- the functions whose code is ``make_imagenet_c.py``'s (the release copied them: the four noises,
+  gaussian, defocus (with ``disk``), contrast, brightness, saturate, and ``plasma_fractal``)
+  are ``hendrycks_reference.py``'s, written once.
 """
 
 from __future__ import annotations
@@ -25,65 +28,22 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-import skimage as sk
+from hendrycks_reference import (
+    brightness,
+    contrast,
+    defocus_blur,
+    gaussian_blur,
+    gaussian_noise,
+    impulse_noise,
+    plasma_fractal,
+    saturate,
+    shot_noise,
+    speckle_noise,
+)
 from PIL import Image
 from scipy.ndimage import map_coordinates
 from scipy.ndimage import zoom as scizoom
 from skimage.filters import gaussian
-
-
-def disk(radius, alias_blur=0.1, dtype=np.float32):
-    if radius <= 8:
-        L = np.arange(-8, 8 + 1)
-        ksize = (3, 3)
-    else:
-        L = np.arange(-radius, radius + 1)
-        ksize = (5, 5)
-    X, Y = np.meshgrid(L, L)
-    aliased_disk = np.array(radius**2 >= (X**2 + Y**2), dtype=dtype)
-    aliased_disk /= np.sum(aliased_disk)
-    return cv2.GaussianBlur(aliased_disk, ksize=ksize, sigmaX=alias_blur)
-
-
-def plasma_fractal(rng, mapsize=256, wibbledecay=3):
-    assert mapsize & (mapsize - 1) == 0
-    maparray = np.empty((mapsize, mapsize), dtype=np.float64)  # np.float_ in the release
-    maparray[0, 0] = 0
-    stepsize = mapsize
-    wibble = 100
-
-    def wibbledmean(array):
-        return array / 4 + wibble * rng.uniform(-wibble, wibble, array.shape)
-
-    def fillsquares():
-        cornerref = maparray[0:mapsize:stepsize, 0:mapsize:stepsize]
-        squareaccum = cornerref + np.roll(cornerref, shift=-1, axis=0)
-        squareaccum += np.roll(squareaccum, shift=-1, axis=1)
-        maparray[stepsize // 2 : mapsize : stepsize, stepsize // 2 : mapsize : stepsize] = wibbledmean(
-            squareaccum
-        )
-
-    def filldiamonds():
-        mapsize = maparray.shape[0]
-        drgrid = maparray[stepsize // 2 : mapsize : stepsize, stepsize // 2 : mapsize : stepsize]
-        ulgrid = maparray[0:mapsize:stepsize, 0:mapsize:stepsize]
-        ldrsum = drgrid + np.roll(drgrid, 1, axis=0)
-        lulsum = ulgrid + np.roll(ulgrid, -1, axis=1)
-        ltsum = ldrsum + lulsum
-        maparray[0:mapsize:stepsize, stepsize // 2 : mapsize : stepsize] = wibbledmean(ltsum)
-        tdrsum = drgrid + np.roll(drgrid, 1, axis=1)
-        tulsum = ulgrid + np.roll(ulgrid, -1, axis=0)
-        ttsum = tdrsum + tulsum
-        maparray[stepsize // 2 : mapsize : stepsize, 0:mapsize:stepsize] = wibbledmean(ttsum)
-
-    while stepsize >= 2:
-        fillsquares()
-        filldiamonds()
-        stepsize //= 2
-        wibble /= wibbledecay
-
-    maparray -= maparray.min()
-    return maparray / maparray.max()
 
 
 def clipped_zoom(img, zoom_factor):
@@ -143,34 +103,14 @@ def _motion_blur(x, radius, sigma, angle):
     return blurred
 
 
-def gaussian_noise(x, severity, rng, **_):
-    c = [0.08, 0.12, 0.18, 0.26, 0.38][severity - 1]
-    x = np.array(x) / 255.0
-    return np.clip(x + rng.normal(size=x.shape, scale=c), 0, 1) * 255
 
 
-def shot_noise(x, severity, rng, **_):
-    c = [60, 25, 12, 5, 3][severity - 1]
-    x = np.array(x) / 255.0
-    return np.clip(rng.poisson(x * c) / float(c), 0, 1) * 255
 
 
-def impulse_noise(x, severity, rng, **_):
-    c = [0.03, 0.06, 0.09, 0.17, 0.27][severity - 1]
-    x = sk.util.random_noise(np.array(x) / 255.0, mode="s&p", amount=c, rng=rng)
-    return np.clip(x, 0, 1) * 255
 
 
-def speckle_noise(x, severity, rng, **_):
-    c = [0.15, 0.2, 0.35, 0.45, 0.6][severity - 1]
-    x = np.array(x) / 255.0
-    return np.clip(x + x * rng.normal(size=x.shape, scale=c), 0, 1) * 255
 
 
-def gaussian_blur(x, severity, rng, **_):
-    c = [1, 2, 3, 4, 6][severity - 1]
-    x = gaussian(np.array(x) / 255.0, sigma=c, channel_axis=-1)
-    return np.clip(x, 0, 1) * 255
 
 
 def glass_blur(x, severity, rng, **_):
@@ -186,15 +126,6 @@ def glass_blur(x, severity, rng, **_):
     return np.clip(gaussian(x / 255.0, sigma=c[0], channel_axis=-1), 0, 1) * 255
 
 
-def defocus_blur(x, severity, rng, **_):
-    c = [(3, 0.1), (4, 0.5), (6, 0.5), (8, 0.5), (10, 0.5)][severity - 1]
-    x = np.array(x) / 255.0
-    kernel = disk(radius=c[0], alias_blur=c[1])
-    channels = []
-    for d in range(3):
-        channels.append(cv2.filter2D(x[:, :, d], -1, kernel))
-    channels = np.array(channels).transpose((1, 2, 0))
-    return np.clip(channels, 0, 1) * 255
 
 
 def motion_blur(x, severity, rng, **_):
@@ -347,29 +278,10 @@ def spatter(x, severity, rng, **_):
     return np.clip(x + color, 0, 1) * 255
 
 
-def contrast(x, severity, rng, **_):
-    c = [0.4, 0.3, 0.2, 0.1, 0.05][severity - 1]
-    x = np.array(x) / 255.0
-    means = np.mean(x, axis=(0, 1), keepdims=True)
-    return np.clip((x - means) * c + means, 0, 1) * 255
 
 
-def brightness(x, severity, rng, **_):
-    c = [0.1, 0.2, 0.3, 0.4, 0.5][severity - 1]
-    x = np.array(x) / 255.0
-    x = sk.color.rgb2hsv(x)
-    x[:, :, 2] = np.clip(x[:, :, 2] + c, 0, 1)
-    x = sk.color.hsv2rgb(x)
-    return np.clip(x, 0, 1) * 255
 
 
-def saturate(x, severity, rng, **_):
-    c = [(0.3, 0), (0.1, 0), (2, 0), (5, 0.1), (20, 0.2)][severity - 1]
-    x = np.array(x) / 255.0
-    x = sk.color.rgb2hsv(x)
-    x[:, :, 1] = np.clip(x[:, :, 1] * c[0] + c[1], 0, 1)
-    x = sk.color.hsv2rgb(x)
-    return np.clip(x, 0, 1) * 255
 
 
 def jpeg_compression(x, severity, rng, **_):
