@@ -16,8 +16,8 @@ output can be compared on the same seed. Departures:
 - only the RGB paths: ``corrupt`` hands every function an RGB image (grey input is stacked to
   three channels first), so the functions' grey branches never run from it;
 - the functions whose code is ``make_imagenet_c.py``'s (the release copied them: the four noises,
-  gaussian, defocus (with ``disk``), contrast, brightness, saturate, and ``plasma_fractal``)
-  are ``hendrycks_reference.py``'s, written once.
+  gaussian, defocus (with ``disk``), contrast, brightness, saturate, ``plasma_fractal``, and
+  spatter's water) are ``hendrycks_reference.py``'s, written once.
 """
 
 from __future__ import annotations
@@ -40,6 +40,7 @@ from hendrycks_reference import (
     shot_noise,
     speckle_noise,
 )
+from hendrycks_reference import spatter as hendrycks_spatter
 from PIL import Image
 from scipy.ndimage import map_coordinates
 from scipy.ndimage import zoom as scizoom
@@ -103,16 +104,6 @@ def _motion_blur(x, radius, sigma, angle):
     return blurred
 
 
-
-
-
-
-
-
-
-
-
-
 def glass_blur(x, severity, rng, **_):
     c = [(0.7, 1, 2), (0.9, 2, 1), (1, 2, 3), (1.1, 3, 2), (1.5, 4, 2)][severity - 1]
     x = np.uint8(gaussian(np.array(x) / 255.0, sigma=c[0], channel_axis=-1) * 255)
@@ -124,8 +115,6 @@ def glass_blur(x, severity, rng, **_):
                 h_prime, w_prime = h + dy, w + dx
                 x[h, w], x[h_prime, w_prime] = x[h_prime, w_prime], x[h, w]
     return np.clip(gaussian(x / 255.0, sigma=c[0], channel_axis=-1), 0, 1) * 255
-
-
 
 
 def motion_blur(x, severity, rng, **_):
@@ -225,42 +214,15 @@ def snow(x, severity, rng, **_):
 
 
 def spatter(x, severity, rng, **_):
-    c = [
-        (0.65, 0.3, 4, 0.69, 0.6, 0),
-        (0.65, 0.3, 3, 0.68, 0.6, 0),
-        (0.65, 0.3, 2, 0.68, 0.5, 0),
-        (0.65, 0.3, 1, 0.65, 1.5, 1),
-        (0.67, 0.4, 1, 0.65, 1.5, 1),
-    ][severity - 1]
+    """Severities 1-3 (water) are make_imagenet_c.py's code; the mud of 4 and 5 is the release's."""
+    if severity <= 3:
+        return hendrycks_spatter(x, severity, rng)
+    c = [(0.65, 0.3, 1, 0.65, 1.5, 1), (0.67, 0.4, 1, 0.65, 1.5, 1)][severity - 4]
     x_PIL = x
     x = np.array(x, dtype=np.float32) / 255.0
     liquid_layer = rng.normal(size=x.shape[:2], loc=c[0], scale=c[1])
     liquid_layer = gaussian(liquid_layer, sigma=c[2])
     liquid_layer[liquid_layer < c[3]] = 0
-    if c[5] == 0:
-        liquid_layer = (liquid_layer * 255).astype(np.uint8)
-        dist = 255 - cv2.Canny(liquid_layer, 50, 150)
-        dist = cv2.distanceTransform(dist, cv2.DIST_L2, 5)
-        _, dist = cv2.threshold(dist, 20, 20, cv2.THRESH_TRUNC)
-        dist = cv2.blur(dist, (3, 3)).astype(np.uint8)
-        dist = cv2.equalizeHist(dist)
-        ker = np.array([[-2, -1, 0], [-1, 1, 1], [0, 1, 2]])
-        dist = cv2.filter2D(dist, cv2.CV_8U, ker)
-        dist = cv2.blur(dist, (3, 3)).astype(np.float32)
-        m = cv2.cvtColor(liquid_layer * dist, cv2.COLOR_GRAY2BGRA)
-        m /= np.max(m, axis=(0, 1))
-        m *= c[4]
-        color = np.concatenate(
-            (
-                175 / 255.0 * np.ones_like(m[..., :1]),
-                238 / 255.0 * np.ones_like(m[..., :1]),
-                238 / 255.0 * np.ones_like(m[..., :1]),
-            ),
-            axis=2,
-        )
-        color = cv2.cvtColor(color, cv2.COLOR_BGR2BGRA)
-        x = cv2.cvtColor(x, cv2.COLOR_BGR2BGRA)
-        return cv2.cvtColor(np.clip(x + m * color, 0, 1), cv2.COLOR_BGRA2BGR) * 255
     m = np.where(liquid_layer > c[3], 1, 0)
     m = gaussian(m.astype(np.float32), sigma=c[4])
     m[m < 0.8] = 0
@@ -276,12 +238,6 @@ def spatter(x, severity, rng, **_):
     color *= m[..., np.newaxis]
     x *= 1 - m[..., np.newaxis]
     return np.clip(x + color, 0, 1) * 255
-
-
-
-
-
-
 
 
 def jpeg_compression(x, severity, rng, **_):
